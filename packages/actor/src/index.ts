@@ -1,1 +1,11 @@
-export const placeholder = 1
+/**
+ * @trawl/actor — local actors on Effect 4 fibers: bounded mailboxes, tell/ask,
+ * supervision, watch.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as ActorError from "./ActorError.ts"
