@@ -84,6 +84,24 @@ export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
 }
 
 /**
+ * A standalone mailbox was ended or shut down.
+ *
+ * @example
+ * ```ts
+ * import { ActorError } from "@trawl/actor"
+ * const error = new ActorError.MailboxClosed({ mailbox: "pages" })
+ * ```
+ * @since 0.1.0
+ */
+export class MailboxClosed extends Data.TaggedError("MailboxClosed")<{
+  readonly mailbox: string
+}> {
+  override get message(): string {
+    return `${this.mailbox} is closed`
+  }
+}
+
+/**
  * A supervisor restarted its children more often than its intensity allows and
  * gave up; it fails with this error, which escalates to its own parent.
  *
@@ -109,4 +127,4 @@ export class RestartIntensityExceeded extends Data.TaggedError("RestartIntensity
  *
  * @since 0.1.0
  */
-export type ActorError = MailboxFull | AskTimeout | ActorStopped | InvalidOptions | RestartIntensityExceeded
+export type ActorError = MailboxFull | MailboxClosed | AskTimeout | ActorStopped | InvalidOptions | RestartIntensityExceeded

@@ -8,4 +8,24 @@
 /**
  * @since 0.1.0
  */
+export * as Actor from "./Actor.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as ActorError from "./ActorError.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Behavior from "./Behavior.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Mailbox from "./Mailbox.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Reply from "./Reply.ts"

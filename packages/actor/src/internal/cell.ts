@@ -1,0 +1,311 @@
+/**
+ * The actor cell: one object per actor holding its mailbox, state and
+ * lifecycle. An idle actor has no fiber: a fiber is forked into the actor's
+ * scope when a message arrives at an idle mailbox and ends when the mailbox is
+ * empty again, so a million idle actors cost a million small objects and no
+ * fibers.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import { ActorStopped, MailboxFull } from "../ActorError.ts"
+import * as Mailbox from "../Mailbox.ts"
+import * as metrics from "./metrics.ts"
+
+/** How an actor ended. */
+export interface Terminated {
+  readonly _tag: "Terminated"
+  readonly actor: string
+  readonly exit: Exit.Exit<void, unknown>
+}
+
+export interface Behavior<Msg, S, E, R> {
+  readonly init: Effect.Effect<S, E, R | Scope.Scope>
+  readonly receive: (state: S, message: Msg, context: any) => Effect.Effect<S, E, R>
+  readonly redeliverOnRestart?: boolean | undefined
+}
+
+/** The parent a supervised cell reports its exits to. */
+export interface Parent {
+  readonly childExited: (cell: Cell<any, any, any, any>, exit: Exit.Exit<void, unknown>, selfStopped: boolean) => Effect.Effect<void>
+}
+
+type Status = "idle" | "active" | "suspended" | "stopped"
+
+let nextId = 0
+
+export const TypeId = "~@trawl/actor/ActorRef" as const
+
+let makeContext: (cell: Cell<any, any, any, any>) => unknown = () => undefined
+
+/** Installed by the Actor module: builds the `ActorContext` a behaviour receives. */
+export const setContextFactory = (factory: (cell: Cell<any, any, any, any>) => unknown): void => {
+  makeContext = factory
+}
+
+const contextOf = (cell: Cell<any, any, any, any>): unknown => cell.actorContext ??= makeContext(cell)
+
+export class Cell<Msg, S, E, R> {
+  readonly [TypeId] = TypeId
+  readonly id: number
+  readonly name: string
+  readonly mailbox: Mailbox.MailboxImpl<Msg>
+  readonly behavior: Behavior<Msg, S, E, R>
+  readonly context: Context.Context<R>
+  readonly owner: Scope.Scope
+  readonly parent: Parent | undefined
+  state: S = undefined as S
+  status: Status = "idle"
+  scope: Scope.Closeable = undefined as never
+  fiber: Fiber.Fiber<void, never> | undefined = undefined
+  /** Set while a restart closes the old incarnation, so its finalizer does not terminate the actor. */
+  restarting = false
+  /** Set by an explicit `stop`/`interrupt` from outside: a supervisor never restarts it. */
+  stopRequested = false
+  /** The message whose processing failed, kept for `redeliverOnRestart`. */
+  current: Msg | undefined = undefined
+  exit: Exit.Exit<void, unknown> | undefined = undefined
+  watchers: Array<(terminated: Terminated) => void> | undefined = undefined
+  /** Pending asks, failed with `ActorStopped` when the actor stops. */
+  asks: Set<{ complete(exit: Exit.Exit<any, any>): boolean }> | undefined = undefined
+  processed = 0
+  actorContext: unknown = undefined
+
+  constructor(
+    name: string | undefined,
+    mailbox: Mailbox.MailboxImpl<Msg>,
+    behavior: Behavior<Msg, S, E, R>,
+    context: Context.Context<R>,
+    owner: Scope.Scope,
+    parent: Parent | undefined
+  ) {
+    this.id = ++nextId
+    this.name = name ?? `actor-${this.id}`
+    this.mailbox = mailbox
+    this.behavior = behavior
+    this.context = context
+    this.owner = owner
+    this.parent = parent
+  }
+
+  toString(): string {
+    return `ActorRef(${this.name})`
+  }
+
+  /** Opens a fresh incarnation scope in the owner's scope and runs `init` in it. */
+  start(): Effect.Effect<void, E> {
+    return Effect.suspend(() => {
+      const scope = Scope.forkUnsafe(this.owner, "sequential")
+      this.scope = scope
+      // Registered first, so it runs last: after the fiber is interrupted and the
+      // incarnation's resources and children are released.
+      return Effect.andThen(
+        Scope.addFinalizerExit(scope, (exit) => this.restarting ? Effect.void : this.terminate(exit)),
+        this.init()
+      )
+    })
+  }
+
+  private init(): Effect.Effect<void, E> {
+    return Effect.suspend(() => {
+      const init = this.behavior.init
+      return Effect.map(
+        Effect.provideContext(init, Context.add(this.context as Context.Context<any>, Scope.Scope, this.scope)),
+        (state) => {
+          this.state = state
+        }
+      )
+    })
+  }
+
+  // ---------------------------------------------------------------------------
+  // sending
+  // ---------------------------------------------------------------------------
+
+  tell(message: Msg): Effect.Effect<void, MailboxFull | ActorStopped> {
+    return Effect.suspend((): Effect.Effect<void, MailboxFull | ActorStopped> => {
+      switch (this.mailbox.offer(message)) {
+        case "accepted":
+          return this.status === "idle" ? this.activate() : Effect.void
+        case "dropped":
+          return metrics.dropped(this.context)
+        case "closed":
+          return Effect.fail(new ActorStopped({ actor: this.name }))
+        case "full":
+          if (this.mailbox.overflow === "fail") {
+            return Effect.fail(new MailboxFull({ actor: this.name, capacity: this.mailbox.capacity }))
+          }
+          return Effect.flatMap(
+            Mailbox.waitForRoom(this.mailbox, message, () => new ActorStopped({ actor: this.name })),
+            () => this.status === "idle" ? this.activate() : Effect.void
+          )
+      }
+    })
+  }
+
+  /** Forks a fiber that drains the mailbox; it ends when the mailbox is empty. */
+  activate(): Effect.Effect<void> {
+    this.status = "active"
+    return Effect.map(
+      Effect.forkIn(Effect.provideContext(this.run as Effect.Effect<void>, this.context as Context.Context<never>), this.scope),
+      (fiber) => {
+        this.fiber = fiber
+      }
+    )
+  }
+
+  private readonly run: Effect.Effect<void, never, R> = Effect.suspend(() => {
+    this.processed = 0
+    return Effect.flatMap(Effect.exit(this.drain()), (exit) => {
+      const processed = this.processed
+      return Effect.andThen(metrics.processed(this.context, processed), this.afterRun(exit))
+    })
+  })
+
+  private drain(): Effect.Effect<void, E, R> {
+    const self = this
+    return Effect.suspend(function next(): Effect.Effect<void, E, R> {
+      const message = self.mailbox.poll()
+      if (message === Mailbox.empty) return Effect.void
+      self.processed++
+      self.current = message
+      return Effect.flatMap(self.behavior.receive(self.state, message, contextOf(self)), (state) => {
+        self.state = state
+        self.current = undefined
+        return Effect.suspend(next)
+      })
+    })
+  }
+
+  private afterRun(exit: Exit.Exit<void, E>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.fiber = undefined
+      if (Exit.isSuccess(exit)) {
+        if (this.mailbox.status === "open") {
+          this.status = "idle"
+          // A message may have arrived between the last poll and now.
+          return this.mailbox.size > 0 ? this.activate() : Effect.void
+        }
+        // ended mailbox, drained: a graceful stop completes here
+        return this.exitWith(Exit.void, !this.stopRequested)
+      }
+      if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+      return this.exitWith(exit as Exit.Exit<void, unknown>, false)
+    })
+  }
+
+  /** The actor's run ended (failure, or graceful end): report to the parent, or terminate. */
+  private exitWith(exit: Exit.Exit<void, unknown>, selfStopped: boolean): Effect.Effect<void> {
+    if (this.parent !== undefined && !this.stopRequested) {
+      this.status = "suspended"
+      return this.parent.childExited(this, exit, selfStopped)
+    }
+    return this.close(exit)
+  }
+
+  // ---------------------------------------------------------------------------
+  // lifecycle
+  // ---------------------------------------------------------------------------
+
+  /** Closes the current incarnation and with it the actor. */
+  close(exit: Exit.Exit<void, unknown>): Effect.Effect<void> {
+    return Scope.close(this.scope, exit)
+  }
+
+  /** Graceful stop: no new messages, process what is queued, then stop. */
+  stop(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.stopRequested = true
+      if (this.status === "stopped") return Effect.void
+      this.mailbox.end()
+      if (this.status === "idle") return this.close(Exit.void)
+      if (this.status === "suspended") return this.close(Exit.void)
+      return Effect.void
+    })
+  }
+
+  /** Immediate stop: interrupt the current message; queued messages are discarded. */
+  interrupt(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.stopRequested = true
+      return this.close(Exit.interrupt())
+    })
+  }
+
+  /** Closes the incarnation without terminating: the mailbox (and its messages) survive. */
+  suspend(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.status === "stopped") return Effect.void
+      this.status = "suspended"
+      this.restarting = true
+      return Effect.ensuring(
+        Scope.close(this.scope, Exit.interrupt()),
+        Effect.sync(() => {
+          this.restarting = false
+          this.fiber = undefined
+        })
+      )
+    })
+  }
+
+  /** Starts a new incarnation on the same mailbox. */
+  restart(): Effect.Effect<void, E> {
+    return Effect.suspend(() => {
+      if (this.status === "stopped") return Effect.void
+      if (this.status !== "suspended") {
+        return Effect.andThen(this.suspend(), this.restart())
+      }
+      const failed = this.current
+      this.current = undefined
+      if (failed !== undefined && this.behavior.redeliverOnRestart === true) {
+        this.mailbox.unshift(failed)
+      }
+      if (this.mailbox.status === "ended") this.mailbox.reopen()
+      return Effect.andThen(this.start(), Effect.suspend(() => {
+        this.status = "idle"
+        return this.mailbox.size > 0 ? this.activate() : Effect.void
+      }))
+    })
+  }
+
+  /** Runs once, as the last finalizer of the last incarnation. */
+  private terminate(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (this.status === "stopped") return
+      this.status = "stopped"
+      this.fiber = undefined
+      this.mailbox.shutdown()
+      const terminatedExit: Exit.Exit<void, unknown> = Exit.isSuccess(exit) ? Exit.void : exit as Exit.Exit<never, unknown>
+      this.exit = terminatedExit
+      const asks = this.asks
+      this.asks = undefined
+      if (asks !== undefined) {
+        const error = Exit.fail(new ActorStopped({ actor: this.name }))
+        for (const ask of asks) ask.complete(error)
+      }
+      const watchers = this.watchers
+      this.watchers = undefined
+      if (watchers !== undefined) {
+        const terminated: Terminated = { _tag: "Terminated", actor: this.name, exit: terminatedExit }
+        for (const watcher of watchers) watcher(terminated)
+      }
+    })
+  }
+
+  addWatcher(watcher: (terminated: Terminated) => void): () => void {
+    if (this.exit !== undefined) {
+      watcher({ _tag: "Terminated", actor: this.name, exit: this.exit })
+      return () => {}
+    }
+    ;(this.watchers ??= []).push(watcher)
+    return () => {
+      const index = this.watchers?.indexOf(watcher) ?? -1
+      if (index >= 0) this.watchers!.splice(index, 1)
+    }
+  }
+}
