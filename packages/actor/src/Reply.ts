@@ -71,7 +71,8 @@ export const complete = <A, E>(self: Reply<A, E>, exit: Exit.Exit<A, E>): Effect
  * ```
  * @since 0.1.0
  */
-export const succeed = <A>(self: Reply<A, any>, value: A): Effect.Effect<boolean> => complete(self, Exit.succeed(value))
+export const succeed = <A, E>(self: Reply<A, E>, value: NoInfer<A>): Effect.Effect<boolean> =>
+  complete(self, Exit.succeed(value))
 
 /**
  * Answers the ask with a typed failure.
@@ -85,4 +86,5 @@ export const succeed = <A>(self: Reply<A, any>, value: A): Effect.Effect<boolean
  * ```
  * @since 0.1.0
  */
-export const fail = <E>(self: Reply<any, E>, error: E): Effect.Effect<boolean> => complete(self, Exit.fail(error))
+export const fail = <A, E>(self: Reply<A, E>, error: NoInfer<E>): Effect.Effect<boolean> =>
+  complete(self, Exit.fail(error))

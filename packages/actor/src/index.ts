@@ -29,3 +29,8 @@ export * as Mailbox from "./Mailbox.ts"
  * @since 0.1.0
  */
 export * as Reply from "./Reply.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Supervisor from "./Supervisor.ts"

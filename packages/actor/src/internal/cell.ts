@@ -56,7 +56,7 @@ export class Cell<Msg, S, E, R> {
   readonly name: string
   readonly mailbox: Mailbox.MailboxImpl<Msg>
   readonly behavior: Behavior<Msg, S, E, R>
-  readonly context: Context.Context<R>
+  readonly context: Context.Context<any>
   readonly owner: Scope.Scope
   readonly parent: Parent | undefined
   state: S = undefined as S
@@ -242,6 +242,7 @@ export class Cell<Msg, S, E, R> {
     return Effect.suspend(() => {
       if (this.status === "stopped") return Effect.void
       this.status = "suspended"
+      if (this.scope.state._tag === "Closed") return Effect.void
       this.restarting = true
       return Effect.ensuring(
         Scope.close(this.scope, Exit.interrupt()),
@@ -255,11 +256,8 @@ export class Cell<Msg, S, E, R> {
 
   /** Starts a new incarnation on the same mailbox. */
   restart(): Effect.Effect<void, E> {
-    return Effect.suspend(() => {
+    return Effect.andThen(this.suspend(), Effect.suspend(() => {
       if (this.status === "stopped") return Effect.void
-      if (this.status !== "suspended") {
-        return Effect.andThen(this.suspend(), this.restart())
-      }
       const failed = this.current
       this.current = undefined
       if (failed !== undefined && this.behavior.redeliverOnRestart === true) {
@@ -270,7 +268,7 @@ export class Cell<Msg, S, E, R> {
         this.status = "idle"
         return this.mailbox.size > 0 ? this.activate() : Effect.void
       }))
-    })
+    }))
   }
 
   /** Runs once, as the last finalizer of the last incarnation. */
