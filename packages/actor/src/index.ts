@@ -34,3 +34,8 @@ export * as Reply from "./Reply.ts"
  * @since 0.1.0
  */
 export * as Supervisor from "./Supervisor.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestProbe from "./TestProbe.ts"

@@ -32,6 +32,8 @@ const settle = Effect.gen(function*() {
 
 const noDelay = Schedule.spaced("0 millis")
 
+const tagOf = (error: unknown): string => String((error as { readonly _tag?: string })._tag)
+
 describe("Supervisor", () => {
   it.effect("oneForOne restarts only the failed child; its mailbox and ref survive", () =>
     Effect.gen(function*() {
@@ -153,7 +155,7 @@ describe("Supervisor", () => {
       assert.isFalse(yield* Actor.isAlive(a))
       assert.isFalse(yield* Actor.isAlive(sibling))
       const stopped = yield* Effect.flip(Supervisor.spawn(supervisor, child("late", starts)))
-      assert.strictEqual(stopped._tag, "ActorStopped")
+      assert.strictEqual(tagOf(stopped), "ActorStopped")
     }))
 
   it.effect("restarts spread over more than the window do not exceed the intensity", () =>
@@ -241,8 +243,8 @@ describe("Supervisor", () => {
       assert.strictEqual((yield* Effect.flip(Supervisor.make({ strategy: "oneForSome" as never })))._tag, "InvalidOptions")
       const supervisor = yield* Supervisor.make()
       const badRestart = yield* Effect.flip(Supervisor.spawn(supervisor, child("x", new Map()), { restart: "sometimes" as never }))
-      assert.strictEqual(badRestart._tag, "InvalidOptions")
+      assert.strictEqual(tagOf(badRestart), "InvalidOptions")
       const badCapacity = yield* Effect.flip(Supervisor.spawn(supervisor, child("x", new Map()), { capacity: -3 }))
-      assert.strictEqual(badCapacity._tag, "InvalidOptions")
+      assert.strictEqual(tagOf(badCapacity), "InvalidOptions")
     }))
 })
