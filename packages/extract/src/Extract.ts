@@ -11,7 +11,7 @@ import { ExtractError } from "./ExtractError.ts"
 import { currencyOfLocale, isIsoCode, localeOfUrl } from "./internal/currency.ts"
 import * as Dom from "./internal/dom.ts"
 import { microdataItems, rdfaItems } from "./internal/markup.ts"
-import { detectPlatform, type Platform } from "./internal/platforms.ts"
+import { detectPlatform, GENERIC, type Platform } from "./internal/platforms.ts"
 import type { PageContext, Reading } from "./internal/reading.ts"
 import { normalizeAvailability } from "./internal/availability.ts"
 import { scan, type Scan } from "./internal/scan.ts"
@@ -223,6 +223,8 @@ interface Value {
   readonly text: string
   readonly machine: boolean
   readonly struck: ReadonlyArray<string>
+  /** The element's visible text when `text` is a machine amount: it may name the currency. */
+  readonly label?: string | undefined
 }
 
 const readElement = (element: Dom.Element, attribute: string | undefined, amountAttributes: ReadonlyArray<string>): Value | undefined => {
@@ -232,7 +234,7 @@ const readElement = (element: Dom.Element, attribute: string | undefined, amount
   }
   for (const name of amountAttributes) {
     const value = element.attrs[name]
-    if (value !== undefined && value.trim() !== "") return { text: value, machine: true, struck: [] }
+    if (value !== undefined && value.trim() !== "") return { text: value, machine: true, struck: [], label: Dom.textOf(element) }
   }
   const struck: Array<string> = []
   return { text: Dom.textOf(element, true, struck), machine: false, struck }
@@ -247,11 +249,15 @@ interface PriceRead {
 }
 
 const readPrice = (value: Value, page: PageContext): PriceRead | undefined => {
-  if (value.machine && /^\s*\d{1,15}(\.\d{1,8})?\s*$/.test(value.text)) {
-    const price = Price.fromMachine(value.text.trim(), page.currency)
-    return price === undefined ? undefined : { price, currency: page.currency }
-  }
   const hints = { currency: page.currency, locale: page.locale }
+  if (value.machine && /^\s*\d{1,15}(\.\d{1,8})?\s*$/.test(value.text)) {
+    const labelled = value.label === undefined ? Option.none() : Price.parsePrice(value.label, hints)
+    const currency = Option.isSome(labelled) ? labelled.value.currency : page.currency
+    const price = Price.fromMachine(value.text.trim(), currency)
+    if (price === undefined) return undefined
+    const ambiguous = Option.isSome(labelled) && labelled.value.ambiguous
+    return { price, currency, currencyCandidates: ambiguous ? labelled.value.currencyCandidates : undefined }
+  }
   const parsed = Price.parsePrice(value.text, hints)
   if (Option.isNone(parsed)) return undefined
   const p = parsed.value
@@ -352,9 +358,18 @@ const readRules = (
 }
 
 const readPlatform = (platform: Platform, document: Dom.Document, page: PageContext): Reading | undefined => {
+  // generic class names are only trusted when they are unambiguous: exactly one element on the page
+  const unique = platform === GENERIC
   const first = (selectors: ReadonlyArray<string>): { element: Dom.Element; selector: string } | undefined => {
     for (const selector of selectors) {
-      const element = Selector.selectFirst(document.elements, Selector.compile(selector))
+      const compiled = Selector.compile(selector)
+      if (unique) {
+        const all = Selector.selectAll(document.elements, compiled)
+        if (all.length === 1) return { element: all[0]!, selector }
+        if (all.length > 1) return undefined
+        continue
+      }
+      const element = Selector.selectFirst(document.elements, compiled)
       if (element !== undefined) return { element, selector }
     }
     return undefined

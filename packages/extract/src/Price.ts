@@ -204,9 +204,9 @@ export interface PriceHints {
 
 const RANGE_BETWEEN = /^\s*(?:-|\u2013|\u2014|~|to|bis|à|a|au|till|tot|do|до|até|hasta|\.\.\.?|…)\s*$/i
 const REGULAR_WORDS =
-  /(?:\bwas\b|\bregular(?: price)?|\breg\.|\blist(?: price)?\b|\bmsrp\b|\brrp\b|\buvp\b|\bstatt\b|\bvorher\b|\bavant\b|au lieu de|\bprima\b|\bantes\b|\bbefore\b|compare at|\borig(?:inal|\.)|\bpreviously\b|old price|\bzamiast\b|\btidigare\b|\bfør\b|\bvoor\b|\bstreichpreis\b|\bnormalpreis\b)[^0-9]*$/i
+  /(?:\bwas\b|\bregular(?: price)?|\breg\.|\blist(?: price)?\b|\bmsrp\b|\brrp\b|\buvp\b|\bstatt\b|\bvorher\b|\bavant\b|au lieu de|\bprima\b|\bantes\b|\bbefore\b|compare at|\borig(?:inal|\.)|\bpreviously\b|old price|\bzamiast\b|\btidigare\b|\bfør\b|\bvoor\b|\bstreichpreis\b|\bnormalpreis\b|ursprünglich|\bwar\b)[^0-9]*$/i
 const SALE_WORDS =
-  /(?:\bnow\b|\bsale(?: price)?\b|our price|special price|\bjetzt\b|\bnur\b|maintenant|\bora\b|\bahora\b|\bnu\b|\bteraz\b|\bangebot\b|\bpromo\b)[^0-9]*$/i
+  /(?:\bnow\b|\bsale(?: price)?\b|our price|special price|\bjetzt\b|\bnur\b|maintenant|\bora\b|\bahora\b|\bnu\b|\bteraz\b|\bangebot\b|\bpromo\b|\baktuell)[^0-9]*$/i
 const FROM_WORDS =
   /(?:\bfrom\b|starting at|\bab\b|à partir de|a partir de|\bdesde\b|\bda\b|\bvanaf\b|\bod\b|\bfrån\b|\bfra\b|\bот\b)[^0-9]*$/i
 const FREE_WORDS = /\b(?:free|gratis|kostenlos|gratuit|gratuito|darmowy|zdarma)\b|бесплатно/i

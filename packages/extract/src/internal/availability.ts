@@ -10,11 +10,11 @@ const BY_TOKEN: Readonly<Record<string, Availability>> = {
   discontinued: "Discontinued"
 }
 
-const OUT = /out[ -]of[ -]stock|sold[ -]?out|unavailable|not available|ausverkauft|nicht (?:verfügbar|lieferbar|auf lager)|épuisé|rupture de stock|agotado|esaurito|niet (?:op voorraad|leverbaar)|slutsåld|utsolgt|udsolgt|wyprzedan|niedostępn|vyprodáno|нет в наличии/i
+const OUT = /out[ -]of[ -]stock|sold[ -]?out|unavailable|not available|ausverkauft|nicht (?:verfügbar|lieferbar|vorrätig|auf lager)|épuisé|rupture de stock|agotado|esaurito|niet (?:op voorraad|leverbaar)|slutsåld|utsolgt|udsolgt|wyprzedan|niedostępn|vyprodáno|нет в наличии/i
 const PRE = /pre-?order|vorbestell|précommande|reserva|przedsprzeda/i
 const BACK = /back-?order|nachbestell|on order/i
 const DISCONTINUED = /discontinued|no longer available|nicht mehr erhältlich|plus disponible/i
-const IN = /in[ -]stock|available|auf lager|lieferbar|vorrätig|en stock|disponible|disponibile|op voorraad|i lager|på lager|na stanie|skladem|в наличии|add to (?:cart|bag|basket)|in den warenkorb|ajouter au panier/i
+const IN = /in[ -]stock|dostępn|available|(?:auf|an) lager|lieferbar|vorrätig|en stock|disponible|disponibile|op voorraad|i lager|på lager|na stanie|skladem|в наличии|add to (?:cart|bag|basket)|in den warenkorb|ajouter au panier/i
 
 /**
  * Normalizes a schema.org / OpenGraph token (`https://schema.org/InStock`,

@@ -83,6 +83,13 @@ export const parse = (html: string, limits: DomLimits): Document => {
 
 const SKIP_TEXT = new Set(["script", "style", "template", "noscript", "svg"])
 const STRUCK = new Set(["del", "s", "strike"])
+const HIDDEN_LABEL = /(?:^|\s)(?:screen-reader-text|visually-hidden|sr-only|visuallyhidden)(?:\s|$)/
+
+/** Accessibility-only labels repeat the visible prices in prose ("Original price was: …"). */
+const isHiddenLabel = (element: Element): boolean => {
+  const classes = element.attrs["class"]
+  return classes !== undefined && HIDDEN_LABEL.test(classes)
+}
 
 /**
  * Text content, whitespace collapsed. With `skipStruck`, `<del>`, `<s>` and
@@ -97,7 +104,7 @@ export const textOf = (element: Element, skipStruck = false, struck?: Array<stri
       out += node
       continue
     }
-    if (node !== element && SKIP_TEXT.has(node.name)) continue
+    if (node !== element && (SKIP_TEXT.has(node.name) || isHiddenLabel(node))) continue
     if (skipStruck && node !== element && STRUCK.has(node.name)) {
       if (struck !== undefined) struck.push(textOf(node))
       out += " "
