@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -197,36 +198,50 @@ export const ask: {
   options: AskOptions
 ): Effect.Effect<A, E | AskTimeout | ActorStopped | MailboxFull | InvalidOptions> =>
   Effect.flatMap(Durations.validate("timeout", options.timeout), (timeout) =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       const cell = asCell(self)
       const reply = new Reply.ReplyImpl<A, E>()
-      const pending = cell.asks ??= new Set()
-      pending.add(reply)
+      const millis = Duration.toMillis(timeout)
+      const timedOut = () => new AskTimeout({ actor: cell.name, timeoutMillis: millis })
       const started = performance.now()
-      const awaitReply = Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
-        if (reply.result !== undefined) return resume(reply.result)
-        reply.resume = resume
+      ;(cell.asks ??= new Set()).add(reply)
+      const done = Effect.sync(() => {
+        // settle, so a late reply finds the channel closed and is dropped
+        reply.settled = true
+        reply.resume = undefined
+        cell.asks?.delete(reply)
       })
-      return cell.tell(makeMessage(reply)).pipe(
-        Effect.andThen(awaitReply),
-        Effect.timeoutOrElse({
-          duration: timeout,
-          orElse: () => {
-            // settle first, so a late reply finds the channel closed and is dropped
-            reply.complete(Exit.fail(undefined as never))
-            return Effect.fail(new AskTimeout({ actor: cell.name, timeoutMillis: Duration.toMillis(timeout) }))
-          }
-        }),
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            reply.settled = true
-            reply.resume = undefined
-            cell.asks?.delete(reply)
+      const clock = fiber.getRef(Clock.Clock)
+      const mailbox = cell.mailbox
+      if (clock.constructor === liveClock && mailbox.size < mailbox.capacity && mailbox.putters === undefined) {
+        // Fast path: the message is queued without waiting, so one timer bounds the whole ask.
+        return cell.tell(makeMessage(reply)).pipe(
+          Effect.andThen(Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
+            if (reply.result !== undefined) return resume(reply.result)
+            reply.resume = resume
+            const timer = setTimeout(() => reply.complete(Exit.fail(timedOut()) as never), millis)
+            return Effect.sync(() => clearTimeout(timer))
+          })),
+          Effect.onExit((exit) => {
             if (Exit.isSuccess(exit)) metrics.askLatency.updateUnsafe(performance.now() - started, cell.context)
+            return done
           })
         )
+      }
+      return cell.tell(makeMessage(reply)).pipe(
+        Effect.andThen(Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
+          if (reply.result !== undefined) return resume(reply.result)
+          reply.resume = resume
+        })),
+        Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(timedOut()) }),
+        Effect.onExit((exit) => {
+          if (Exit.isSuccess(exit)) metrics.askLatency.updateUnsafe(performance.now() - started, cell.context)
+          return done
+        })
       )
     })))
+
+const liveClock = Clock.Clock.defaultValue().constructor
 
 /**
  * Stops an actor gracefully: it accepts no new messages, processes what is

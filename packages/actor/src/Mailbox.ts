@@ -166,11 +166,15 @@ export class MailboxImpl<A> implements Mailbox<A> {
     }
   }
 
-  /** Takes the oldest message, or `EMPTY`. A waiting sender moves in behind. */
+  /**
+   * Takes the oldest message, or `EMPTY`. Waiting senders are let in once the
+   * mailbox is half empty, not one per message taken: a resumed sender then
+   * has room for a batch instead of ping-ponging with the consumer.
+   */
   poll(): A | typeof EMPTY {
     if (this.size === 0) return EMPTY
     const message = this.shift()
-    this.admitPutters()
+    if (this.putters !== undefined && this.size <= this.capacity >>> 1) this.admitPutters()
     return message
   }
 
@@ -188,13 +192,19 @@ export class MailboxImpl<A> implements Mailbox<A> {
     if (putters === undefined) return
     let admitted = 0
     while (admitted < putters.length && this.size < this.capacity) {
-      const putter = putters[admitted++]!
-      this.push(putter.message)
-      putter.resume?.(true)
-      putter.resume = undefined
+      this.push(putters[admitted++]!.message)
     }
-    if (admitted > 0) putters.splice(0, admitted)
+    if (admitted === 0) return
+    // Settle the mailbox before resuming anyone: a resumed sender may run at
+    // once and offer again.
+    const resumed = putters.splice(0, admitted)
     if (putters.length === 0) this.putters = undefined
+    this.wakeTakers()
+    for (const putter of resumed) {
+      const resume = putter.resume
+      putter.resume = undefined
+      resume?.(true)
+    }
   }
 
   /** Puts a message back at the head (a failed message redelivered after a restart). */
@@ -253,8 +263,9 @@ export class MailboxImpl<A> implements Mailbox<A> {
     this.putters = undefined
     if (putters === undefined) return
     for (const putter of putters) {
-      putter.resume?.(false)
+      const resume = putter.resume
       putter.resume = undefined
+      resume?.(false)
     }
   }
 }

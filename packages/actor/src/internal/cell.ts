@@ -39,6 +39,9 @@ type Status = "idle" | "active" | "suspended" | "stopped"
 
 let nextId = 0
 
+/** Messages a fast (synchronous) behaviour processes before letting other fibers run. */
+const yieldEvery = 1024
+
 export const TypeId = "~@trawl/actor/ActorRef" as const
 
 let makeContext: (cell: Cell<any, any, any, any>) => unknown = () => undefined
@@ -114,6 +117,10 @@ export class Cell<Msg, S, E, R> {
   private init(): Effect.Effect<void, E> {
     return Effect.suspend(() => {
       const init = this.behavior.init
+      if (Exit.isExit(init) && init._tag === "Success") {
+        this.state = init.value as S
+        return Effect.void
+      }
       return Effect.map(
         Effect.provideContext(init, Context.add(this.context as Context.Context<any>, Scope.Scope, this.scope)),
         (state) => {
@@ -167,19 +174,50 @@ export class Cell<Msg, S, E, R> {
     })
   })
 
+  /**
+   * Processes messages until the mailbox is empty. A behaviour that answers
+   * with an already-completed effect (`Effect.succeed(next)`) is stepped in a
+   * plain loop, without a fiber round trip per message; it yields to other
+   * fibers every `yieldEvery` messages.
+   */
   private drain(): Effect.Effect<void, E, R> {
     const self = this
-    return Effect.suspend(function next(): Effect.Effect<void, E, R> {
-      const message = self.mailbox.poll()
-      if (message === Mailbox.empty) return Effect.void
-      self.processed++
-      self.current = message
-      return Effect.flatMap(self.behavior.receive(self.state, message, contextOf(self)), (state) => {
-        self.state = state
+    const context = contextOf(self)
+    let budget = yieldEvery
+    let lingered = false
+    const loop = (): Effect.Effect<void, E, R> => {
+      while (true) {
+        const message = self.mailbox.poll()
+        if (message === Mailbox.empty) {
+          if (lingered) return Effect.void
+          // Let the fibers we just answered run once before going idle: a
+          // conversation (ask, reply, ask…) then costs a yield per message,
+          // not a fiber fork.
+          lingered = true
+    return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+        }
+        lingered = false
+        self.processed++
+        self.current = message
+        const next = self.behavior.receive(self.state, message, context)
+        if (!Exit.isExit(next)) {
+          return Effect.flatMap(next, (state) => {
+            self.state = state
+            self.current = undefined
+            return Effect.suspend(loop)
+          })
+        }
+        const exit = next as Exit.Exit<S, E>
+        if (exit._tag === "Failure") return exit
+        self.state = exit.value
         self.current = undefined
-        return Effect.suspend(next)
-      })
-    })
+        if (--budget === 0) {
+          budget = yieldEvery
+    return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+        }
+      }
+    }
+    return Effect.suspend(loop)
   }
 
   private afterRun(exit: Exit.Exit<void, E>): Effect.Effect<void> {

@@ -1,0 +1,214 @@
+/**
+ * Actor benchmark cases, each beside its raw-Effect baseline measured in the
+ * same process. One JSON line per measurement.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import { Actor, Behavior, Reply } from "@trawl/actor"
+
+const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line))
+
+const gc = (): void => {
+  const collect = (globalThis as { gc?: () => void }).gc
+  if (collect === undefined) throw new Error("run with --expose-gc")
+  for (let i = 0; i < 3; i++) collect()
+}
+
+const heapUsed = (): number => {
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+const SPAWN_COUNT = 1_000_000
+const TELL_COUNT = 5_000_000
+const ASK_SEQUENTIAL = 200_000
+const ASK_CONCURRENT_ASKERS = 1_000
+const ASK_PER_ASKER = 200
+
+// -----------------------------------------------------------------------------
+// spawn 1,000,000 idle actors; baseline: 1,000,000 fibers parked on Queue.take
+// -----------------------------------------------------------------------------
+const spawnCase = Effect.gen(function*() {
+  const idle = Behavior.stateless((_: number) => Effect.void)
+  // baseline: the cheapest "actor" raw Effect gives: a bounded queue and a fiber waiting on it
+  const baseline = yield* Effect.scoped(Effect.gen(function*() {
+    const before = heapUsed()
+    const start = performance.now()
+    const fibers: Array<Fiber.Fiber<never, unknown>> = new Array(SPAWN_COUNT)
+    const queues: Array<Queue.Queue<number>> = new Array(SPAWN_COUNT)
+    for (let i = 0; i < SPAWN_COUNT; i++) {
+      const queue = yield* Queue.bounded<number>(1024)
+      queues[i] = queue
+      fibers[i] = yield* Effect.forkScoped(Effect.forever(Queue.take(queue)))
+    }
+    yield* Effect.yieldNow
+    const seconds = (performance.now() - start) / 1000
+    const bytes = (heapUsed() - before) / SPAWN_COUNT
+    return { seconds, bytes, alive: fibers.length + queues.length }
+  }))
+  const trawl = yield* Effect.scoped(Effect.gen(function*() {
+    const before = heapUsed()
+    const start = performance.now()
+    const refs: Array<Actor.ActorRef<number>> = new Array(SPAWN_COUNT)
+    for (let i = 0; i < SPAWN_COUNT; i++) {
+      refs[i] = yield* Actor.spawn(idle)
+    }
+    const seconds = (performance.now() - start) / 1000
+    const bytes = (heapUsed() - before) / SPAWN_COUNT
+    // every actor is alive and answers: tell the last one
+    yield* Actor.tell(refs[SPAWN_COUNT - 1]!, 1)
+    return { seconds, bytes, alive: refs.length }
+  }))
+  emit({
+    bench: "actor",
+    case: "spawn 1M idle actors: seconds",
+    value: round(trawl.seconds),
+    unit: "s",
+    baseline: round(baseline.seconds),
+    ratio: round(baseline.seconds / trawl.seconds),
+    target: "<= 3 s"
+  })
+  emit({
+    bench: "actor",
+    case: "spawn 1M idle actors: heap bytes per actor after GC",
+    value: Math.round(trawl.bytes),
+    unit: "bytes",
+    baseline: Math.round(baseline.bytes),
+    ratio: round(baseline.bytes / trawl.bytes),
+    target: "<= 1024 bytes"
+  })
+})
+
+// -----------------------------------------------------------------------------
+// tell throughput: one producer -> one actor; baseline: Queue.bounded + takeAll consumer
+// -----------------------------------------------------------------------------
+const CAPACITY = 1024
+
+const tellCase = Effect.gen(function*() {
+  const runBaseline = Effect.scoped(Effect.gen(function*() {
+    const queue = yield* Queue.bounded<number>(CAPACITY)
+    let sum = 0
+    let received = 0
+    const done = yield* Deferred.make<void>()
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(queue), (batch) =>
+      Effect.sync(() => {
+        for (const n of batch) sum += n
+        received += batch.length
+        if (received === TELL_COUNT) Deferred.doneUnsafe(done, Effect.void)
+      }))))
+    const start = performance.now()
+    for (let i = 0; i < TELL_COUNT; i++) yield* Queue.offer(queue, 1)
+    yield* Deferred.await(done)
+    const seconds = (performance.now() - start) / 1000
+    if (sum !== TELL_COUNT) throw new Error("baseline lost messages")
+    return TELL_COUNT / seconds
+  }))
+  const runTrawl = Effect.scoped(Effect.gen(function*() {
+    const done = yield* Deferred.make<void>()
+    const ref = yield* Actor.spawn(Behavior.stateful(0, (sum: number, n: number) => {
+      const next = sum + n
+      if (next === TELL_COUNT) Deferred.doneUnsafe(done, Effect.void)
+      return Effect.succeed(next)
+    }), { capacity: CAPACITY })
+    const start = performance.now()
+    for (let i = 0; i < TELL_COUNT; i++) yield* Actor.tell(ref, 1)
+    yield* Deferred.await(done)
+    return TELL_COUNT / ((performance.now() - start) / 1000)
+  }))
+  // warm both paths, then measure alternately and keep the best of three each
+  yield* runBaseline
+  yield* runTrawl
+  const baseline: Array<number> = []
+  const trawl: Array<number> = []
+  for (let i = 0; i < 3; i++) {
+    baseline.push(yield* runBaseline)
+    trawl.push(yield* runTrawl)
+  }
+  const best = (xs: Array<number>) => Math.max(...xs)
+  emit({
+    bench: "actor",
+    case: "tell 5M messages, 1 producer -> 1 actor",
+    value: Math.round(best(trawl)),
+    unit: "msg/s",
+    baseline: Math.round(best(baseline)),
+    ratio: round(best(trawl) / best(baseline)),
+    target: "ratio >= 0.9"
+  })
+})
+
+// -----------------------------------------------------------------------------
+// ask round trips; baseline: Queue of (value, Deferred) + consumer fiber
+// -----------------------------------------------------------------------------
+interface Ping {
+  readonly n: number
+  readonly reply: Reply.Reply<number>
+}
+
+const askCase = Effect.gen(function*() {
+  const baselineRoundTrips = (askers: number, perAsker: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      const queue = yield* Queue.bounded<{ readonly n: number; readonly deferred: Deferred.Deferred<number> }>(CAPACITY)
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(queue), (batch) =>
+        Effect.sync(() => {
+          for (const request of batch) Deferred.doneUnsafe(request.deferred, Effect.succeed(request.n + 1))
+        }))))
+      const start = performance.now()
+      yield* Effect.forEach(Array.from({ length: askers }), () =>
+        Effect.gen(function*() {
+          for (let i = 0; i < perAsker; i++) {
+            const deferred = Deferred.makeUnsafe<number>()
+            yield* Queue.offer(queue, { n: i, deferred })
+            yield* Effect.timeout(Deferred.await(deferred), "5 seconds")
+          }
+        }), { concurrency: "unbounded", discard: true })
+      return (askers * perAsker) / ((performance.now() - start) / 1000)
+    }))
+  const trawlRoundTrips = (askers: number, perAsker: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      const ref = yield* Actor.spawn(Behavior.stateless((msg: Ping) => Effect.asVoid(Reply.succeed(msg.reply, msg.n + 1))), { capacity: CAPACITY })
+      const start = performance.now()
+      yield* Effect.forEach(Array.from({ length: askers }), () =>
+        Effect.gen(function*() {
+          for (let i = 0; i < perAsker; i++) {
+            const answer = yield* Actor.ask(ref, (reply: Reply.Reply<number>) => ({ n: i, reply }), { timeout: "5 seconds" })
+            if (answer !== i + 1) throw new Error("wrong reply")
+          }
+        }), { concurrency: "unbounded", discard: true })
+      return (askers * perAsker) / ((performance.now() - start) / 1000)
+    }))
+  for (const [label, askers, perAsker] of [
+    ["sequential", 1, ASK_SEQUENTIAL],
+    ["1,000 concurrent askers", ASK_CONCURRENT_ASKERS, ASK_PER_ASKER]
+  ] as const) {
+    yield* baselineRoundTrips(askers, Math.min(perAsker, 1000))
+    yield* trawlRoundTrips(askers, Math.min(perAsker, 1000))
+    const baseline = Math.max(yield* baselineRoundTrips(askers, perAsker), yield* baselineRoundTrips(askers, perAsker))
+    const trawl = Math.max(yield* trawlRoundTrips(askers, perAsker), yield* trawlRoundTrips(askers, perAsker))
+    emit({
+      bench: "actor",
+      case: `ask round trips, ${label}`,
+      value: Math.round(trawl),
+      unit: "round trips/s",
+      baseline: Math.round(baseline),
+      ratio: round(trawl / baseline),
+      target: ">= 200000 round trips/s"
+    })
+  }
+})
+
+const round = (n: number) => Math.round(n * 1000) / 1000
+
+const cases: Record<string, Effect.Effect<void>> = {
+  spawn: Effect.orDie(spawnCase),
+  tell: Effect.orDie(tellCase),
+  ask: Effect.orDie(askCase)
+}
+const name = process.argv[2] ?? ""
+const selected = cases[name]
+if (selected === undefined) {
+  console.error(`unknown case ${name}; one of ${Object.keys(cases).join(", ")}`)
+  process.exit(2)
+}
+await Effect.runPromise(selected)
