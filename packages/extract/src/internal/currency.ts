@@ -15,7 +15,9 @@ export const isIsoCode = (code: string): boolean => {
 const exponents = new Map<string, number>()
 
 /**
- * Minor-unit exponent of a currency (USD 2, JPY 0, KWD 3). Unknown codes get 2,
+ * Minor-unit exponent of a currency (USD 2, JPY 0, KWD 3), from the CLDR data
+ * of the runtime's ICU (which differs from ISO 4217 for a few currencies that
+ * have no coins in use, e.g. PKR and COP are 0). Unknown codes get 2,
  * the most common exponent, so amounts stay exact even when the currency is not.
  */
 export const exponentOf = (code: string | undefined): number => {
