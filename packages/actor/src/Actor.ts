@@ -219,8 +219,8 @@ export const ask: {
           Effect.andThen(Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
             if (reply.result !== undefined) return resume(reply.result)
             reply.resume = resume
-            const timer = setTimeout(() => reply.complete(Exit.fail(timedOut()) as never), millis)
-            return Effect.sync(() => clearTimeout(timer))
+            reply.timer = setTimeout(() => reply.complete(Exit.fail(timedOut()) as never), millis)
+            return Effect.sync(() => reply.clearTimer())
           })),
           Effect.onExit((exit) => {
             if (Exit.isSuccess(exit)) metrics.askLatency.updateUnsafe(performance.now() - started, cell.context)

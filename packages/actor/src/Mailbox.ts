@@ -122,9 +122,11 @@ export class MailboxImpl<A> implements Mailbox<A> {
   }
 
   private shift(): A {
-    const message = this.buffer[this.head] as A
-    this.buffer[this.head] = undefined
-    this.head = (this.head + 1) % this.buffer.length
+    const buffer = this.buffer
+    const head = this.head
+    const message = buffer[head] as A
+    buffer[head] = undefined
+    this.head = head + 1 === buffer.length ? 0 : head + 1
     this.size--
     return message
   }

@@ -26,10 +26,20 @@ export class ReplyImpl<A, E> implements Reply<A, E> {
   settled = false
   result: Exit.Exit<A, E> | undefined = undefined
   resume: ((exit: Exit.Exit<A, E>) => void) | undefined = undefined
+  /** The ask's timeout timer on the fast path, cleared as soon as the ask settles. */
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+  }
 
   complete(exit: Exit.Exit<A, E>): boolean {
     if (this.settled) return false
     this.settled = true
+    this.clearTimer()
     if (this.resume === undefined) {
       this.result = exit
     } else {

@@ -42,6 +42,11 @@ let nextId = 0
 /** Messages a fast (synchronous) behaviour processes before letting other fibers run. */
 const yieldEvery = 1024
 
+// Completed effects (`Effect.succeed(x)`, `Effect.fail(e)`) are Exit values;
+// their prototypes identify them without a property lookup on the hot path.
+const successProto = Object.getPrototypeOf(Exit.succeed(undefined))
+const failureProto = Object.getPrototypeOf(Exit.fail(undefined))
+
 export const TypeId = "~@trawl/actor/ActorRef" as const
 
 let makeContext: (cell: Cell<any, any, any, any>) => unknown = () => undefined
@@ -186,34 +191,38 @@ export class Cell<Msg, S, E, R> {
     let budget = yieldEvery
     let lingered = false
     const loop = (): Effect.Effect<void, E, R> => {
+      const mailbox = self.mailbox
+      const receive = self.behavior.receive
       while (true) {
-        const message = self.mailbox.poll()
+        const message = mailbox.poll()
         if (message === Mailbox.empty) {
+          self.current = undefined
           if (lingered) return Effect.void
           // Let the fibers we just answered run once before going idle: a
           // conversation (ask, reply, ask…) then costs a yield per message,
           // not a fiber fork.
           lingered = true
-    return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+          return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
         }
         lingered = false
         self.processed++
         self.current = message
-        const next = self.behavior.receive(self.state, message, context)
-        if (!Exit.isExit(next)) {
+        const next = receive(self.state, message, context)
+        const proto = Object.getPrototypeOf(next)
+        if (proto === successProto) {
+          self.state = (next as Exit.Success<S, E>).value
+        } else if (proto === failureProto) {
+          return next
+        } else {
           return Effect.flatMap(next, (state) => {
             self.state = state
-            self.current = undefined
             return Effect.suspend(loop)
           })
         }
-        const exit = next as Exit.Exit<S, E>
-        if (exit._tag === "Failure") return exit
-        self.state = exit.value
-        self.current = undefined
         if (--budget === 0) {
           budget = yieldEvery
-    return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+          self.current = undefined
+          return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
         }
       }
     }
