@@ -1,0 +1,185 @@
+/**
+ * Response bodies: bounded reading, decompression with an output cap, and the
+ * mapping of transport failures to typed `FetchError`s.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Stream from "effect/Stream"
+import * as Zlib from "node:zlib"
+import * as FetchError from "../FetchError.ts"
+import { ForbiddenAddressCause } from "./connector.ts"
+
+/** Walks `cause` links to the innermost error that has a `code`. */
+const rootCause = (error: unknown): { readonly code: string; readonly message: string; readonly error: unknown } => {
+  let current: unknown = error
+  let found: { code: string; message: string; error: unknown } | undefined
+  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
+    if (current instanceof ForbiddenAddressCause) return { code: current.code, message: current.message, error: current }
+    if (typeof current === "object") {
+      const code = (current as { code?: unknown }).code
+      if (typeof code === "string" && found === undefined) {
+        found = { code, message: String((current as { message?: unknown }).message ?? code), error: current }
+      }
+      const next = (current as { cause?: unknown; reason?: unknown }).cause ?? (current as { reason?: unknown }).reason
+      if (next === current) break
+      current = next
+    } else break
+  }
+  return found ?? { code: "UNKNOWN", message: String((error as { message?: unknown })?.message ?? error), error }
+}
+
+const connectCodes = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_HAS_EXPIRED"
+])
+
+/**
+ * Maps a transport failure (before or during the response) to a `FetchError`.
+ * `beforeHeaders` tells a refused connection from a broken one.
+ */
+export const mapTransport = (
+  url: string,
+  error: unknown,
+  connectTimeoutMillis: number,
+  beforeHeaders: boolean
+): FetchError.FetchError => {
+  const root = rootCause(error)
+  if (root.error instanceof ForbiddenAddressCause) {
+    return new FetchError.ForbiddenAddress({
+      url,
+      host: root.error.host,
+      address: root.error.address,
+      range: root.error.range
+    })
+  }
+  if (root.code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new FetchError.Timeout({ url, phase: "connect", millis: connectTimeoutMillis })
+  }
+  if (connectCodes.has(root.code) || (beforeHeaders && root.code.startsWith("ERR_TLS"))) {
+    return new FetchError.ConnectFailed({ url, code: root.code, reason: root.message })
+  }
+  if (root.code === "ERR_INVALID_URL" || root.code === "ERR_INVALID_ARG_TYPE") {
+    return new FetchError.InvalidUrl({ url, reason: root.message })
+  }
+  return new FetchError.ConnectionLost({ url, code: root.code, reason: root.message })
+}
+
+class Overflow {
+  readonly _tag = "Overflow"
+}
+
+/**
+ * Reads the body into one fresh `Uint8Array` (never a pooled slab, so it can
+ * be transferred to a worker). Past `limit` bytes the read stops and the
+ * request is aborted (by the caller's scope): `BodyTooLarge`, or with
+ * `truncate` the first `limit` bytes.
+ */
+export const read = (
+  response: HttpClientResponse.HttpClientResponse,
+  url: string,
+  limit: number,
+  connectTimeoutMillis: number,
+  truncate = false
+): Effect.Effect<Uint8Array, FetchError.FetchError> => {
+  const chunks: Array<Uint8Array> = []
+  let total = 0
+  const concat = () => {
+    const size = Math.min(total, limit)
+    if (chunks.length === 1 && chunks[0]!.byteOffset === 0 && chunks[0]!.byteLength === chunks[0]!.buffer.byteLength && size === total) {
+      return chunks[0]!
+    }
+    const out = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      const take = Math.min(chunk.byteLength, size - offset)
+      out.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), offset)
+      offset += take
+      if (offset >= size) break
+    }
+    return out
+  }
+  return Stream.runForEachArray(response.stream, (array) => {
+    for (const chunk of array) {
+      total += chunk.byteLength
+      chunks.push(chunk)
+      if (total > limit) return Effect.fail(new Overflow())
+    }
+    return Effect.void
+  }).pipe(
+    Effect.map(concat),
+    Effect.catch((error: HttpClientError.HttpClientError | Overflow) =>
+      error instanceof Overflow
+        ? truncate ? Effect.sync(concat) : Effect.fail(new FetchError.BodyTooLarge({ url, limit }))
+        : Effect.fail(mapTransport(url, error, connectTimeoutMillis, false))
+    )
+  )
+}
+
+type Decoder = (input: Uint8Array, options: Zlib.ZlibOptions | Zlib.BrotliOptions, callback: (error: Error | null, result: Buffer) => void) => void
+
+const decoders: Record<string, Decoder | undefined> = {
+  gzip: Zlib.gunzip,
+  "x-gzip": Zlib.gunzip,
+  br: Zlib.brotliDecompress,
+  zstd: Zlib.zstdDecompress as unknown as Decoder,
+  deflate: (input, options, callback) => {
+    // "deflate" is meant to be zlib-wrapped, but servers send raw deflate too.
+    const wrapped = input.length >= 2 && (input[0]! & 0x0f) === 8 && ((input[0]! << 8) | input[1]!) % 31 === 0
+    return (wrapped ? Zlib.inflate : Zlib.inflateRaw)(input, options, callback)
+  }
+}
+
+/**
+ * Undoes `Content-Encoding` (possibly several, applied in order), each step
+ * capped at `limit` output bytes (zlib stops as soon as the cap is passed, so
+ * a bomb never occupies more than the cap).
+ */
+export const decompress = (
+  body: Uint8Array,
+  contentEncoding: string | undefined,
+  url: string,
+  limit: number
+): Effect.Effect<Uint8Array, FetchError.DecompressionBomb | FetchError.BadContentEncoding> => {
+  if (contentEncoding === undefined || body.byteLength === 0) return Effect.succeed(body)
+  const encodings = contentEncoding.split(",").map((part) => part.trim().toLowerCase()).filter((part) =>
+    part !== "" && part !== "identity"
+  )
+  if (encodings.length === 0) return Effect.succeed(body)
+  let effect: Effect.Effect<Uint8Array, FetchError.DecompressionBomb | FetchError.BadContentEncoding> = Effect.succeed(body)
+  for (const encoding of encodings.reverse()) {
+    const decoder = decoders[encoding]
+    if (decoder === undefined) {
+      return Effect.fail(new FetchError.BadContentEncoding({ url, encoding, reason: "unsupported encoding" }))
+    }
+    effect = Effect.flatMap(effect, (input) =>
+      Effect.callback<Uint8Array, FetchError.DecompressionBomb | FetchError.BadContentEncoding>((resume) => {
+        decoder(input, { maxOutputLength: limit }, (error, result) => {
+          if (error === null) {
+            resume(Effect.succeed(fresh(result)))
+          } else if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError) {
+            resume(Effect.fail(new FetchError.DecompressionBomb({ url, encoding, limit })))
+          } else {
+            resume(Effect.fail(new FetchError.BadContentEncoding({ url, encoding, reason: error.message })))
+          }
+        })
+      }))
+  }
+  return effect
+}
+
+// Small Buffers live in Node's shared pool slab; copy them so the page owns its bytes.
+const fresh = (buffer: Buffer): Uint8Array =>
+  buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength
+    ? new Uint8Array(buffer.buffer, 0, buffer.byteLength)
+    : new Uint8Array(buffer)
