@@ -22,7 +22,7 @@ import * as Mailbox from "./Mailbox.ts"
 import * as Reply from "./Reply.ts"
 import { Cell, type Parent, setContextFactory, TypeId } from "./internal/cell.ts"
 import * as Durations from "./internal/duration.ts"
-import * as metrics from "./internal/metrics.ts"
+import * as metricsModule from "./internal/metrics.ts"
 
 /**
  * A handle to an actor that accepts `Msg` messages. It stays valid across
@@ -223,7 +223,7 @@ export const ask: {
             return Effect.sync(() => reply.clearTimer())
           })),
           Effect.onExit((exit) => {
-            if (Exit.isSuccess(exit)) metrics.askLatency.updateUnsafe(performance.now() - started, cell.context)
+            if (Exit.isSuccess(exit)) metricsModule.askLatency.updateUnsafe(performance.now() - started, cell.context)
             return done
           })
         )
@@ -235,7 +235,7 @@ export const ask: {
         })),
         Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(timedOut()) }),
         Effect.onExit((exit) => {
-          if (Exit.isSuccess(exit)) metrics.askLatency.updateUnsafe(performance.now() - started, cell.context)
+          if (Exit.isSuccess(exit)) metricsModule.askLatency.updateUnsafe(performance.now() - started, cell.context)
           return done
         })
       )
@@ -382,3 +382,25 @@ setContextFactory(makeActorContext)
 
 /** @internal */
 export const fiberOf = <Msg>(self: ActorRef<Msg>): Fiber.Fiber<void, never> | undefined => asCell(self).fiber
+
+/**
+ * The runtime's metrics, for dashboards and tests: messages processed and
+ * dropped, restarts, ask latency (ms), and the mailbox depth of named actors
+ * (attribute `actor`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Actor } from "@trawl/actor"
+ *
+ * const processed = Effect.map(Metric.value(Actor.metrics.messagesProcessed), (state) => state.count)
+ * ```
+ * @since 0.1.0
+ */
+export const metrics = {
+  messagesProcessed: metricsModule.messagesProcessed,
+  messagesDropped: metricsModule.messagesDropped,
+  restarts: metricsModule.restarts,
+  askLatency: metricsModule.askLatency,
+  mailboxDepth: metricsModule.mailboxDepth
+} as const

@@ -82,6 +82,8 @@ export class Cell<Msg, S, E, R> {
   /** Pending asks, failed with `ActorStopped` when the actor stops. */
   asks: Set<{ complete(exit: Exit.Exit<any, any>): boolean }> | undefined = undefined
   processed = 0
+  readonly named: boolean
+  depthGauge: ReturnType<typeof metrics.depthOf> | undefined = undefined
   actorContext: unknown = undefined
 
   constructor(
@@ -94,11 +96,18 @@ export class Cell<Msg, S, E, R> {
   ) {
     this.id = ++nextId
     this.name = name ?? `actor-${this.id}`
+    this.named = name !== undefined
     this.mailbox = mailbox
     this.behavior = behavior
     this.context = context
     this.owner = owner
     this.parent = parent
+  }
+
+  /** Named actors report their mailbox depth at the start and end of each activation. */
+  private reportDepth(): void {
+    if (this.depthGauge === undefined && this.named) this.depthGauge = metrics.depthOf(this.name)
+    this.depthGauge?.updateUnsafe(this.mailbox.size, this.context)
   }
 
   toString(): string {
@@ -173,8 +182,10 @@ export class Cell<Msg, S, E, R> {
 
   private readonly run: Effect.Effect<void, never, R> = Effect.suspend(() => {
     this.processed = 0
+    this.reportDepth()
     return Effect.flatMap(Effect.exit(this.drain()), (exit) => {
       const processed = this.processed
+      this.reportDepth()
       return Effect.andThen(metrics.processed(this.context, processed), this.afterRun(exit))
     })
   })

@@ -24,8 +24,10 @@ export const restarts = Metric.counter("trawl_actor_restarts", {
 })
 
 export const mailboxDepth = Metric.gauge("trawl_actor_mailbox_depth", {
-  description: "Messages queued in actor mailboxes, summed over actors"
+  description: "Messages queued in a named actor's mailbox, sampled when it starts and stops processing"
 })
+
+export const depthOf = (actor: string) => Metric.withAttributes(mailboxDepth, { actor })
 
 export const askLatency = Metric.histogram("trawl_actor_ask_latency_ms", {
   description: "Time from ask to reply, in milliseconds",
