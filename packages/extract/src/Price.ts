@@ -51,11 +51,19 @@ export const CurrencyCode = Schema.String.check(Schema.isPattern(/^[A-Z]{3}$/))
  *
  * @since 0.1.0
  */
-export class Price extends Schema.Class<Price>("@trawl/extract/Price")({
-  amount: Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?$/)),
-  minor: Schema.BigInt,
-  scale: Schema.Int
-}) {}
+export class Price extends Schema.Class<Price>("@trawl/extract/Price")(
+  Schema.Struct({
+    amount: Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?$/)),
+    minor: Schema.BigInt,
+    scale: Schema.Int
+  }).check(
+    Schema.makeFilter(
+      ({ amount, minor, scale }) =>
+        (amount.split(".")[1] ?? "").length === scale && BigInt(amount.replace(".", "")) === minor,
+      { expected: "minor = amount × 10^scale, with exactly scale fraction digits" }
+    )
+  )
+) {}
 
 /**
  * Builds a `Price` from a plain decimal string (`"1234.5"`), scaled to the
