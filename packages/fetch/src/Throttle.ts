@@ -93,6 +93,8 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
   const text = value.trim()
   if (text === "") return undefined
   if (/^\d+$/.test(text)) return Number(text) * 1000
+  // An HTTP-date names a weekday and a month; anything without letters is garbage.
+  if (!/[a-z]/i.test(text)) return undefined
   const date = Date.parse(text)
   if (Number.isNaN(date)) return undefined
   return Math.max(0, date - now)

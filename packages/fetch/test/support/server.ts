@@ -21,6 +21,8 @@ export interface TestServer {
   /** Highest number of requests in flight at once, per Host name (without port). */
   readonly maxConcurrent: Map<string, number>
   readonly connections: () => number
+  /** Highest number of requests in flight at once across all hosts. */
+  readonly peakTotal: () => number
   readonly count: (path: string) => number
 }
 
@@ -32,6 +34,8 @@ export const start = (handler: Handler): Effect.Effect<TestServer, never, Scope.
       const sockets = new Set<Net.Socket>()
       const current = new Map<string, number>()
       let totalConnections = 0
+      let inFlight = 0
+      let peak = 0
       const seen: Array<Seen> = []
       const maxConcurrent = new Map<string, number>()
       const server = Http.createServer()
@@ -44,6 +48,7 @@ export const start = (handler: Handler): Effect.Effect<TestServer, never, Scope.
         seen,
         maxConcurrent,
         connections: () => totalConnections,
+        peakTotal: () => peak,
         count: (path) => seen.filter((entry) => entry.path === path).length
       }
       server.on("connection", (socket) => {
@@ -57,10 +62,13 @@ export const start = (handler: Handler): Effect.Effect<TestServer, never, Scope.
         const now = (current.get(host) ?? 0) + 1
         current.set(host, now)
         maxConcurrent.set(host, Math.max(maxConcurrent.get(host) ?? 0, now))
+        inFlight++
+        peak = Math.max(peak, inFlight)
         let done = false
         const finish = () => {
           if (done) return
           done = true
+          inFlight--
           current.set(host, (current.get(host) ?? 1) - 1)
         }
         res.on("close", finish)
