@@ -5,6 +5,7 @@
  */
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ExtractError } from "./ExtractError.ts"
@@ -587,6 +588,28 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
 }
 
 /**
+ * Pages extracted, by `outcome`: the winning source (`json-ld`, `meta`, …),
+ * `no-price`, or the `ExtractError` reason (`Empty`, `Binary`, …). Updated
+ * by {@link extractProduct}.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Extract } from "@trawl/extract"
+ *
+ * const jsonLdPages = Metric.value(Extract.pagesExtracted.pipe(Metric.withAttributes({ outcome: "json-ld" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const pagesExtracted = Metric.counter("trawl_extract_pages_total", {
+  description: "Pages extracted, by outcome (winning source, no-price, or error reason)",
+  incremental: true
+})
+
+const count = (outcome: string) => Metric.update(pagesExtracted.pipe(Metric.withAttributes({ outcome })), 1)
+
+/**
  * Extracts the product from a page (HTML text, or bytes decoded with
  * `options.charset`). Never throws and never dies on bad input: an empty,
  * binary or oversized page, or an unusable rule, fails with a typed
@@ -601,6 +624,9 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
  * is built only when a rule has a selector, when `exhaustive` is set, or when
  * neither rules nor JSON-LD found a price and the page has microdata/RDFa or
  * no meta price.
+ *
+ * Each call counts its outcome in {@link pagesExtracted} and logs skipped
+ * or capped input (`notes`) at debug level, annotated with the URL.
  *
  * **Confidence** (0–0.99): the source's {@link BASE_CONFIDENCE}, +0.04 for
  * each other source agreeing on the price (at most +0.08), −0.15 if any other
@@ -620,4 +646,13 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
  * @since 0.1.0
  */
 export const extractProduct = (input: string | Uint8Array, options: ExtractOptions): Effect.Effect<Product, ExtractError> =>
-  Effect.suspend(() => Effect.fromResult(extractProductResult(input, options)))
+  Effect.suspend(() => Effect.fromResult(extractProductResult(input, options))).pipe(
+    Effect.tap((product) =>
+      Effect.andThen(
+        count(product.source ?? "no-price"),
+        product.notes.length === 0 ? Effect.void : Effect.logDebug("extraction notes", ...product.notes)
+      )
+    ),
+    Effect.tapError((error) => Effect.andThen(count(error.reason), Effect.logDebug(error.message))),
+    Effect.annotateLogs({ url: options.url })
+  )
