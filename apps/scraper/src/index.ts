@@ -8,3 +8,8 @@
  * @since 0.1.0
  */
 export * as Scheduler from "./Scheduler.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Notifier from "./Notifier.ts"
