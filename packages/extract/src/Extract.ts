@@ -160,7 +160,10 @@ const toText = (input: string | Uint8Array, options: ExtractOptions, limits: Lim
   const url = options.url
   let html: string
   if (typeof input === "string") {
-    if (input.length > limits.maxBytes || Buffer.byteLength(input, "utf8") > limits.maxBytes) {
+    // a UTF-16 unit is at most 3 UTF-8 bytes: count bytes only when the limit could be crossed
+    const over = input.length > limits.maxBytes ||
+      (input.length * 3 > limits.maxBytes && Buffer.byteLength(input, "utf8") > limits.maxBytes)
+    if (over) {
       return fail("TooLarge", url, `the page is larger than ${limits.maxBytes} bytes`)
     }
     html = input

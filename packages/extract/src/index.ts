@@ -49,12 +49,30 @@ export * as Selector from "./Selector.ts"
 
 export {
   /**
+   * `Extract.extractProduct`, re-exported for convenience.
+   *
+   * @example
+   * ```ts
+   * import { extractProduct } from "@trawl/extract"
+   *
+   * const program = extractProduct("<meta property=\"og:price:amount\" content=\"5\">", { url: "https://shop.example/p" })
+   * ```
+   *
    * @since 0.1.0
    */
   extractProduct
 } from "./Extract.ts"
 export {
   /**
+   * `Price.parsePrice`, re-exported for convenience.
+   *
+   * @example
+   * ```ts
+   * import { parsePrice } from "@trawl/extract"
+   *
+   * parsePrice("1 234,56 zł") // Option.some(ParsedPrice { price: 1234.56, currency: "PLN", … })
+   * ```
+   *
    * @since 0.1.0
    */
   parsePrice
