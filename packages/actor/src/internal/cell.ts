@@ -201,40 +201,48 @@ export class Cell<Msg, S, E, R> {
     const context = contextOf(self)
     let budget = yieldEvery
     let lingered = false
+    const redeliver = self.behavior.redeliverOnRestart === true
     const loop = (): Effect.Effect<void, E, R> => {
       const mailbox = self.mailbox
       const receive = self.behavior.receive
-      while (true) {
-        const message = mailbox.poll()
-        if (message === Mailbox.empty) {
-          self.current = undefined
-          if (lingered) return Effect.void
-          // Let the fibers we just answered run once before going idle: a
-          // conversation (ask, reply, ask…) then costs a yield per message,
-          // not a fiber fork.
-          lingered = true
-          return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+      let state = self.state
+      let processed = 0
+      try {
+        while (true) {
+          const message = mailbox.poll()
+          if (message === Mailbox.empty) {
+            if (lingered) return Effect.void
+            // Let the fibers we just answered run once before going idle: a
+            // conversation (ask, reply, ask…) then costs a yield per message,
+            // not a fiber fork.
+            lingered = true
+            return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+          }
+          lingered = false
+          processed++
+          if (redeliver) self.current = message
+          const next = receive(state, message, context)
+          const proto = Object.getPrototypeOf(next)
+          if (proto === successProto) {
+            state = (next as Exit.Success<S, E>).value
+          } else if (proto === failureProto) {
+            return next
+          } else {
+            return Effect.flatMap(next, (nextState) => {
+              self.state = nextState
+              self.current = undefined
+              return Effect.suspend(loop)
+            })
+          }
+          if (--budget === 0) {
+            budget = yieldEvery
+            self.current = undefined
+            return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+          }
         }
-        lingered = false
-        self.processed++
-        self.current = message
-        const next = receive(self.state, message, context)
-        const proto = Object.getPrototypeOf(next)
-        if (proto === successProto) {
-          self.state = (next as Exit.Success<S, E>).value
-        } else if (proto === failureProto) {
-          return next
-        } else {
-          return Effect.flatMap(next, (state) => {
-            self.state = state
-            return Effect.suspend(loop)
-          })
-        }
-        if (--budget === 0) {
-          budget = yieldEvery
-          self.current = undefined
-          return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
-        }
+      } finally {
+        self.state = state
+        self.processed += processed
       }
     }
     return Effect.suspend(loop)
