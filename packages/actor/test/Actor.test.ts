@@ -67,6 +67,31 @@ describe("Actor", () => {
       assert.deepStrictEqual(late, [false])
     }))
 
+  it.live("with the live clock too: AskTimeout on time, late reply dropped, answered asks leave no timer behind", () =>
+    Effect.gen(function*() {
+      const late: Array<boolean> = []
+      const slow = yield* Actor.spawn(Behavior.stateless((msg: { readonly reply: Reply.Reply<string>; readonly delay: number }) =>
+        Effect.gen(function*() {
+          yield* Effect.sleep(msg.delay)
+          late.push(yield* Reply.succeed(msg.reply, "answer"))
+        })
+      ))
+      const started = Date.now()
+      const error = yield* Effect.flip(Actor.ask(slow, (reply: Reply.Reply<string>) => ({ reply, delay: 200 }), { timeout: "50 millis" }))
+      const waited = Date.now() - started
+      assert.strictEqual(error._tag, "AskTimeout")
+      assert.isAtLeast(waited, 45)
+      assert.isBelow(waited, 190)
+      yield* Effect.sleep("250 millis")
+      assert.deepStrictEqual(late, [false])
+      const timersBefore = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
+      for (let i = 0; i < 100; i++) {
+        assert.strictEqual(yield* Actor.ask(slow, (reply: Reply.Reply<string>) => ({ reply, delay: 0 }), { timeout: "1 hour" }), "answer")
+      }
+      const timersAfter = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length
+      assert.isAtMost(timersAfter, timersBefore + 1)
+    }))
+
   it.effect("ask of a stopped actor fails with ActorStopped", () =>
     Effect.gen(function*() {
       const ref = yield* Actor.spawn(counter)
