@@ -98,3 +98,27 @@ for (const [size, bytes] of [["60KB", 60_000], ["300KB", 300_000]] as const) {
   report("parse-only-ours", size, parseOurs, { name: "cheerio.load (parse5)", measured: measure(realBytes(plainPage), () => cheerio.load(plainPage)) })
   report("parse-only-htmlparser2-parseDocument", size, measure(realBytes(plainPage), () => parseDocument(plainPage)))
 }
+
+// Hostile pages: each must finish in time linear in its size (one run each, ms per page).
+const hostile: ReadonlyArray<readonly [name: string, page: () => string, options: Partial<Extract.ExtractOptions>]> = [
+  ["deep-nesting-8MB", () => `${"<div>".repeat(1_600_000)}<span class="p">9,99 €</span>`, { exhaustive: true }],
+  ["deep-nesting-rule-8MB", () => `${"<div class=a>".repeat(600_000)}<span class="p">9,99 €</span>`, {
+    rules: new Rules.Rules({ price: new Rules.Rule({ selector: "div.a > div.a span.p:nth-child(1)" }) })
+  }],
+  ["lt-soup-8MB", () => "x" + "<".repeat(8_000_000), { exhaustive: true }],
+  ["deep-json-ld-8MB", () => `<script type="application/ld+json">${"[".repeat(4_000_000)}${"]".repeat(4_000_000)}</script>`, {}],
+  ["unclosed-script-8MB", () => `<script type="application/ld+json">{"a":"${"x".repeat(8_000_000)}`, { exhaustive: true }],
+  ["one-tag-500k-attributes", () => `<div ${Array.from({ length: 500_000 }, (_, i) => `a${i}=1`).join(" ")}>`, { exhaustive: true }],
+  ["flat-250k-siblings-nth-child", () => `<ul>${"<li>x</li>".repeat(250_000)}</ul>`, {
+    rules: new Rules.Rules({ price: new Rules.Rule({ selector: "li:nth-last-child(1) + li, li ~ li.none" }) })
+  }],
+  ["20MB-rejected", () => "<p>".repeat(7_000_000), {}]
+]
+for (const [name, make, options] of hostile) {
+  const page = make()
+  const start = performance.now()
+  const result = Extract.extractProductResult(page, { url, limits: { maxBytes: 16 * 1024 * 1024 }, ...options })
+  const ms = performance.now() - start
+  const outcome = Result.isFailure(result) ? result.failure.reason : (result.success.price?.amount ?? "no-price")
+  emit({ case: `hostile/${name}`, value: Math.round(ms), unit: "ms", bytes: Buffer.byteLength(page), outcome })
+}

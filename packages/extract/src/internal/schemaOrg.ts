@@ -12,6 +12,7 @@ type Json = Record<string, unknown>
 
 const MAX_DEPTH = 64
 const MAX_NODES = 50_000
+const MAX_REPAIR = 1_000_000
 
 const PRODUCT_TYPES = new Set([
   "product", "productgroup", "individualproduct", "productmodel", "someproducts", "vehicle", "car", "book"
@@ -61,6 +62,8 @@ export const parseJsonLd = (raw: string): unknown => {
   try {
     return JSON.parse(source)
   } catch {
+    // real blocks are kilobytes; a broken megabyte block is not worth a repair pass
+    if (source.length > MAX_REPAIR) return undefined
     try {
       return JSON.parse(repairJson(source))
     } catch {

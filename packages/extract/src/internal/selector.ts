@@ -284,15 +284,43 @@ const testAttr = (element: Element, test: AttrTest): boolean => {
   }
 }
 
-const siblingsOf = (element: Element): Array<Element> =>
-  element.parent === undefined ? [element] : elementChildren(element.parent)
+interface Siblings {
+  readonly list: ReadonlyArray<Element>
+  readonly index: Map<Element, number>
+}
+
+// computed once per parent, so sibling combinators and :nth-* stay linear on wide (or flattened) trees
+const siblingCache = new WeakMap<Element, Siblings>()
+
+const siblingsOf = (element: Element): Siblings => {
+  const parent = element.parent
+  if (parent === undefined) return { list: [element], index: new Map([[element, 0]]) }
+  let siblings = siblingCache.get(parent)
+  if (siblings === undefined) {
+    const list = elementChildren(parent)
+    siblings = { list, index: new Map(list.map((e, i) => [e, i])) }
+    siblingCache.set(parent, siblings)
+  }
+  return siblings
+}
 
 const testNth = (element: Element, pseudo: Extract<Pseudo, { kind: "nth" }>): boolean => {
   if (element.parent === undefined) return false
-  let siblings = siblingsOf(element)
-  if (pseudo.ofType) siblings = siblings.filter((s) => s.name === element.name)
-  const index = siblings.indexOf(element)
-  const position = pseudo.fromEnd ? siblings.length - index : index + 1
+  const { index: indexOf, list } = siblingsOf(element)
+  const at = indexOf.get(element)!
+  let position: number
+  if (pseudo.ofType) {
+    let before = 0
+    let after = 0
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]!.name !== element.name) continue
+      if (i < at) before++
+      else if (i > at) after++
+    }
+    position = pseudo.fromEnd ? after + 1 : before + 1
+  } else {
+    position = pseudo.fromEnd ? list.length - at : at + 1
+  }
   if (pseudo.a === 0) return position === pseudo.b
   const n = (position - pseudo.b) / pseudo.a
   return Number.isInteger(n) && n >= 0
@@ -312,7 +340,7 @@ const matchesCompound = (element: Element, compound: Compound): boolean => {
         if (!testNth(element, pseudo)) return false
         break
       case "only":
-        if (siblingsOf(element).length !== 1) return false
+        if (siblingsOf(element).list.length !== 1) return false
         break
       case "contains":
         if (!textOf(element).includes(pseudo.text)) return false
@@ -323,9 +351,9 @@ const matchesCompound = (element: Element, compound: Compound): boolean => {
 }
 
 const previousElement = (element: Element): Element | undefined => {
-  const siblings = siblingsOf(element)
-  const index = siblings.indexOf(element)
-  return index > 0 ? siblings[index - 1] : undefined
+  const { index, list } = siblingsOf(element)
+  const at = index.get(element)!
+  return at > 0 ? list[at - 1] : undefined
 }
 
 const matchesFrom = (element: Element, complex: Complex, index: number): boolean => {
@@ -349,9 +377,9 @@ const matchesFrom = (element: Element, complex: Complex, index: number): boolean
       return previous !== undefined && matchesFrom(previous, complex, index + 1)
     }
     case "~": {
-      const siblings = siblingsOf(element)
-      const at = siblings.indexOf(element)
-      for (let i = at - 1; i >= 0; i--) if (matchesFrom(siblings[i]!, complex, index + 1)) return true
+      const { index: indexOf, list } = siblingsOf(element)
+      const at = indexOf.get(element)!
+      for (let i = at - 1; i >= 0; i--) if (matchesFrom(list[i]!, complex, index + 1)) return true
       return false
     }
   }
