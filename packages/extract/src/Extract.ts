@@ -30,7 +30,8 @@ import type { Rule, Rules } from "./Rules.ts"
  * - `rules`: the target's own rules, the most trusted source.
  * - `currency`: the target's currency, a hint for prices written without one.
  * - `locale`: the site's locale; defaults to `<html lang>`, `og:locale`, the TLD.
- * - `charset`: the encoding of byte input (from the response headers); UTF-8 by default.
+ * - `charset`: the encoding of byte input (from the response headers). A byte-order
+ *   mark overrides it; without it, a `<meta charset>` in the first 1024 bytes; else UTF-8.
  * - `exhaustive`: read every source even when a more trusted one already
  *   found a price (builds the DOM on every page; slower). Default false: the
  *   DOM is built only when rules need it or no JSON-LD/meta price outranks
@@ -145,6 +146,21 @@ const decoder = (charset: string | undefined): InstanceType<typeof TextDecoder> 
   }
 }
 
+/**
+ * The encoding of byte input: a byte-order mark wins (as in browsers), then
+ * the given charset (from the response headers), then a `<meta charset>` or
+ * `http-equiv` declaration in the first 1024 bytes, then UTF-8.
+ */
+const sniffCharset = (bytes: Uint8Array, given: string | undefined): string => {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return "utf-8"
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le"
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be"
+  if (given !== undefined && given.trim() !== "") return given.trim()
+  const head = new TextDecoder("latin1").decode(bytes.subarray(0, 1024))
+  const declared = /<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(head)
+  return declared?.[1] ?? "utf-8"
+}
+
 const looksBinary = (html: string): boolean => {
   const sample = Math.min(html.length, 4096)
   let odd = 0
@@ -171,9 +187,10 @@ const toText = (input: string | Uint8Array, options: ExtractOptions, limits: Lim
     if (input.byteLength > limits.maxBytes) {
       return fail("TooLarge", url, `the page is ${input.byteLength} bytes, more than ${limits.maxBytes}`)
     }
-    const head = input.subarray(0, 1024)
-    if (head.includes(0)) return fail("Binary", url, "the page is binary (NUL bytes), not HTML")
-    html = decoder(options.charset).decode(input)
+    const charset = sniffCharset(input, options.charset)
+    const wide = /^utf-?16/i.test(charset)
+    if (!wide && input.subarray(0, 1024).includes(0)) return fail("Binary", url, "the page is binary (NUL bytes), not HTML")
+    html = decoder(charset).decode(input)
   }
   if (html.trim() === "") return fail("Empty", url, "the page is empty")
   if (looksBinary(html)) return fail("Binary", url, "the page is binary (control characters), not HTML")

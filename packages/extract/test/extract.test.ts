@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, Result } from "effect"
+import { ConfigProvider, Effect, Metric, Result } from "effect"
 import { Extract, Rules } from "../src/index.ts"
 
 const url = "https://shop.example.de/p/lamp"
@@ -77,6 +77,23 @@ describe("extractProduct", () => {
     expect(ok(bytes, { charset: "no-such-charset" }).price?.amount).toBe("3.50")
   })
 
+  it("sniffs the charset from a byte-order mark or a <meta charset> when none is given", () => {
+    const latin1 = new Uint8Array([...new TextEncoder().encode(`<meta charset="iso-8859-1"><meta property="og:title" content="Cr`), 0xe8,
+      ...new TextEncoder().encode(`me"><meta property="og:price:amount" content="4.00"><meta property="og:price:currency" content="EUR">`)])
+    expect(ok(latin1).name).toBe("Crème")
+    const text = `<meta property="og:title" content="Ünïcode"><meta property="og:price:amount" content="5"><meta property="og:price:currency" content="EUR">`
+    const utf16 = new Uint8Array(2 + text.length * 2)
+    utf16[0] = 0xff
+    utf16[1] = 0xfe
+    for (let i = 0; i < text.length; i++) {
+      utf16[2 + i * 2] = text.charCodeAt(i) & 0xff
+      utf16[3 + i * 2] = text.charCodeAt(i) >> 8
+    }
+    const product = ok(utf16)
+    expect(product.name).toBe("Ünïcode")
+    expect(product.price?.amount).toBe("5.00")
+  })
+
   it("a pattern rule without a selector runs on the raw HTML", () => {
     const rules = new Rules.Rules({
       price: new Rules.Rule({ pattern: "data-final=\"([\\d.]+)\"" }),
@@ -98,4 +115,13 @@ describe("extractProduct", () => {
       expect((yield* Metric.value(metaCounter)).count).toBe(before + 2)
       expect((yield* Metric.value(emptyCounter)).count).toBeGreaterThanOrEqual(1)
     }))
+
+  it.effect("reads limits from configuration, defaulting each one", () =>
+    Effect.gen(function*() {
+      const limits = yield* Extract.limitsConfig
+      expect(limits).toEqual({ ...Extract.defaultLimits, maxBytes: 1000 })
+      const tiny = "<p>" + "x".repeat(2000) + "</p>"
+      const error = yield* Effect.flip(Extract.extractProduct(tiny, { url, limits }))
+      expect(error.reason).toBe("TooLarge")
+    }).pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ EXTRACT_MAX_BYTES: "1000" })))))
 })
