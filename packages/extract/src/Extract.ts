@@ -9,7 +9,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ExtractError } from "./ExtractError.ts"
-import { currencyOfLocale, isIsoCode, localeOfUrl } from "./internal/currency.ts"
+import { currencyOfLocale, isIsoCode, localeOfUrl, normalizeCurrency } from "./internal/currency.ts"
 import * as Dom from "./internal/dom.ts"
 import { microdataItems, rdfaItems } from "./internal/markup.ts"
 import { detectPlatform, GENERIC, type Platform } from "./internal/platforms.ts"
@@ -205,7 +205,9 @@ const readMeta = (found: Scan, page: PageContext): Reading | undefined => {
     }
     return undefined
   }
-  const currency = get("product:price:currency", "og:price:currency", "pricecurrency", "product:sale_price:currency")
+  const currency = normalizeCurrency(
+    get("product:price:currency", "og:price:currency", "pricecurrency", "product:sale_price:currency")
+  )
   const sale = get("product:sale_price:amount", "og:sale_price:amount")
   const amount = get("product:price:amount", "og:price:amount", "price", "twitter:data1")
   const hint = currency ?? page.currency
@@ -352,8 +354,8 @@ const readRules = (
         break
       }
       case "currency": {
-        const code = text.toUpperCase()
-        if (isIsoCode(code)) reading.currency = code
+        const code = normalizeCurrency(text)
+        if (code !== undefined) reading.currency = code
         else {
           const parsed = Price.parsePrice(`${text} 1`, { locale: page.locale })
           if (Option.isSome(parsed) && parsed.value.currency !== undefined) reading.currency = parsed.value.currency
@@ -501,7 +503,7 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
   const found = scan(html)
   const notes: Array<string> = []
   const locale = localeFor(options, found)
-  const configured = options.currency !== undefined && isIsoCode(options.currency) ? options.currency : undefined
+  const configured = normalizeCurrency(options.currency)
   let page: PageContext = { url, currency: configured, locale }
 
   let document: Dom.Document | undefined

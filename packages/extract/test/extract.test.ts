@@ -64,6 +64,15 @@ describe("extractProduct", () => {
     expect(product.source).toBe("platform")
   })
 
+  it("normalizes declared currencies: lower-case codes and unambiguous symbols", () => {
+    const page = `<script type="application/ld+json">{"@type":"Product","name":"A","offers":{"price":"5","priceCurrency":" eur "}}</script>`
+    expect(ok(page).currency).toBe("EUR")
+    const meta = `<meta property="og:price:amount" content="5"><meta property="og:price:currency" content="£">`
+    expect(ok(meta).currency).toBe("GBP")
+    const bogus = `<meta property="og:price:amount" content="5"><meta property="og:price:currency" content="dollars">`
+    expect(ok(bogus, { url: "https://x.example.com/" }).currency).toBeUndefined()
+  })
+
   it("rescales to the final currency's exponent (JPY has no minor unit)", () => {
     const page = `<meta property="product:price:amount" content="1299"><meta property="product:price:currency" content="JPY">`
     const product = ok(page)

@@ -170,3 +170,17 @@ export const localeOfUrl = (url: string | undefined): string | undefined => {
   const region = TLD_REGION[tld]
   return region === undefined ? undefined : `und-${region}`
 }
+
+/**
+ * A declared currency (`priceCurrency`, `og:price:currency`) as an ISO code:
+ * codes are trimmed and upper-cased (`eur` → `EUR`), unambiguous symbols are
+ * mapped (`€` → `EUR`); anything else is undefined.
+ */
+export const normalizeCurrency = (raw: string | undefined): string | undefined => {
+  if (raw === undefined) return undefined
+  const trimmed = raw.trim()
+  const upper = trimmed.toUpperCase()
+  if (/^[A-Z]{3}$/.test(upper) && isIsoCode(upper)) return upper
+  const symbol = SYMBOLS.find(([s]) => s === trimmed)
+  return symbol !== undefined && symbol[1].length === 1 ? symbol[1][0] : undefined
+}

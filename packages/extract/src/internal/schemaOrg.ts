@@ -6,6 +6,7 @@
 import * as Price from "../Price.ts"
 import type { Availability } from "../Product.ts"
 import { normalizeAvailability } from "./availability.ts"
+import { normalizeCurrency } from "./currency.ts"
 import type { PageContext, Reading } from "./reading.ts"
 
 type Json = Record<string, unknown>
@@ -198,23 +199,25 @@ const REGULAR_TYPES = /listprice|strikethroughprice|srp|msrp|wasprice|regularpri
 
 const readOffer = (graph: Graph, offer: Json, page: PageContext): Array<OfferReading> => {
   const types = typesOf(offer)
-  const currency = text(offer["priceCurrency"]) ?? page.currency
+  const declared = normalizeCurrency(text(offer["priceCurrency"]))
+  const currency = declared ?? page.currency
   const availability = normalizeAvailability(text(offer["availability"]))
   const urlMatch = urlMatches(offer["url"], page)
   const out: Array<OfferReading> = []
   let price = Price.fromMachine(scalar(offer["price"]), currency)
-  let offerCurrency = text(offer["priceCurrency"])
+  let offerCurrency = declared
   let regular: Price.Price | undefined
   for (const raw of asArray(offer["priceSpecification"])) {
     const spec = resolve(graph, raw)
     if (!isObject(spec)) continue
-    const specCurrency = text(spec["priceCurrency"]) ?? currency
+    const specDeclared = normalizeCurrency(text(spec["priceCurrency"]))
+    const specCurrency = specDeclared ?? currency
     const value = Price.fromMachine(scalar(spec["price"] ?? spec["minPrice"]), specCurrency)
     if (value === undefined) continue
     if (REGULAR_TYPES.test(text(spec["priceType"]) ?? "")) regular = value
     else if (price === undefined) {
       price = value
-      offerCurrency = text(spec["priceCurrency"]) ?? offerCurrency
+      offerCurrency = specDeclared ?? offerCurrency
     }
   }
   if (types.includes("aggregateoffer")) {
