@@ -13,3 +13,23 @@ export * as Scheduler from "./Scheduler.ts"
  * @since 0.1.0
  */
 export * as Notifier from "./Notifier.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Extractor from "./Extractor.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Errors from "./Errors.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProductJson from "./ProductJson.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Cli from "./Cli.ts"

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * The `trawl` binary: runs the command line and turns any failure into one
+ * message line on stderr and a documented exit code (never a stack trace).
+ */
+import { NodeServices } from "@effect/platform-node"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { Command } from "effect/cli"
+import { trawl } from "../Cli.ts"
+import * as Errors from "../Errors.ts"
+
+const program = Command.run(trawl, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer))
+
+Effect.runPromiseExit(program as Effect.Effect<void, unknown>).then((exit) => {
+  if (Exit.isSuccess(exit)) return
+  const { exitCode, message } = Errors.describe(exit.cause)
+  // usage errors were already shown with the help text by the CLI runner
+  if (exitCode !== Errors.ExitCode.usage || !Cause.squash(exit.cause)) process.stderr.write(`trawl: ${message}\n`)
+  process.exitCode = exitCode
+})
