@@ -48,7 +48,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import { Agent } from "undici"
 import * as AddressGuard from "./AddressGuard.ts"
@@ -255,6 +255,7 @@ type RobotsEntry =
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const drainLimit = 64 * 1024
+const empty = new Uint8Array(0)
 const robotsDecompressedLimit = 2 * 1024 * 1024
 
 const parseUrl = (input: string, base?: URL): URL | FetchError.InvalidUrl => {
@@ -477,33 +478,44 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       )
 
     // --- one HTTP exchange ---------------------------------------------------------------------
-    const drain = (response: HttpClientResponse.HttpClientResponse, url: string) =>
-      Effect.ignore(Body.read(response, url, drainLimit, options.connectTimeoutMillis, true))
-
+    // Each exchange gets its own scope, closed (aborting the request and its connection) only
+    // when the exchange did not consume its response completely: a failure, a timeout, an
+    // interruption or a body we refused. A completed exchange leaves the connection alive.
+    // Timeouts are two plain timers that abort through that scope; the abort fails whatever
+    // the exchange is waiting on, and the failure is reported as the timeout that fired.
+    // (Effect.timeout would fork two fibers per limit per request; this costs two timers.)
     const exchange = (
       url: URL,
       headers: Record<string, string>,
       mode: "page" | "robots",
       observation: Observation
-    ): Effect.Effect<Exchanged, FetchError.FetchError> => {
-      const href = url.href
-      return Effect.scoped(
-        Effect.gen(function*() {
-          const started = performance.now()
-          inFlight++
-          yield* Metric.update(FetchMetrics.inFlight, inFlight)
-          yield* Effect.addFinalizer(() => {
-            inFlight--
-            return Metric.update(FetchMetrics.inFlight, inFlight)
-          })
-          const response = yield* client.execute(HttpClientRequest.get(href, { headers })).pipe(
-            Effect.mapError((error) => Body.mapTransport(href, error, options.connectTimeoutMillis, true)),
-            Effect.timeoutOrElse({
-              duration: options.headersTimeoutMillis,
-              orElse: () =>
-                Effect.fail(new FetchError.Timeout({ url: href, phase: "headers", millis: options.headersTimeoutMillis }))
-            })
+    ): Effect.Effect<Exchanged, FetchError.FetchError> =>
+      Effect.suspend(() => {
+        const href = url.href
+        const scope = Scope.makeUnsafe()
+        let complete = false
+        let timedOut: "headers" | "total" | undefined
+        const expire = (phase: "headers" | "total") => () => {
+          timedOut ??= phase
+          Effect.runFork(Scope.close(scope, Exit.void))
+        }
+        const totalTimer = setTimeout(expire("total"), options.totalTimeoutMillis)
+        const headersTimer = setTimeout(expire("headers"), options.headersTimeoutMillis)
+        const drain = (response: HttpClientResponse.HttpClientResponse) =>
+          Effect.map(
+            Effect.result(Body.read(response, href, drainLimit, options.connectTimeoutMillis, false)),
+            (result) => {
+              complete = result._tag === "Success"
+            }
           )
+        const started = performance.now()
+        inFlight++
+        return Effect.gen(function*() {
+          yield* Metric.update(FetchMetrics.inFlight, inFlight)
+          const response = yield* client.execute(HttpClientRequest.get(href, { headers })).pipe(
+            Effect.mapError((error) => Body.mapTransport(href, error, options.connectTimeoutMillis, true))
+          )
+          clearTimeout(headersTimer)
           const headersMillis = performance.now() - started
           const status = response.status
           const responseHeaders = response.headers
@@ -518,17 +530,17 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           const plainHeaders = { ...responseHeaders } as Record<string, string>
           const location = responseHeaders["location"]
           if (redirectStatuses.has(status) && location !== undefined) {
-            yield* drain(response, href)
+            yield* drain(response)
             const target = parseUrl(location, url)
             if (target instanceof FetchError.InvalidUrl) return yield* target
-            return { status, headers: plainHeaders, location: target, body: new Uint8Array(0), charset: "utf-8", headersMillis }
+            return { status, headers: plainHeaders, location: target, body: empty, charset: "utf-8", headersMillis }
           }
           if (status === 304) {
-            yield* drain(response, href)
-            return { status, headers: plainHeaders, location: undefined, body: new Uint8Array(0), charset: "utf-8", headersMillis }
+            yield* drain(response)
+            return { status, headers: plainHeaders, location: undefined, body: empty, charset: "utf-8", headersMillis }
           }
           if (status >= 400 || status < 200 || redirectStatuses.has(status)) {
-            yield* drain(response, href)
+            yield* drain(response)
             return yield* new FetchError.HttpStatus({ url: href, status, retryAfterMillis: observation.retryAfterMillis })
           }
           const limit = mode === "robots" ? Robots.maxBytes : options.maxBodyBytes
@@ -536,7 +548,14 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           if (mode === "page" && Number.isFinite(declared) && declared > limit) {
             return yield* new FetchError.BodyTooLarge({ url: href, limit, contentLength: declared })
           }
-          const raw = yield* Body.read(response, href, limit, options.connectTimeoutMillis, mode === "robots")
+          const raw = yield* (Number.isFinite(declared) && declared <= limit
+            // A declared length within the limit bounds the read: take the cheap path.
+            ? Effect.mapError(
+              Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer)),
+              (error) => Body.mapTransport(href, error, options.connectTimeoutMillis, false)
+            )
+            : Body.read(response, href, limit, options.connectTimeoutMillis, mode === "robots"))
+          complete = raw.byteLength < limit || Number.isFinite(declared)
           yield* Metric.update(FetchMetrics.bytes, raw.byteLength)
           const body = yield* Body.decompress(
             raw,
@@ -550,14 +569,24 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           const sniffed = Charset.sniff(responseHeaders["content-type"], body)
           if (sniffed._tag === "Unknown") return yield* new FetchError.BadCharset({ url: href, charset: sniffed.label })
           return { status, headers: plainHeaders, location: undefined, body, charset: sniffed.charset, headersMillis }
-        })
-      ).pipe(
-        Effect.timeoutOrElse({
-          duration: options.totalTimeoutMillis,
-          orElse: () => Effect.fail(new FetchError.Timeout({ url: href, phase: "total", millis: options.totalTimeoutMillis }))
-        })
-      )
-    }
+        }).pipe(
+          Effect.provideService(Scope.Scope, scope),
+          Effect.mapError((error) =>
+            timedOut === undefined ? error : new FetchError.Timeout({
+              url: href,
+              phase: timedOut,
+              millis: timedOut === "headers" ? options.headersTimeoutMillis : options.totalTimeoutMillis
+            })
+          ),
+          Effect.onExit((exit) => {
+            clearTimeout(headersTimer)
+            clearTimeout(totalTimer)
+            inFlight--
+            const update = Metric.update(FetchMetrics.inFlight, inFlight)
+            return complete ? update : Effect.andThen(Scope.close(scope, exit), update)
+          })
+        )
+      })
 
     // --- retries ------------------------------------------------------------------------------
     const retrySchedule = Schedule.exponential(Duration.millis(options.retryBaseMillis), 2).pipe(

@@ -1,0 +1,96 @@
+/**
+ * Fetch benchmarks (JSON lines on stdout). Run with `npm run bench` in
+ * packages/fetch, under `flock /tmp/trawl-bench.lock`.
+ *
+ * 1. ceiling vs fetcher: ~60 KB pages over 1,000 virtual hosts (resolve map),
+ *    64 in flight; pages/s and client CPU s per 1,000 pages, best of
+ *    `ROUNDS` alternating rounds after a warm-up that fills robots caches and
+ *    keep-alive pools (steady state).
+ * 2. 10,000 concurrent requests against a 2 s-delay server (own process): peak RSS.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import { bareUndiciCeiling, type LoadResult, startServer } from "./ceiling.ts"
+import { makeBenchFetcher, trawlLoad } from "./trawl.ts"
+
+const hosts = 1000
+const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? "64")
+const pages = Number(process.env["BENCH_PAGES"] ?? "20000")
+const rounds = Number(process.env["BENCH_ROUNDS"] ?? "3")
+const concurrentRequests = Number(process.env["BENCH_CONCURRENT"] ?? "10000")
+
+const line = (fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ bench: "fetch", ...fields })}\n`)
+const round2 = (value: number) => Number(value.toFixed(2))
+const round4 = (value: number) => Number(value.toFixed(4))
+
+const throughput = async () => {
+  const server = await startServer({ delayMillis: 0 })
+  const { fetcher, dispose } = await makeBenchFetcher({
+    globalConcurrency: concurrency,
+    perHostConcurrency: 8,
+    perHostMinDelayMillis: 0
+  })
+  try {
+    const load = { port: server.port, hosts, concurrency }
+    await bareUndiciCeiling({ ...load, pages: 2 * hosts })
+    await trawlLoad(fetcher, { ...load, pages: 2 * hosts })
+    let ceiling: LoadResult | undefined
+    let trawl: LoadResult | undefined
+    for (let round = 0; round < rounds; round++) {
+      const offset = (round + 1) * 1_000_000
+      const c = await bareUndiciCeiling({ ...load, pages, offset })
+      const t = await trawlLoad(fetcher, { ...load, pages, offset })
+      if (ceiling === undefined || c.pagesPerSecond > ceiling.pagesPerSecond) ceiling = c
+      if (trawl === undefined || t.pagesPerSecond > trawl.pagesPerSecond) trawl = t
+    }
+    line({ case: "ceiling-bare-undici", value: round2(ceiling!.pagesPerSecond), unit: "pages/s" })
+    line({ case: "ceiling-bare-undici-cpu", value: round4(ceiling!.cpuSecondsPer1000), unit: "cpu-s/1000 pages" })
+    line({
+      case: "fetcher",
+      value: round2(trawl!.pagesPerSecond),
+      unit: "pages/s",
+      baseline: round2(ceiling!.pagesPerSecond),
+      ratio: round2(trawl!.pagesPerSecond / ceiling!.pagesPerSecond)
+    })
+    line({
+      case: "fetcher-cpu",
+      value: round4(trawl!.cpuSecondsPer1000),
+      unit: "cpu-s/1000 pages",
+      baseline: round4(ceiling!.cpuSecondsPer1000),
+      ratio: round2(trawl!.cpuSecondsPer1000 / ceiling!.cpuSecondsPer1000)
+    })
+  } finally {
+    await dispose()
+    await server.stop()
+  }
+}
+
+const concurrent = async () => {
+  const server = await startServer({ delayMillis: 2_000 })
+  try {
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = ChildProcess.spawn(
+        process.execPath,
+        ["--conditions=@trawl/source", Path.join(import.meta.dirname, "concurrent.ts"), String(server.port), String(concurrentRequests)],
+        { stdio: ["ignore", "pipe", "inherit"] }
+      )
+      let out = ""
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString()
+      })
+      const timer = setTimeout(() => child.kill("SIGKILL"), 180_000)
+      child.on("exit", (code) => {
+        clearTimeout(timer)
+        if (code === 0) resolve(out)
+        else reject(new Error(`concurrent bench exited with ${code}: ${out}`))
+      })
+    })
+    process.stdout.write(output.trim().split("\n").at(-1)! + "\n")
+  } finally {
+    await server.stop()
+  }
+}
+
+const only = process.env["BENCH_CASE"]
+if (only === undefined || only === "throughput") await throughput()
+if (only === undefined || only === "concurrent") await concurrent()
