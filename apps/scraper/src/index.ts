@@ -33,3 +33,8 @@ export * as ProductJson from "./ProductJson.ts"
  * @since 0.1.0
  */
 export * as Cli from "./Cli.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Pipeline from "./Pipeline.ts"
