@@ -38,3 +38,8 @@ export * as Cli from "./Cli.ts"
  * @since 0.1.0
  */
 export * as Pipeline from "./Pipeline.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Progress from "./Progress.ts"
