@@ -22,26 +22,19 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
+import * as net from "node:net"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Extractor from "./Extractor.ts"
 import { InputError } from "./Errors.ts"
 import * as ProductJson from "./ProductJson.ts"
+import * as Settings from "./Settings.ts"
 
 // -----------------------------------------------------------------------------
 // shared flags
 // -----------------------------------------------------------------------------
 
-/** `--resolve 'GLOB=IP'`, repeatable: like curl's `--resolve`, used by the fetcher's connector. */
-const resolveFlag = Flag.String("resolve").pipe(
-  Flag.withDescription("Map host names to an address, like curl --resolve: 'GLOB=IP' (e.g. '*.shop.test=127.0.0.1'); repeatable"),
-  Flag.atLeast(0)
-)
-
-const allowPrivateFlag = Flag.Boolean("allow-private").pipe(
-  Flag.withDefault(false),
-  Flag.withDescription("Allow targets that resolve to private, loopback or link-local addresses (off by default: SSRF guard)")
-)
+const isIp = (address: string) => net.isIP(address) !== 0
 
 /** Parses `GLOB=IP` pairs. */
 export const parseResolve = (entries: ReadonlyArray<string>): Effect.Effect<Record<string, string>, InputError> =>
@@ -49,7 +42,7 @@ export const parseResolve = (entries: ReadonlyArray<string>): Effect.Effect<Reco
     const at = entry.lastIndexOf("=")
     const pattern = entry.slice(0, at).trim()
     const address = entry.slice(at + 1).trim()
-    return at <= 0 || address === "" || AddressGuard.classify(address) === undefined && !/^[\d.]+$|:/.test(address)
+    return at <= 0 || pattern === "" || !isIp(address)
       ? Effect.fail(new InputError({ input: "--resolve", reason: `expected 'GLOB=IP', got '${entry}'` }))
       : Effect.succeed([pattern, address] as const)
   }).pipe(Effect.map((pairs) => Object.fromEntries(pairs)))
@@ -67,8 +60,8 @@ const extract = Command.make("extract", {
   selector: Flag.String("selector").pipe(Flag.optional, Flag.withDescription("CSS selector of the price element (a user rule)")),
   attribute: Flag.String("attribute").pipe(Flag.optional, Flag.withDescription("Read the price from this attribute of the selected element")),
   regex: Flag.String("regex").pipe(Flag.optional, Flag.withDescription("Regular expression whose first group is the price")),
-  resolve: resolveFlag,
-  allowPrivate: allowPrivateFlag
+  resolve: Settings.resolve,
+  allowPrivate: Settings.allowPrivate
 }, (input) =>
   Effect.gen(function*() {
     const rules = yield* rulesFrom(input.selector, input.attribute, input.regex)

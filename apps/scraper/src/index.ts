@@ -43,3 +43,8 @@ export * as Pipeline from "./Pipeline.ts"
  * @since 0.1.0
  */
 export * as Progress from "./Progress.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Settings from "./Settings.ts"

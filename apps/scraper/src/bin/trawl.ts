@@ -8,10 +8,14 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { Command } from "effect/cli"
+import * as Layer from "effect/Layer"
 import { trawl } from "../Cli.ts"
+import * as Settings from "../Settings.ts"
 import * as Errors from "../Errors.ts"
 
-const program = Command.run(trawl, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer))
+const program = Command.run(trawl, { version: "0.1.0" }).pipe(
+  Effect.provide(Layer.merge(NodeServices.layer, Settings.layerProvider(process.env, process.cwd())))
+)
 
 Effect.runPromiseExit(program as Effect.Effect<void, unknown>).then((exit) => {
   if (Exit.isSuccess(exit)) return

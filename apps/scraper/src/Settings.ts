@@ -1,0 +1,210 @@
+/**
+ * Settings of the `trawl` binary, with one precedence for all of them:
+ *
+ * 1. a command-line flag (`--db ./prices.db`),
+ * 2. the environment (`TRAWL_DB=./prices.db`),
+ * 3. the config file (`trawl.config.json` in the working directory, or the
+ *    file named by `TRAWL_CONFIG`): `{ "db": "./prices.db" }` — keys are the
+ *    flag names in camelCase (`perHost`, `allowPrivate`, `alertsFile`),
+ * 4. the default.
+ *
+ * | flag | environment | config key | default |
+ * | --- | --- | --- | --- |
+ * | `--db PATH` | `TRAWL_DB` | `db` | `./trawl.db` |
+ * | `--postgres URL` | `TRAWL_POSTGRES` | `postgres` | none (SQLite) |
+ * | `--concurrency N` | `TRAWL_CONCURRENCY` | `concurrency` | 256 |
+ * | `--per-host N` | `TRAWL_PER_HOST` | `perHost` | 2 |
+ * | `--workers N` | `TRAWL_WORKERS` | `workers` | available cores |
+ * | `--resolve GLOB=IP` | `TRAWL_RESOLVE` (comma separated) | `resolve` (array) | none |
+ * | `--allow-private` | `TRAWL_ALLOW_PRIVATE` | `allowPrivate` | false |
+ * | `--webhook URL` | `TRAWL_WEBHOOK` | `webhook` | none |
+ * | `--alerts-file PATH` | `TRAWL_ALERTS_FILE` | `alertsFile` | none |
+ * | `--user-agent UA` | `TRAWL_USER_AGENT` | `userAgent` | trawl's, with a contact URL |
+ * | `--no-robots` | `TRAWL_ROBOTS=false` | `robots` | true |
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Flag } from "effect/cli"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { InputError } from "./Errors.ts"
+
+const envName = (key: string) => `TRAWL_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
+
+/**
+ * Reads the config file (if any) into a ConfigProvider of `TRAWL_*` names,
+ * layered under the environment.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@trawl/scraper"
+ * const layer = Settings.layerProvider(process.env, process.cwd())
+ * ```
+ * @since 0.1.0
+ */
+export const provider = (env: Record<string, string | undefined>, cwd: string): Effect.Effect<ConfigProvider.ConfigProvider, InputError> =>
+  Effect.gen(function*() {
+    const explicit = env["TRAWL_CONFIG"]
+    const file = explicit ?? `${cwd}/trawl.config.json`
+    const fromEnv = ConfigProvider.fromEnvRecord(env)
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (error) {
+      if (explicit === undefined && (error as NodeJS.ErrnoException).code === "ENOENT") return fromEnv
+      return yield* Effect.fail(new InputError({ input: file, reason: (error as Error).message }))
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (error) {
+      return yield* Effect.fail(new InputError({ input: file, reason: `not valid JSON: ${(error as Error).message}` }))
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      return yield* Effect.fail(new InputError({ input: file, reason: "expected a JSON object of settings" }))
+    }
+    const mapped: Record<string, string> = {}
+    for (const [key, value] of Object.entries(parsed)) {
+      mapped[envName(key)] = Array.isArray(value) ? value.map(String).join(",") : String(value)
+    }
+    return ConfigProvider.orElse(fromEnv, ConfigProvider.fromEnvRecord(mapped))
+  })
+
+/**
+ * The provider as a Layer.
+ *
+ * @since 0.1.0
+ */
+export const layerProvider = (env: Record<string, string | undefined>, cwd: string): Layer.Layer<never, InputError> =>
+  ConfigProvider.layer(provider(env, cwd))
+
+const withSetting = <A>(flag: Flag.Flag<A>, config: Config.Config<A>, description: string): Flag.Flag<A> =>
+  flag.pipe(Flag.withFallbackConfig(config), Flag.withDescription(description))
+
+/**
+ * `--db PATH`.
+ *
+ * @since 0.1.0
+ */
+export const db = withSetting(
+  Flag.String("db"),
+  Config.String("TRAWL_DB").pipe(Config.withDefault("./trawl.db")),
+  "SQLite database file (default ./trawl.db; env TRAWL_DB)"
+)
+
+/**
+ * `--postgres URL`: use Postgres instead of SQLite.
+ *
+ * @since 0.1.0
+ */
+export const postgres = withSetting(
+  Flag.String("postgres").pipe(Flag.optional),
+  Config.option(Config.String("TRAWL_POSTGRES")),
+  "Postgres connection URL, instead of SQLite (env TRAWL_POSTGRES)"
+)
+
+/**
+ * `--concurrency N`: requests in flight across all hosts.
+ *
+ * @since 0.1.0
+ */
+export const concurrency = withSetting(
+  Flag.Int("concurrency"),
+  Config.Int("TRAWL_CONCURRENCY").pipe(Config.withDefault(256)),
+  "Requests in flight across all hosts (default 256; env TRAWL_CONCURRENCY)"
+)
+
+/**
+ * `--per-host N`: requests in flight per host.
+ *
+ * @since 0.1.0
+ */
+export const perHost = withSetting(
+  Flag.Int("per-host"),
+  Config.Int("TRAWL_PER_HOST").pipe(Config.withDefault(2)),
+  "Requests in flight per host (default 2; env TRAWL_PER_HOST)"
+)
+
+/**
+ * `--workers N`: extraction worker threads.
+ *
+ * @since 0.1.0
+ */
+export const workers = withSetting(
+  Flag.Int("workers"),
+  Config.Int("TRAWL_WORKERS").pipe(Config.withDefault(os.availableParallelism())),
+  "Extraction worker threads (default: available cores; env TRAWL_WORKERS)"
+)
+
+/**
+ * `--resolve 'GLOB=IP'`, repeatable.
+ *
+ * @since 0.1.0
+ */
+export const resolve = withSetting(
+  Flag.String("resolve").pipe(Flag.atLeast(0)),
+  Config.String("TRAWL_RESOLVE").pipe(
+    Config.map((text) => text.split(",").map((part) => part.trim()).filter((part) => part !== "")),
+    Config.withDefault([] as ReadonlyArray<string>)
+  ),
+  "Map host names to an address, like curl --resolve: 'GLOB=IP' (e.g. '*.shop.test=127.0.0.1'); repeatable (env TRAWL_RESOLVE, comma separated)"
+)
+
+/**
+ * `--allow-private`.
+ *
+ * @since 0.1.0
+ */
+export const allowPrivate = withSetting(
+  Flag.Boolean("allow-private"),
+  Config.Boolean("TRAWL_ALLOW_PRIVATE").pipe(Config.withDefault(false)),
+  "Allow targets that resolve to private, loopback or link-local addresses (SSRF guard off; env TRAWL_ALLOW_PRIVATE)"
+)
+
+/**
+ * `--webhook URL`: POST each alert there.
+ *
+ * @since 0.1.0
+ */
+export const webhook = withSetting(
+  Flag.String("webhook").pipe(Flag.optional),
+  Config.option(Config.String("TRAWL_WEBHOOK")),
+  "POST each alert as JSON to this URL, with an Idempotency-Key header (env TRAWL_WEBHOOK)"
+)
+
+/**
+ * `--alerts-file PATH`: append each alert as a JSON line.
+ *
+ * @since 0.1.0
+ */
+export const alertsFile = withSetting(
+  Flag.String("alerts-file").pipe(Flag.optional),
+  Config.option(Config.String("TRAWL_ALERTS_FILE")),
+  "Append each alert as one JSON line to this file (env TRAWL_ALERTS_FILE)"
+)
+
+/**
+ * `--user-agent UA`.
+ *
+ * @since 0.1.0
+ */
+export const userAgent = withSetting(
+  Flag.String("user-agent").pipe(Flag.optional),
+  Config.option(Config.String("TRAWL_USER_AGENT")),
+  "User-Agent sent with every request; its product token selects the robots.txt group (env TRAWL_USER_AGENT)"
+)
+
+/**
+ * `--no-robots`: do not check robots.txt (on by default).
+ *
+ * @since 0.1.0
+ */
+export const noRobots = withSetting(
+  Flag.Boolean("no-robots"),
+  Config.Boolean("TRAWL_ROBOTS").pipe(Config.map((robots) => !robots), Config.withDefault(false)),
+  "Do not check robots.txt (env TRAWL_ROBOTS=false)"
+)
