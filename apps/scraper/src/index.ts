@@ -48,3 +48,8 @@ export * as Progress from "./Progress.ts"
  * @since 0.1.0
  */
 export * as Settings from "./Settings.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as TargetsFile from "./TargetsFile.ts"

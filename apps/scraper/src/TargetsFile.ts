@@ -1,0 +1,221 @@
+/**
+ * Reading target lists: CSV with the header `url,interval,selector,regex`
+ * (only `url` is required; quoted fields as in RFC 4180) or JSON Lines
+ * (`{"url": …, "interval": "10m", "selector": …, "regex": …}`).
+ *
+ * Every row is checked on its own: valid rows are returned, each broken row is
+ * reported with its line number and reason. The file is read line by line, so
+ * its size does not bound memory beyond the rows themselves.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as readline from "node:readline"
+import { InputError } from "./Errors.ts"
+
+/**
+ * A valid row.
+ *
+ * @since 0.1.0
+ */
+export interface TargetRow {
+  readonly line: number
+  readonly url: string
+  readonly intervalMillis: number
+  readonly selector?: string | undefined
+  readonly regex?: string | undefined
+}
+
+/**
+ * A rejected row.
+ *
+ * @since 0.1.0
+ */
+export interface Rejected {
+  readonly line: number
+  readonly reason: string
+}
+
+/**
+ * The default interval between two visits of a target.
+ *
+ * @since 0.1.0
+ */
+export const defaultIntervalMillis = 5 * 60_000
+
+/** Shortest interval accepted: politeness floor. */
+export const minIntervalMillis = 10_000
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * Parses an interval: `90s`, `5m`, `1h`, `1d`, or milliseconds as a number.
+ *
+ * @example
+ * ```ts
+ * import { TargetsFile } from "@trawl/scraper"
+ * TargetsFile.parseInterval("10m") // 600000
+ * ```
+ * @since 0.1.0
+ */
+export const parseInterval = (text: string): number | string => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text)
+  if (match === null) return `interval '${text}' is not a duration like 90s, 5m, 1h`
+  const millis = Math.round(Number(match[1]) * units[(match[2] ?? "ms").toLowerCase()]!)
+  if (millis < minIntervalMillis) return `interval '${text}' is shorter than ${minIntervalMillis / 1000}s`
+  return millis
+}
+
+/**
+ * Checks a target URL: absolute http(s) with a host, no credentials.
+ *
+ * @example
+ * ```ts
+ * import { TargetsFile } from "@trawl/scraper"
+ * TargetsFile.checkUrl("ftp://x") // "only http and https URLs can be watched, got ftp:"
+ * ```
+ * @since 0.1.0
+ */
+export const checkUrl = (text: string): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return `'${text}' is not a URL`
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `only http and https URLs can be watched, got ${url.protocol}`
+  if (url.hostname === "") return `'${text}' has no host`
+  if (url.username !== "" || url.password !== "") return `'${text}' carries credentials; put them nowhere in a target URL`
+  return undefined
+}
+
+const checkRegex = (text: string | undefined): string | undefined => {
+  if (text === undefined) return undefined
+  try {
+    new RegExp(text)
+    return undefined
+  } catch (error) {
+    return `regex: ${(error as Error).message}`
+  }
+}
+
+/** Splits one CSV line (RFC 4180 quoting; no newlines inside quotes). */
+const splitCsv = (line: string): Array<string> | string => {
+  const fields: Array<string> = []
+  let field = ""
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!
+    if (quoted) {
+      if (c === "\"") {
+        if (line[i + 1] === "\"") {
+          field += "\""
+          i++
+        } else {
+          quoted = false
+        }
+      } else {
+        field += c
+      }
+    } else if (c === "\"" && field === "") {
+      quoted = true
+    } else if (c === ",") {
+      fields.push(field)
+      field = ""
+    } else {
+      field += c
+    }
+  }
+  if (quoted) return "unterminated quoted field"
+  fields.push(field)
+  return fields.map((f) => f.trim())
+}
+
+const row = (
+  line: number,
+  fields: { readonly url?: unknown; readonly interval?: unknown; readonly selector?: unknown; readonly regex?: unknown }
+): TargetRow | Rejected => {
+  if (typeof fields.url !== "string" || fields.url === "") return { line, reason: "no url" }
+  const bad = checkUrl(fields.url)
+  if (bad !== undefined) return { line, reason: bad }
+  let intervalMillis = defaultIntervalMillis
+  if (fields.interval !== undefined && fields.interval !== "" && fields.interval !== null) {
+    const parsed = parseInterval(String(fields.interval))
+    if (typeof parsed === "string") return { line, reason: parsed }
+    intervalMillis = parsed
+  }
+  const selector = typeof fields.selector === "string" && fields.selector !== "" ? fields.selector : undefined
+  const regex = typeof fields.regex === "string" && fields.regex !== "" ? fields.regex : undefined
+  const badRegex = checkRegex(regex)
+  if (badRegex !== undefined) return { line, reason: badRegex }
+  return { line, url: new URL(fields.url).href, intervalMillis, selector, regex }
+}
+
+/**
+ * Reads a targets file (CSV or JSONL, told apart by the first non-empty line).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TargetsFile } from "@trawl/scraper"
+ * const program = Effect.map(TargetsFile.read("targets.csv"), ({ rejected, rows }) => rows.length)
+ * ```
+ * @since 0.1.0
+ */
+export const read = (path: string): Effect.Effect<{ readonly rows: ReadonlyArray<TargetRow>; readonly rejected: ReadonlyArray<Rejected> }, InputError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const rows: Array<TargetRow> = []
+      const rejected: Array<Rejected> = []
+      const input = fs.createReadStream(path, { encoding: "utf8" })
+      const lines = readline.createInterface({ input, crlfDelay: Infinity })
+      let format: "csv" | "jsonl" | undefined
+      let header: Array<string> = []
+      let number = 0
+      for await (const raw of lines) {
+        number++
+        const text = number === 1 ? raw.replace(/^\uFEFF/, "") : raw
+        if (text.trim() === "" || text.trimStart().startsWith("#")) continue
+        if (format === undefined) {
+          format = text.trimStart().startsWith("{") ? "jsonl" : "csv"
+          if (format === "csv") {
+            const fields = splitCsv(text)
+            if (typeof fields === "string" || !fields.map((f) => f.toLowerCase()).includes("url")) {
+              throw new InputError({ input: path, reason: `line ${number}: expected a CSV header with a 'url' column (url,interval,selector,regex) or JSON lines` })
+            }
+            header = fields.map((f) => f.toLowerCase())
+            continue
+          }
+        }
+        let result: TargetRow | Rejected
+        if (format === "jsonl") {
+          try {
+            const value = JSON.parse(text) as unknown
+            result = typeof value === "object" && value !== null && !Array.isArray(value)
+              ? row(number, value as Record<string, unknown>)
+              : { line: number, reason: "expected a JSON object" }
+          } catch (error) {
+            result = { line: number, reason: `invalid JSON: ${(error as Error).message}` }
+          }
+        } else {
+          const fields = splitCsv(text)
+          if (typeof fields === "string") {
+            result = { line: number, reason: fields }
+          } else if (fields.length > header.length) {
+            result = { line: number, reason: `${fields.length} fields, the header has ${header.length}` }
+          } else {
+            result = row(number, Object.fromEntries(header.map((name, i) => [name, fields[i]])))
+          }
+        }
+        if ("reason" in result) rejected.push(result)
+        else rows.push(result)
+      }
+      if (format === undefined) throw new InputError({ input: path, reason: "the file has no targets" })
+      return { rows, rejected }
+    },
+    catch: (error) =>
+      error instanceof InputError
+        ? error
+        : new InputError({ input: path, reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message })
+  })
