@@ -53,3 +53,8 @@ export * as Settings from "./Settings.ts"
  * @since 0.1.0
  */
 export * as TargetsFile from "./TargetsFile.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Dashboard from "./Dashboard.ts"
