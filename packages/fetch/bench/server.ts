@@ -44,5 +44,10 @@ server.maxRequestsPerSocket = 0
 server.listen({ port: 0, host: "127.0.0.1", backlog: 16_384 }, () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as Net.AddressInfo).port })}\n`)
 })
-process.stdin.on("close", () => process.exit(0))
+let connections = 0
+server.on("connection", () => connections++)
+process.stdin.on("close", () => {
+  if (process.env["BENCH_VERBOSE"]) process.stderr.write(`bench server: ${connections} connections\n`)
+  process.exit(0)
+})
 process.stdin.resume()

@@ -47,9 +47,9 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
 import { Agent } from "undici"
 import * as AddressGuard from "./AddressGuard.ts"
 import * as Charset from "./Charset.ts"
@@ -58,6 +58,7 @@ import * as FetchMetrics from "./FetchMetrics.ts"
 import * as Body from "./internal/body.ts"
 import * as Connector from "./internal/connector.ts"
 import { type HostGate, HostGates } from "./internal/hostGates.ts"
+import { Permits } from "./internal/permits.ts"
 import * as Page from "./Page.ts"
 import * as Robots from "./Robots.ts"
 import * as Throttle from "./Throttle.ts"
@@ -317,7 +318,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
   Effect.gen(function*() {
     const client = HttpClient.withScope(yield* HttpClient.HttpClient)
     const gates = new HostGates({ perHostConcurrency: options.perHostConcurrency, idleMillis: options.hostIdleMillis })
-    const global = Semaphore.makeUnsafe(options.globalConcurrency)
+    const global = new Permits(options.globalConcurrency)
     const throttleOptions: Throttle.Options = { ...options.throttle, minDelayMillis: 0 }
     const token = productToken(options.userAgent).toLowerCase()
     const baseHeaders: Record<string, string> = {
@@ -346,28 +347,6 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     // --- gate ---------------------------------------------------------------------------------
     const delayOf = (gate: HostGate) =>
       Math.max(options.perHostMinDelayMillis, gate.crawlDelayMillis, gate.throttleDelayMillis)
-
-    // Waits for the host's next start slot, then for a global permit; re-checks the slot
-    // after the global wait so two starts on a host are never closer than the delay.
-    const acquireTurn = (gate: HostGate) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          for (;;) {
-            const now = yield* Clock.currentTimeMillis
-            if (gate.nextAllowedAt > now) {
-              yield* restore(Effect.sleep(gate.nextAllowedAt - now))
-              continue
-            }
-            yield* restore(Semaphore.take(global, 1))
-            const after = yield* Clock.currentTimeMillis
-            if (after >= gate.nextAllowedAt) {
-              gate.nextAllowedAt = after + delayOf(gate)
-              return
-            }
-            yield* Semaphore.release(global, 1)
-          }
-        })
-      )
 
     // Returns the admission: "go", "probe" (half-open), or the time the circuit reopens.
     const admit = (gate: HostGate, now: number): "go" | "probe" | number => {
@@ -431,50 +410,65 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       return Effect.void
     }
 
+    // One uninterruptible region per gated call: waits (permits, start slot, use) are the only
+    // interruptible parts, so permits and the gate's user count are always given back.
     const gated = <A>(
       url: URL,
       crawlDelayMillis: number | undefined,
       use: (observation: Observation) => Effect.Effect<A, FetchError.FetchError>
     ): Effect.Effect<readonly [A, number], FetchError.FetchError> =>
-      Effect.acquireUseRelease(
-        Effect.map(Clock.currentTimeMillis, (now) => gates.enter(url.host, now)),
-        (gate) =>
-          Effect.gen(function*() {
-            if (crawlDelayMillis !== undefined) {
-              gate.crawlDelayMillis = Math.min(crawlDelayMillis, options.maxCrawlDelayMillis)
-            }
-            const early = yield* Clock.currentTimeMillis
-            if (gate.circuit === "open" && early < gate.retryAt) {
+      Effect.clockWith((clock) =>
+        Effect.uninterruptibleMask((restore) => {
+          const gate = gates.enter(url.host, clock.currentTimeMillisUnsafe())
+          if (crawlDelayMillis !== undefined) {
+            gate.crawlDelayMillis = Math.min(crawlDelayMillis, options.maxCrawlDelayMillis)
+          }
+          let hostPermit = false
+          let globalPermit = false
+          const waitStarted = performance.now()
+          return Effect.gen(function*() {
+            if (gate.circuit === "open" && clock.currentTimeMillisUnsafe() < gate.retryAt) {
               return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: gate.retryAt })
             }
-            const waitStarted = performance.now()
-            return yield* Semaphore.withPermit(
-              gate.permits,
-              Effect.acquireUseRelease(
-                acquireTurn(gate),
-                () =>
-                  Effect.gen(function*() {
-                    const queuedMillis = performance.now() - waitStarted
-                    yield* Metric.update(FetchMetrics.gateWait, queuedMillis)
-                    const now = yield* Clock.currentTimeMillis
-                    const admission = admit(gate, now)
-                    if (typeof admission === "number") {
-                      return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission })
-                    }
-                    const observation: Observation = { status: undefined, latencyMillis: 0, retryAfterMillis: undefined }
-                    const value = yield* use(observation).pipe(
-                      Effect.onExit((exit) =>
-                        Effect.flatMap(Clock.currentTimeMillis, (end) =>
-                          record(gate, observation, exit, admission === "probe", end))
-                      )
-                    )
-                    return [value, queuedMillis] as const
-                  }),
-                () => Semaphore.release(global, 1)
-              )
-            )
-          }),
-        (gate) => Effect.map(Clock.currentTimeMillis, (now) => gates.leave(gate, now))
+            if (!gate.permits.tryTake()) yield* restore(gate.permits.take)
+            hostPermit = true
+            // Wait for the host's start slot, then a global permit; re-check the slot after the
+            // global wait so two starts on a host are never closer than the host delay.
+            for (;;) {
+              const now = clock.currentTimeMillisUnsafe()
+              if (gate.nextAllowedAt > now) {
+                yield* restore(Effect.sleep(gate.nextAllowedAt - now))
+                continue
+              }
+              if (!global.tryTake()) yield* restore(global.take)
+              globalPermit = true
+              const after = clock.currentTimeMillisUnsafe()
+              if (after >= gate.nextAllowedAt) {
+                gate.nextAllowedAt = after + delayOf(gate)
+                break
+              }
+              global.release()
+              globalPermit = false
+            }
+            const queuedMillis = performance.now() - waitStarted
+            yield* Metric.update(FetchMetrics.gateWait, queuedMillis)
+            const admission = admit(gate, clock.currentTimeMillisUnsafe())
+            if (typeof admission === "number") {
+              return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission })
+            }
+            const observation: Observation = { status: undefined, latencyMillis: 0, retryAfterMillis: undefined }
+            const exit = yield* Effect.exit(restore(use(observation)))
+            yield* record(gate, observation, exit, admission === "probe", clock.currentTimeMillisUnsafe())
+            const value = yield* exit
+            return [value, queuedMillis] as const
+          }).pipe(
+            Effect.ensuring(Effect.sync(() => {
+              if (globalPermit) global.release()
+              if (hostPermit) gate.permits.release()
+              gates.leave(gate, clock.currentTimeMillisUnsafe())
+            }))
+          )
+        })
       )
 
     // --- one HTTP exchange ---------------------------------------------------------------------
@@ -589,27 +583,42 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       })
 
     // --- retries ------------------------------------------------------------------------------
-    const retrySchedule = Schedule.exponential(Duration.millis(options.retryBaseMillis), 2).pipe(
+    // Retry n waits retryBase * 2^(n-1), jittered ±20 %, capped at retryMaxDelay.
+    const firstRetryDelay = Effect.map(
+      Random.nextBetween(0.8, 1.2),
+      (jitter) => Math.min(options.retryBaseMillis * jitter, options.retryMaxDelayMillis)
+    )
+    const laterRetries = Schedule.exponential(Duration.millis(options.retryBaseMillis * 2), 2).pipe(
       Schedule.jittered,
       Schedule.modifyDelay(({ duration }) =>
         Effect.succeed(Duration.min(Duration.fromInputUnsafe(duration), Duration.millis(options.retryMaxDelayMillis)))
       ),
-      Schedule.upTo({ times: options.maxRetries })
+      Schedule.upTo({ times: Math.max(0, options.maxRetries - 1) })
     )
     const shouldRetry = (error: FetchError.FetchError) =>
       FetchError.isRetryable(error) &&
       !(error._tag === "HttpStatus" && (error.retryAfterMillis ?? 0) > options.maxRetryAfterMillis)
 
-    const withRetries = <A>(attempt: (n: number) => Effect.Effect<A, FetchError.FetchError>) => {
-      let attempts = 0
-      return Effect.suspend(() => {
-        attempts++
-        return attempts > 1
-          ? Metric.update(FetchMetrics.retries, 1).pipe(Effect.andThen(attempt(attempts)))
-          : attempt(attempts)
-      }).pipe(
-        Effect.retry({ schedule: retrySchedule, while: shouldRetry }),
-        Effect.map((value) => [value, attempts] as const)
+    // The first attempt runs bare; the Schedule is only engaged after a retryable failure.
+    const withRetries = <A>(attempt: () => Effect.Effect<A, FetchError.FetchError>) => {
+      let attempts = 1
+      return attempt().pipe(
+        Effect.map((value) => [value, attempts] as const),
+        Effect.catch((error: FetchError.FetchError) =>
+          !shouldRetry(error) || options.maxRetries <= 0
+            ? Effect.fail(error)
+            : Effect.flatMap(firstRetryDelay, Effect.sleep).pipe(
+              Effect.andThen(
+                Effect.suspend(() => {
+                  attempts++
+                  return Metric.update(FetchMetrics.retries, 1).pipe(Effect.andThen(attempt()))
+                }).pipe(
+                  Effect.retry({ schedule: laterRetries, while: shouldRetry }),
+                  Effect.map((value) => [value, attempts] as const)
+                )
+              )
+            )
+        )
       )
     }
 
@@ -675,7 +684,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     // --- fetchPage ----------------------------------------------------------------------------
     const fetchPage = (input: Page.FetchRequest | string): Effect.Effect<Page.Page, FetchError.FetchError> =>
       Effect.suspend(() => {
-        const request = typeof input === "string" ? new Page.FetchRequest({ url: input }) : input
+        const request: Pick<Page.FetchRequest, "url" | "validators" | "headers"> = typeof input === "string"
+          ? { url: input, validators: undefined, headers: undefined }
+          : input
         const started = performance.now()
         return Effect.gen(function*() {
           const startedAt = yield* Clock.currentTimeMillis
@@ -823,9 +834,13 @@ export const layerDispatcher = (options: Options): Layer.Layer<NodeHttpClient.Di
  */
 export const layer = (input: Input = {}): Layer.Layer<Fetcher> => {
   const options = resolveOptions(input)
-  return Layer.effect(Fetcher)(make(options)).pipe(
-    Layer.provide(NodeHttpClient.layerUndiciNoDispatcher),
-    Layer.provide(layerDispatcher(options))
+  return Layer.effect(Fetcher)(
+    Effect.gen(function*() {
+      const agent = yield* makeAgent(options)
+      // Built directly (not through layerUndiciNoDispatcher) so no context is merged per request.
+      const client = yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, agent)
+      return yield* Effect.provideService(make(options), HttpClient.HttpClient, client)
+    })
   )
 }
 

@@ -8,13 +8,13 @@
  *
  * @internal
  */
-import * as Semaphore from "effect/Semaphore"
+import { Permits } from "./permits.ts"
 
 export type Circuit = "closed" | "open" | "halfOpen"
 
 export interface HostGate {
   readonly host: string
-  readonly permits: Semaphore.Semaphore
+  readonly permits: Permits
   /** Fibers inside the gate: waiting for a permit or holding one. */
   users: number
   /** Earliest epoch ms at which the next request may start. */
@@ -47,7 +47,7 @@ export class HostGates {
     if (gate === undefined) {
       gate = {
         host,
-        permits: Semaphore.makeUnsafe(this.options.perHostConcurrency),
+        permits: new Permits(this.options.perHostConcurrency),
         users: 0,
         nextAllowedAt: 0,
         throttleDelayMillis: 0,
