@@ -10,10 +10,15 @@
  * @since 0.1.0
  */
 import { Extract, type ExtractError, type Product, type Rules } from "@trawl/extract"
+import { WorkerPool } from "@trawl/worker"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import type * as Effect from "effect/Effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
+import { ExtractPage, Protocol } from "./extraction/protocol.ts"
 
 /**
  * What an extraction needs: the page bytes as fetched, with their charset and
@@ -35,6 +40,8 @@ export interface ExtractRequest {
  */
 export interface Service {
   readonly extract: (request: ExtractRequest) => Effect.Effect<Product.Product, ExtractError.ExtractError | ExtractorUnavailable>
+  /** Busy fraction of the extraction workers (0–1), when workers are used. */
+  readonly utilization: Effect.Effect<number | undefined>
 }
 
 /**
@@ -77,7 +84,83 @@ export const layerLocal: Layer.Layer<Extractor> = Layer.succeed(Extractor, {
   extract: (request) =>
     Extract.extractProduct(request.body, {
       url: request.url,
-      charset: request.charset,
+      ...(request.charset === "" ? {} : { charset: request.charset }),
       ...(request.rules === undefined ? {} : { rules: request.rules })
-    })
+    }),
+  utilization: Effect.succeed(undefined)
 })
+
+/** The handler module: the built `.js` next to this file, or the `.ts` source when running from source. */
+const handlerModule = (): URL => {
+  const built = new URL("./extraction/handler.js", import.meta.url)
+  return fs.existsSync(fileURLToPath(built)) ? built : new URL("./extraction/handler.ts", import.meta.url)
+}
+
+/** A page's bytes in a buffer of their own, so transferring it detaches nothing else. */
+const ownBuffer = (body: Uint8Array): Uint8Array<ArrayBuffer> =>
+  body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer
+    ? body as Uint8Array<ArrayBuffer>
+    : body.slice()
+
+/**
+ * Options of the worker-backed extractor.
+ *
+ * @since 0.1.0
+ */
+export interface WorkerOptions {
+  /** Worker threads. Default: available cores. */
+  readonly workers?: number | undefined
+  /** Hard limit on one page's extraction; a stuck thread is replaced. Default 10 seconds. */
+  readonly deadline?: Duration.Input | undefined
+  /** Heap limit of each worker, in MB. Default 512. */
+  readonly maxHeapMb?: number | undefined
+}
+
+/**
+ * Extracts in a pool of worker threads (`@trawl/worker`): page bytes are
+ * transferred to a worker, only the small `Product` comes back. A worker that
+ * crashes or gets stuck is replaced; its page fails with
+ * `ExtractorUnavailable` and the pipeline records the error.
+ *
+ * @example
+ * ```ts
+ * import { Extractor } from "@trawl/scraper"
+ * const live = Extractor.layerWorker({ workers: 2 })
+ * ```
+ * @since 0.1.0
+ */
+export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, ExtractorUnavailable> =>
+  Layer.effect(
+    Extractor,
+    Effect.gen(function*() {
+      const size = options?.workers
+      const pool = yield* WorkerPool.make(Protocol, {
+        handler: handlerModule(),
+        name: "extract",
+        ...(size === undefined ? {} : { minSize: size, maxSize: size }),
+        taskDeadline: options?.deadline ?? "10 seconds",
+        retry: "never",
+        resourceLimits: { maxOldGenerationSizeMb: options?.maxHeapMb ?? 512 }
+      }).pipe(Effect.mapError((error) => new ExtractorUnavailable({ reason: error.message })))
+      return {
+        extract: (request) =>
+          WorkerPool.ask(
+            pool,
+            new ExtractPage({
+              url: request.url,
+              body: ownBuffer(request.body),
+              charset: request.charset,
+              ...(request.rules === undefined ? {} : { rules: request.rules })
+            }),
+            { timeout: "60 seconds" }
+          ).pipe(
+            Effect.catch((error): Effect.Effect<never, ExtractError.ExtractError | ExtractorUnavailable> =>
+              error._tag === "ExtractError" ? Effect.fail(error as ExtractError.ExtractError) : Effect.fail(new ExtractorUnavailable({ reason: `${error._tag}: ${error.message}` }))
+            )
+          ),
+        utilization: Effect.map(WorkerPool.stats(pool), (stats) => utilizationOf(stats))
+      } satisfies Service
+    })
+  )
+
+const utilizationOf = (stats: WorkerPool.Stats): number => stats.threads === 0 ? 0 : stats.busy / stats.threads

@@ -1,0 +1,35 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { Extractor } from "../src/index.ts"
+
+const html = (price: string) =>
+  new TextEncoder().encode(`<html><head><script type="application/ld+json">{"@type":"Product","name":"Lamp","offers":{"price":"${price}","priceCurrency":"CHF"}}</script></head></html>`)
+
+const suite = (name: string, layer: typeof Extractor.layerLocal | ReturnType<typeof Extractor.layerWorker>) =>
+  describe(name, () => {
+    it.live("extracts a product; a page that is not HTML is a typed ExtractError", () =>
+      Effect.gen(function*() {
+        const extractor = yield* Extractor.Extractor
+        const product = yield* extractor.extract({ url: "https://shop.example/lamp", body: html("129.50"), charset: "utf-8" })
+        assert.strictEqual(product.price?.amount, "129.50")
+        assert.strictEqual(product.currency, "CHF")
+        const error = yield* Effect.flip(extractor.extract({ url: "https://shop.example/x", body: new Uint8Array(0), charset: "" }))
+        assert.strictEqual(error._tag, "ExtractError")
+      }).pipe(Effect.provide(layer)))
+  })
+
+suite("Extractor.layerLocal", Extractor.layerLocal)
+suite("Extractor.layerWorker", Extractor.layerWorker({ workers: 2 }))
+
+describe("Extractor.layerWorker specifics", () => {
+  it.live("many pages in parallel on 2 threads, bytes transferred (the sender's buffer is detached)", () =>
+    Effect.gen(function*() {
+      const extractor = yield* Extractor.Extractor
+      const bodies = Array.from({ length: 50 }, (_, i) => html(`${i}.00`))
+      const products = yield* Effect.forEach(bodies, (body, i) => extractor.extract({ url: `https://shop.example/${i}`, body, charset: "utf-8" }), { concurrency: 8 })
+      assert.deepStrictEqual(products.map((p) => p.price?.amount), bodies.map((_, i) => `${i}.00`))
+      assert.isTrue(bodies.every((body) => body.byteLength === 0), "each page's buffer moved to a worker")
+      const utilization = yield* extractor.utilization
+      assert.isNumber(utilization)
+    }).pipe(Effect.provide(Extractor.layerWorker({ workers: 2 }))))
+})
