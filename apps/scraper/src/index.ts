@@ -58,3 +58,8 @@ export * as TargetsFile from "./TargetsFile.ts"
  * @since 0.1.0
  */
 export * as Dashboard from "./Dashboard.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as AlertText from "./AlertText.ts"

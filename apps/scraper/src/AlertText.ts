@@ -1,0 +1,96 @@
+/**
+ * How an alert reads: one human line (stdout, logs) and a JSON body
+ * (webhook, JSONL file), both from the store's outbox row.
+ *
+ * @since 0.1.0
+ */
+import type * as Notifier from "./Notifier.ts"
+
+/**
+ * The fields of an outbox alert that a notification shows.
+ *
+ * @since 0.1.0
+ */
+export interface AlertLike {
+  readonly key: string
+  readonly kind: string
+  readonly url: string
+  readonly targetId: number
+  readonly oldPrice: { readonly amount: string; readonly currency: string } | null
+  readonly newPrice: { readonly amount: string; readonly currency: string } | null
+  readonly percent: string | null
+  readonly failureStreak: number
+  readonly createdAt: number
+}
+
+const money = (price: AlertLike["oldPrice"]) => price === null ? "?" : `${price.amount} ${price.currency}`
+
+const headline: Record<string, string> = {
+  first_seen: "first seen",
+  price_up: "price up",
+  price_down: "price down",
+  currency_changed: "currency changed",
+  back_in_stock: "back in stock",
+  out_of_stock: "out of stock",
+  extraction_broken: "extraction broken"
+}
+
+/**
+ * One line for a person: what happened, to which product, from what to what.
+ *
+ * @example
+ * ```ts
+ * import { AlertText } from "@trawl/scraper"
+ * AlertText.line({
+ *   key: "7:42", kind: "price_down", url: "https://shop.example/kettle", targetId: 7,
+ *   oldPrice: { amount: "24.90", currency: "EUR" }, newPrice: { amount: "19.90", currency: "EUR" },
+ *   percent: "-20.08", failureStreak: 0, createdAt: 0
+ * }, "Kettle")
+ * // "price down: Kettle 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle"
+ * ```
+ * @since 0.1.0
+ */
+export const line = (alert: AlertLike, name?: string): string => {
+  const what = headline[alert.kind] ?? alert.kind
+  const product = name === undefined || name === "" ? "" : `${name} `
+  switch (alert.kind) {
+    case "price_up":
+    case "price_down":
+    case "currency_changed":
+      return `${what}: ${product}${money(alert.oldPrice)} → ${money(alert.newPrice)}${alert.percent === null ? "" : ` (${alert.percent}%)`} ${alert.url}`
+    case "first_seen":
+    case "back_in_stock":
+      return `${what}: ${product}${money(alert.newPrice)} ${alert.url}`
+    case "extraction_broken":
+      return `${what}: ${product}${alert.failureStreak} failures in a row ${alert.url}`
+    default:
+      return `${what}: ${product}${alert.url}`
+  }
+}
+
+/**
+ * The notification for an alert.
+ *
+ * @example
+ * ```ts
+ * import { AlertText } from "@trawl/scraper"
+ * declare const alert: AlertText.AlertLike
+ * const notification = AlertText.notification(alert, "Kettle")
+ * ```
+ * @since 0.1.0
+ */
+export const notification = (alert: AlertLike, name?: string): Notifier.Notification => ({
+  key: alert.key,
+  text: line(alert, name),
+  json: {
+    kind: alert.kind,
+    targetId: alert.targetId,
+    url: alert.url,
+    ...(name === undefined ? {} : { name }),
+    oldPrice: alert.oldPrice,
+    newPrice: alert.newPrice,
+    percent: alert.percent,
+    ...(alert.kind === "extraction_broken" ? { failureStreak: alert.failureStreak } : {}),
+    at: new Date(alert.createdAt).toISOString()
+  }
+})

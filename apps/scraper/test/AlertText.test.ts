@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest"
+import { AlertText } from "../src/index.ts"
+
+const base: AlertText.AlertLike = {
+  key: "7:42",
+  kind: "price_down",
+  url: "https://shop.example/kettle",
+  targetId: 7,
+  oldPrice: { amount: "24.90", currency: "EUR" },
+  newPrice: { amount: "19.90", currency: "EUR" },
+  percent: "-20.08",
+  failureStreak: 0,
+  createdAt: Date.UTC(2026, 10, 24)
+}
+
+describe("AlertText", () => {
+  it("reads old → new with percent, name and URL", () => {
+    expect(AlertText.line(base, "Kettle")).toBe("price down: Kettle 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle")
+    expect(AlertText.line({ ...base, kind: "back_in_stock", oldPrice: null })).toBe("back in stock: 19.90 EUR https://shop.example/kettle")
+    expect(AlertText.line({ ...base, kind: "extraction_broken", failureStreak: 3 }, "Kettle")).toBe("extraction broken: Kettle 3 failures in a row https://shop.example/kettle")
+  })
+
+  it("the notification carries the outbox key and exact decimal prices", () => {
+    const n = AlertText.notification(base, "Kettle")
+    expect(n.key).toBe("7:42")
+    expect(n.json).toMatchObject({ kind: "price_down", name: "Kettle", newPrice: { amount: "19.90", currency: "EUR" }, at: "2026-11-24T00:00:00.000Z" })
+  })
+})
