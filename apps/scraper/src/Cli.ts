@@ -16,7 +16,12 @@
  */
 import { AddressGuard, Fetcher } from "@trawl/fetch"
 import { Rules } from "@trawl/extract"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Model, Store, type StoreError } from "@trawl/store"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -26,7 +31,11 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Extractor from "./Extractor.ts"
-import { InputError } from "./Errors.ts"
+import { InputError, RowsRejected } from "./Errors.ts"
+import * as Monitor from "./Monitor.ts"
+import * as Notifier from "./Notifier.ts"
+import * as StoreAdapter from "./StoreAdapter.ts"
+import * as TargetsFile from "./TargetsFile.ts"
 import * as ProductJson from "./ProductJson.ts"
 import * as Settings from "./Settings.ts"
 
@@ -125,6 +134,251 @@ const fetchForExtract = (url: string, resolve: Record<string, string>, allowPriv
   }).pipe(Effect.provide(fetcherLayer(resolve, allowPrivate)))
 
 // -----------------------------------------------------------------------------
+// the store
+// -----------------------------------------------------------------------------
+
+/** SQLite at `db`, or Postgres when a URL is given. */
+const storeLayer = (db: string, postgres: Option.Option<string>) =>
+  Option.isSome(postgres)
+    ? Store.layerPostgres({ url: Redacted.make(postgres.value) })
+    : Layer.unwrap(Effect.gen(function*() {
+      yield* Effect.tryPromise({
+        try: () => fs.mkdir(path.dirname(path.resolve(db)), { recursive: true }),
+        catch: (error) => new InputError({ input: db, reason: (error as Error).message })
+      })
+      return Store.layerSqlite({ filename: db })
+    }))
+
+const storeFlags = { db: Settings.db, postgres: Settings.postgres }
+
+const withStore = <A, E, R>(flags: { readonly db: string; readonly postgres: Option.Option<string> }, effect: Effect.Effect<A, E, R>) =>
+  Effect.provide(effect, storeLayer(flags.db, flags.postgres))
+
+const formatTime = (millis: number | null) => millis === null ? "-" : new Date(millis).toISOString().replace(/\.\d+Z$/, "Z")
+
+const money = (price: Model.Money | null) => price === null ? "-" : `${price.amount} ${price.currency}`
+
+const intervalFlag = Flag.String("interval").pipe(
+  Flag.withDefault("5m"),
+  Flag.withDescription("How often to check the target: 90s, 5m, 1h (default 5m)")
+)
+
+// -----------------------------------------------------------------------------
+// trawl add / import / targets / status / history / export
+// -----------------------------------------------------------------------------
+
+const add = Command.make("add", {
+  ...storeFlags,
+  url: Argument.String("URL").pipe(Argument.withDescription("The product page to watch (http or https)")),
+  interval: intervalFlag,
+  selector: Flag.String("selector").pipe(Flag.optional, Flag.withDescription("CSS selector of the price element")),
+  attribute: Flag.String("attribute").pipe(Flag.optional, Flag.withDescription("Read the price from this attribute")),
+  regex: Flag.String("regex").pipe(Flag.optional, Flag.withDescription("Regular expression whose first group is the price"))
+}, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const bad = TargetsFile.checkUrl(input.url)
+    if (bad !== undefined) return yield* Effect.fail(new InputError({ input: input.url, reason: bad }))
+    const interval = TargetsFile.parseInterval(input.interval)
+    if (typeof interval === "string") return yield* Effect.fail(new InputError({ input: "--interval", reason: interval }))
+    const rules = yield* rulesFrom(input.selector, input.attribute, input.regex)
+    const store = yield* Store.Store
+    const target = yield* store.addTarget(new Model.NewTarget({
+      url: input.url,
+      intervalMillis: interval,
+      ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) })
+    })).pipe(Effect.mapError((error) =>
+      error._tag === "DuplicateTarget" || error._tag === "InvalidUrl" ? new InputError({ input: input.url, reason: error.message }) : error
+    ))
+    yield* Console.log(`added target ${target.id}: ${target.url} every ${input.interval}`)
+  }))).pipe(Command.withDescription("Watch a product page"))
+
+/** Imports a targets file into the store: valid rows added, broken and duplicate rows reported by line. */
+const importTargets = (file: string) =>
+  Effect.gen(function*() {
+    const { rejected, rows } = yield* TargetsFile.read(file)
+    const store = yield* Store.Store
+    const refused: Array<TargetsFile.Rejected> = [...rejected]
+    let imported = 0
+    for (const row of rows) {
+      const rules = yield* rulesFrom(Option.fromUndefinedOr(row.selector), Option.none(), Option.fromUndefinedOr(row.regex)).pipe(
+        Effect.orElseSucceed(() => undefined)
+      )
+      const added = yield* Effect.result(store.addTarget(new Model.NewTarget({
+        url: row.url,
+        intervalMillis: row.intervalMillis,
+        ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) })
+      })))
+      if (added._tag === "Success") {
+        imported++
+      } else if (added.failure._tag === "DuplicateTarget" || added.failure._tag === "InvalidUrl") {
+        refused.push({ line: row.line, reason: added.failure.message })
+      } else {
+        return yield* Effect.fail(added.failure)
+      }
+    }
+    refused.sort((a, b) => a.line - b.line)
+    for (const row of refused) yield* Console.error(`${file}:${row.line}: ${row.reason}`)
+    yield* Console.log(`imported ${imported} target(s) from ${file}${refused.length > 0 ? `, rejected ${refused.length}` : ""}`)
+    if (refused.length > 0) {
+      return yield* Effect.fail(new RowsRejected({ input: file, rejected: refused.length, accepted: imported }))
+    }
+  })
+
+const importCommand = Command.make("import", {
+  ...storeFlags,
+  file: Argument.String("FILE").pipe(Argument.withDescription("CSV with the header url,interval,selector,regex — or JSON lines"))
+}, (input) => withStore(input, importTargets(input.file))).pipe(
+  Command.withDescription("Import targets from a CSV or JSONL file (valid rows are imported, broken ones reported by line)")
+)
+
+const targetsCommand = Command.make("targets", { ...storeFlags }, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const store = yield* Store.Store
+    const targets = yield* StoreAdapter.allTargets(store)
+    yield* Console.log(["id", "url", "interval", "next due", "last price", "failures"].join("\t"))
+    for (const t of targets) {
+      yield* Console.log([t.id, t.url, `${Math.round(t.intervalMillis / 1000)}s`, formatTime(t.nextDueAt), money(t.lastPrice), t.failureStreak].join("\t"))
+    }
+  }))).pipe(Command.withDescription("List the watched targets"))
+
+const status = Command.make("status", { ...storeFlags }, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const store = yield* Store.Store
+    const counts = yield* store.statusCounts(yield* Clock.currentTimeMillis)
+    for (const [label, value] of Object.entries(counts)) yield* Console.log(`${label.padEnd(14)} ${value}`)
+  }))).pipe(Command.withDescription("Counts of targets, due, failing, observations and alerts"))
+
+const history = Command.make("history", {
+  ...storeFlags,
+  url: Argument.String("URL").pipe(Argument.withDescription("A watched target's URL")),
+  limit: Flag.Int("limit").pipe(Flag.withDefault(50), Flag.withDescription("Most recent observations to show (default 50)"))
+}, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const store = yield* Store.Store
+    const wanted = TargetsFile.checkUrl(input.url) === undefined ? new URL(input.url).href : input.url
+    const target = (yield* StoreAdapter.allTargets(store)).find((t) => t.url === wanted || t.url === input.url)
+    if (target === undefined) return yield* Effect.fail(new InputError({ input: input.url, reason: "not a watched target (see trawl targets)" }))
+    const observations = yield* store.history(target.id, { limit: input.limit })
+    yield* Console.log(["observed", "outcome", "price", "availability", "status", "error"].join("\t"))
+    for (const o of observations) {
+      yield* Console.log([formatTime(o.observedAt), o.outcome, money(o.price), o.availability, o.httpStatus ?? "-", o.errorTag ?? ""].join("\t"))
+    }
+  }))).pipe(Command.withDescription("Price history of one target, newest first"))
+
+const exportCommand = Command.make("export", {
+  ...storeFlags,
+  format: Flag.Literals("format", ["jsonl", "csv"] as const).pipe(Flag.withDefault("jsonl" as const), Flag.withDescription("jsonl (default) or csv"))
+}, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const store = yield* Store.Store
+    yield* Stream.runForEach(store.exportObservations(input.format), (line) =>
+      Effect.promise(() => new Promise<void>((resolve) => {
+        if (process.stdout.write(line)) resolve()
+        else process.stdout.once("drain", () => resolve())
+      })))
+  }))).pipe(Command.withDescription("Export every observation as JSON lines or CSV (streamed)"))
+
+// -----------------------------------------------------------------------------
+// trawl run
+// -----------------------------------------------------------------------------
+
+const runFlags = {
+  ...storeFlags,
+  targets: Flag.String("targets").pipe(Flag.optional, Flag.withDescription("Import this targets file first (CSV or JSONL)")),
+  once: Flag.Boolean("once").pipe(Flag.withDefault(false), Flag.withDescription("One pass over every due target, print a summary, exit")),
+  concurrency: Settings.concurrency,
+  perHost: Settings.perHost,
+  workers: Settings.workers,
+  resolve: Settings.resolve,
+  allowPrivate: Settings.allowPrivate,
+  dashboard: Flag.Int("dashboard").pipe(Flag.optional, Flag.withDescription("Serve a status page on 127.0.0.1:PORT (0 = any free port)")),
+  webhook: Settings.webhook,
+  alertsFile: Settings.alertsFile,
+  userAgent: Settings.userAgent,
+  noRobots: Settings.noRobots,
+  duration: Flag.String("duration").pipe(Flag.optional, Flag.withDescription("Stop by itself after this long (e.g. 10m), as if interrupted")),
+  quiet: Flag.Boolean("quiet").pipe(Flag.withDefault(false), Flag.withDescription("Do not print alerts on stdout"))
+}
+
+/** The Fetcher for a run's settings. */
+const runFetcher = (input: {
+  readonly concurrency: number
+  readonly perHost: number
+  readonly userAgent: Option.Option<string>
+  readonly noRobots: boolean
+  readonly allowPrivate: boolean
+}, resolve: Record<string, string>) =>
+  Fetcher.layer({
+    globalConcurrency: input.concurrency,
+    perHostConcurrency: input.perHost,
+    robots: !input.noRobots,
+    resolve,
+    allowRanges: input.allowPrivate ? AddressGuard.allRanges : [],
+    ...(Option.isSome(input.userAgent) ? { userAgent: input.userAgent.value } : {})
+  })
+
+const positive = (name: string, value: number, min = 1) =>
+  Number.isSafeInteger(value) && value >= min ? Effect.void : Effect.fail(new InputError({ input: name, reason: `must be an integer ≥ ${min}, got ${value}` }))
+
+/**
+ * Runs the monitor with the given flags (shared by `run` and `demo`).
+ *
+ * @since 0.1.0
+ */
+export const runMonitor = (input: CommandInput<typeof runFlags>) =>
+  Effect.gen(function*() {
+    yield* positive("--concurrency", input.concurrency)
+    yield* positive("--per-host", input.perHost)
+    yield* positive("--workers", input.workers, 0)
+    const resolve = yield* parseResolve(input.resolve)
+    let durationMillis: number | undefined
+    if (Option.isSome(input.duration)) {
+      const parsed = parseDuration(input.duration.value)
+      if (typeof parsed === "string") return yield* Effect.fail(new InputError({ input: "--duration", reason: parsed }))
+      durationMillis = parsed
+    }
+    if (Option.isSome(input.targets)) {
+      yield* withStore(input, importTargets(input.targets.value)).pipe(
+        Effect.catchTag("RowsRejected", (error) => Effect.logWarning(error.message))
+      )
+    }
+    const notifiers: Array<Notifier.Notifier> = input.quiet ? [] : [Notifier.stdout]
+    if (Option.isSome(input.alertsFile)) notifiers.push(yield* Notifier.jsonlFile(input.alertsFile.value))
+    if (Option.isSome(input.webhook)) {
+      const bad = TargetsFile.checkUrl(input.webhook.value)
+      if (bad !== undefined) return yield* Effect.fail(new InputError({ input: "--webhook", reason: bad }))
+      notifiers.push(yield* Notifier.webhook({ url: input.webhook.value }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
+    }
+    const extractor = input.workers === 0 ? Extractor.layerLocal : Extractor.layerWorker({ workers: input.workers })
+    return yield* Monitor.run({
+      once: input.once,
+      notifiers,
+      fetchFibers: Math.min(input.concurrency, 4096),
+      tty: process.stderr.isTTY === true,
+      ...(Option.isSome(input.dashboard) ? { dashboardPort: input.dashboard.value } : {}),
+      ...(durationMillis === undefined ? {} : { durationMillis })
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres), runFetcher(input, resolve), extractor))
+    )
+  })
+
+/** A duration for --duration: 90s, 10m, 1h (not below one second). */
+const parseDuration = (text: string): number | string => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text)
+  if (match === null) return `'${text}' is not a duration like 30s, 10m, 1h`
+  const millis = Math.round(Number(match[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[(match[2] ?? "s").toLowerCase()]!)
+  return millis >= 1000 ? millis : `'${text}' is shorter than one second`
+}
+
+/** The parsed input of a command built from these flags. */
+type CommandInput<F> = { readonly [K in keyof F]: F[K] extends Flag.Flag<infer A> ? A : never }
+
+const run = Command.make("run", runFlags, (input) => Effect.asVoid(runMonitor(input))).pipe(
+  Command.withDescription("Monitor the targets: continuously, or one pass with --once")
+)
+
+// -----------------------------------------------------------------------------
 // the command tree
 // -----------------------------------------------------------------------------
 
@@ -135,7 +389,7 @@ const fetchForExtract = (url: string, resolve: Record<string, string>, allowPriv
  */
 export const trawl = Command.make("trawl").pipe(
   Command.withDescription("trawl — continuous price monitoring"),
-  Command.withSubcommands([extract])
+  Command.withSubcommands([run, add, importCommand, targetsCommand, status, history, exportCommand, extract])
 )
 
 /**
@@ -144,3 +398,10 @@ export const trawl = Command.make("trawl").pipe(
  * @since 0.1.0
  */
 export const baseLayer = Layer.empty
+
+/**
+ * Every failure a command can end with.
+ *
+ * @since 0.1.0
+ */
+export type CommandError = StoreError.StoreError | InputError | RowsRejected

@@ -35,6 +35,10 @@ export interface Target extends Scheduler.Schedulable {
   readonly rules?: Rules.Rules | undefined
   readonly etag?: string | undefined
   readonly lastModified?: string | undefined
+  /** When the target is due (default: now); ignored in `once` mode, where all are due at once. */
+  readonly dueAt?: number | undefined
+  /** Consecutive failures so far (the backoff resumes from it). */
+  readonly failureStreak?: number | undefined
 }
 
 /**
@@ -54,6 +58,8 @@ export interface Outcome {
   /** The typed error's tag and message, when the visit failed. */
   readonly error?: { readonly tag: string; readonly message: string } | undefined
   readonly lagMillis: number
+  /** When the scheduler will visit the target next (persist it with the outcome). */
+  readonly nextDueAt?: number | undefined
 }
 
 /**
@@ -162,7 +168,9 @@ export const start = <E>(
     const pending = yield* Ref.make(options?.once === true ? targets.length : Infinity)
     if (targets.length === 0 && options?.once === true) yield* Deferred.succeed(done, undefined)
 
-    for (const target of targets) yield* scheduler.upsert(target, options?.once === true ? startedAt : undefined)
+    for (const target of targets) {
+      yield* scheduler.upsert(target, options?.once === true ? startedAt : target.dueAt, target.failureStreak)
+    }
 
     // scheduler → jobs
     const scheduling = yield* Effect.forkScoped(scheduler.run((target, lagMillis) => Queue.offer(jobs, { target, lagMillis })))
@@ -229,12 +237,14 @@ export const start = <E>(
     // outcomes → store writer (batched) → scheduler.complete
     const maxBatch = options?.maxBatch ?? 500
     const writeBatch = Effect.gen(function*() {
-      const batch = yield* Queue.takeBetween(outcomes, 1, maxBatch)
+      const taken = yield* Queue.takeBetween(outcomes, 1, maxBatch)
+      const batch: Array<Outcome> = []
+      for (const outcome of taken) {
+        const nextDueAt = yield* scheduler.complete(outcome.target.id, { ok: outcome.error === undefined })
+        batch.push(nextDueAt === undefined ? outcome : { ...outcome, nextDueAt })
+      }
       yield* writer.record(batch)
       counts.recorded += batch.length
-      for (const outcome of batch) {
-        yield* scheduler.complete(outcome.target.id, { ok: outcome.error === undefined })
-      }
       const left = yield* Ref.updateAndGet(pending, (n) => n - batch.length)
       if (left <= 0) yield* Deferred.succeed(done, undefined)
     })

@@ -11,7 +11,7 @@
  * | flag | environment | config key | default |
  * | --- | --- | --- | --- |
  * | `--db PATH` | `TRAWL_DB` | `db` | `./trawl.db` |
- * | `--postgres URL` | `TRAWL_POSTGRES` | `postgres` | none (SQLite) |
+ * | `--postgres URL` | `TRAWL_POSTGRES_URL` | `postgresUrl` | none (SQLite) |
  * | `--concurrency N` | `TRAWL_CONCURRENCY` | `concurrency` | 256 |
  * | `--per-host N` | `TRAWL_PER_HOST` | `perHost` | 2 |
  * | `--workers N` | `TRAWL_WORKERS` | `workers` | available cores |
@@ -103,8 +103,8 @@ export const db = withSetting(
  */
 export const postgres = withSetting(
   Flag.String("postgres").pipe(Flag.optional),
-  Config.option(Config.String("TRAWL_POSTGRES")),
-  "Postgres connection URL, instead of SQLite (env TRAWL_POSTGRES)"
+  Config.option(Config.String("TRAWL_POSTGRES_URL")),
+  "Postgres connection URL, instead of SQLite (env TRAWL_POSTGRES_URL)"
 )
 
 /**

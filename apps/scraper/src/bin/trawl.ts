@@ -9,11 +9,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { Command } from "effect/cli"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import { trawl } from "../Cli.ts"
 import * as Settings from "../Settings.ts"
 import * as Errors from "../Errors.ts"
 
+// Logs go to stderr: stdout carries the command's output (JSON, exports, alerts).
 const program = Command.run(trawl, { version: "0.1.0" }).pipe(
+  Effect.provideService(Logger.LogToStderr, true),
   Effect.provide(Layer.merge(NodeServices.layer, Settings.layerProvider(process.env, process.cwd())))
 )
 
