@@ -1,54 +1,98 @@
 /**
  * 10,000 requests in flight at once against a server that answers each page
  * after 2 s: all must complete; reports the client's peak RSS. Run in its own
- * process by `run.ts` (argv: port) so the RSS is this case's alone.
+ * process by `run.ts` (argv: port, requests, mode) so the RSS is this case's
+ * alone. `mode` is `trawl` (the Fetcher) or `bare` (a bare undici loop, the
+ * baseline).
  */
 import * as Effect from "effect/Effect"
+import { Agent, buildConnector } from "undici"
 import { pageUrl } from "./ceiling.ts"
 import { makeBenchFetcher } from "./trawl.ts"
 
 const port = Number(process.argv[2])
 const requests = Number(process.argv[3] ?? "10000")
+const mode = process.argv[4] ?? "trawl"
+const pageBytes = Number(process.argv[5] ?? String(60 * 1024))
 const hosts = 1000
+const perHost = Math.ceil(requests / hosts)
 
 let peak = process.memoryUsage.rss()
+let atPeak = process.memoryUsage()
 const sampler = setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage.rss())
+  const rss = process.memoryUsage.rss()
+  if (rss > peak) {
+    peak = rss
+    if (process.env["BENCH_VERBOSE"]) atPeak = process.memoryUsage()
+  }
 }, 20)
 const startRss = process.memoryUsage.rss()
 
-const { fetcher, dispose } = await makeBenchFetcher({
-  globalConcurrency: requests,
-  perHostConcurrency: Math.ceil(requests / hosts),
-  perHostMinDelayMillis: 0,
-  headersTimeoutMillis: 30_000,
-  totalTimeoutMillis: 60_000,
-  connectTimeoutMillis: 20_000
-})
+const runTrawl = async () => {
+  // Politeness must not serialize the requests here (the case is about 10,000 in flight):
+  // per-host limit = requests per host, no minimum delay, no adaptive throttle. Robots stay on.
+  const { fetcher, dispose } = await makeBenchFetcher({
+    globalConcurrency: requests,
+    perHostConcurrency: perHost,
+    perHostMinDelayMillis: 0,
+    throttle: { enabled: false },
+    headersTimeoutMillis: 30_000,
+    totalTimeoutMillis: 60_000,
+    connectTimeoutMillis: 20_000
+  })
+  const outcomes = await Effect.runPromise(
+    Effect.forEach(
+      Array.from({ length: requests }, (_, i) => i),
+      // Keep only the outcome: the bench must not be what holds 10,000 pages.
+      (i) => Effect.result(Effect.map(fetcher.fetchPage(pageUrl(port, hosts, i)), (page) => page.body.byteLength)),
+      { concurrency: "unbounded" }
+    )
+  )
+  await dispose()
+  const failures = outcomes.filter((outcome) => outcome._tag === "Failure")
+  return {
+    completed: outcomes.length - failures.length,
+    errors: [...new Set(failures.map((outcome) => outcome._tag === "Failure" ? outcome.failure._tag : ""))]
+  }
+}
+
+const runBare = async () => {
+  const dial = buildConnector({ keepAlive: true })
+  const agent = new Agent({
+    connections: perHost,
+    pipelining: 1,
+    connect: (options, callback) => dial({ ...options, hostname: "127.0.0.1" }, callback)
+  })
+  const outcomes = await Promise.allSettled(Array.from({ length: requests }, async (_, i) => {
+    const url = new URL(pageUrl(port, hosts, i))
+    const response = await agent.request({ origin: url.origin, path: url.pathname, method: "GET" })
+    return (await response.body.arrayBuffer()).byteLength
+  }))
+  await agent.destroy()
+  const failures = outcomes.filter((outcome) => outcome.status === "rejected")
+  return { completed: outcomes.length - failures.length, errors: failures.slice(0, 3).map((f) => String(f.reason)) }
+}
 
 const started = performance.now()
-const outcomes = await Effect.runPromise(
-  Effect.forEach(
-    Array.from({ length: requests }, (_, i) => i),
-    (i) => Effect.result(fetcher.fetchPage(pageUrl(port, hosts, i))),
-    { concurrency: "unbounded" }
-  )
-)
+const { completed, errors } = mode === "bare" ? await runBare() : await runTrawl()
 const seconds = (performance.now() - started) / 1000
 clearInterval(sampler)
 peak = Math.max(peak, process.memoryUsage.rss())
-const failures = outcomes.filter((outcome) => outcome._tag === "Failure")
-const errors = [...new Set(failures.map((outcome) => outcome._tag === "Failure" ? outcome.failure._tag : ""))]
-await dispose()
+if (process.env["BENCH_VERBOSE"]) {
+  const mb = (n: number) => Math.round(n / 1024 / 1024)
+  process.stderr.write(
+    `at peak: heapTotal ${mb(atPeak.heapTotal)} MB, heapUsed ${mb(atPeak.heapUsed)} MB, external ${mb(atPeak.external)} MB, arrayBuffers ${mb(atPeak.arrayBuffers)} MB\n`
+  )
+}
 process.stdout.write(
   `${
     JSON.stringify({
       bench: "fetch",
-      case: "concurrent-10k-2s-delay-peak-rss",
+      case: `concurrent-10k-2s-delay-${Math.round(pageBytes / 1024)}kb-peak-rss${mode === "bare" ? "-bare-undici" : ""}`,
       value: Math.round(peak / 1024 / 1024),
       unit: "MB",
       requests,
-      completed: outcomes.length - failures.length,
+      completed,
       errors,
       seconds: Number(seconds.toFixed(2)),
       startRssMB: Math.round(startRss / 1024 / 1024),

@@ -65,27 +65,49 @@ const throughput = async () => {
   }
 }
 
-const concurrent = async () => {
-  const server = await startServer({ delayMillis: 2_000 })
-  try {
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = ChildProcess.spawn(
-        process.execPath,
-        ["--conditions=@trawl/source", Path.join(import.meta.dirname, "concurrent.ts"), String(server.port), String(concurrentRequests)],
-        { stdio: ["ignore", "pipe", "inherit"] }
-      )
-      let out = ""
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString()
-      })
-      const timer = setTimeout(() => child.kill("SIGKILL"), 180_000)
-      child.on("exit", (code) => {
-        clearTimeout(timer)
-        if (code === 0) resolve(out)
-        else reject(new Error(`concurrent bench exited with ${code}: ${out}`))
-      })
+const runConcurrentChild = (port: number, mode: "trawl" | "bare", pageBytes: number) =>
+  new Promise<Record<string, unknown>>((resolve, reject) => {
+    const child = ChildProcess.spawn(
+      process.execPath,
+      [
+        "--conditions=@trawl/source",
+        Path.join(import.meta.dirname, "concurrent.ts"),
+        String(port),
+        String(concurrentRequests),
+        mode,
+        String(pageBytes)
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] }
+    )
+    let out = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
     })
-    process.stdout.write(output.trim().split("\n").at(-1)! + "\n")
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, unknown>)
+      else reject(new Error(`concurrent bench (${mode}) exited with ${code}: ${out}`))
+    })
+  })
+
+// Run for ~60 KB pages (10,000 bodies ≈ 600 MB arrive within about a second, so the payload
+// dominates) and for 1 KB pages (the cost of 10,000 requests in flight itself).
+const concurrent = async (pageBytes: number) => {
+  const server = await startServer({ delayMillis: 2_000, pageBytes })
+  try {
+    const bare = await runConcurrentChild(server.port, "bare", pageBytes)
+    process.stdout.write(`${JSON.stringify(bare)}\n`)
+    const trawl = await runConcurrentChild(server.port, "trawl", pageBytes)
+    process.stdout.write(
+      `${
+        JSON.stringify({
+          ...trawl,
+          baseline: bare["value"],
+          ratio: round2(Number(trawl["value"]) / Number(bare["value"]))
+        })
+      }\n`
+    )
   } finally {
     await server.stop()
   }
@@ -93,4 +115,7 @@ const concurrent = async () => {
 
 const only = process.env["BENCH_CASE"]
 if (only === undefined || only === "throughput") await throughput()
-if (only === undefined || only === "concurrent") await concurrent()
+if (only === undefined || only === "concurrent") {
+  await concurrent(60 * 1024)
+  await concurrent(1024)
+}
