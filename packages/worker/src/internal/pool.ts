@@ -127,6 +127,7 @@ export class Pool {
   private breakerTimer: ReturnType<typeof setTimeout> | undefined
   private crashTimes: Array<number> = []
   private lastCrash = ""
+  private openedAfter = 0
   private crashes = 0
   private recycled = 0
   private timedOut = 0
@@ -330,6 +331,7 @@ export class Pool {
       slot.worker.postMessage([task.id, task.payload], task.transfer as Array<Transferable>)
     } catch (error) {
       // e.g. DataCloneError: a value structured clone cannot copy, or an untransferable buffer
+      if (slot.inflight.length === 0) this.parkIfIdle(slot)
       this.settle(
         task,
         Effect.fail(
@@ -340,7 +342,6 @@ export class Pool {
           })
         )
       )
-      if (slot.inflight.length === 0) this.parkIfIdle(slot)
       return
     }
     slot.dispatched++
@@ -375,11 +376,11 @@ export class Pool {
     this.metrics.timeouts.updateUnsafe(1, this.context)
     slot.inflight.shift()
     this.kill(slot, true)
+    this.pump()
     this.settle(
       task,
       Effect.fail(new WorkerError.TaskTimeout({ pool: this.name, task: task.codec.tag, deadlineMillis: task.deadlineMillis }))
     )
-    this.pump()
   }
 
   // ---- worker lifecycle -------------------------------------------------------
@@ -450,8 +451,9 @@ export class Pool {
       this.recycled++
       this.metrics.recycles.updateUnsafe(1, this.context)
       this.kill(slot, true)
-      this.settle(task, outcome)
+      if (this.breaker === "halfOpen") this.breaker = "closed"
       this.pump()
+      this.settle(task, outcome)
     } else {
       if (!slot.retiring && this.queued > 0 && slot.dispatched < this.options.maxTasksPerWorker) {
         const queued = this.nextQueued()
@@ -459,9 +461,9 @@ export class Pool {
         this.admitBlocked()
       }
       if (slot.inflight.length === 0) this.parkIfIdle(slot)
+      if (this.breaker === "halfOpen") this.closeBreaker()
       this.settle(task, outcome)
     }
-    if (this.breaker === "halfOpen") this.closeBreaker()
   }
 
   private decode(task: Task, kind: number, payload: unknown): Effect.Effect<any, any> {
@@ -566,26 +568,34 @@ export class Pool {
       if (this.state !== "closed") this.pump()
       return
     }
-    // an exit we did not ask for: a crash
+    // an exit we did not ask for: a crash. Bookkeeping first, callers last (a resumed fiber may run at once).
     this.slots.delete(slot)
     if (slot.state === SlotState.Starting) this.starting--
     if (slot.inflight.length > 0) this.busyCount--
     slot.state = SlotState.Stopping
-    this.threadsChanged()
     this.crashes++
     this.metrics.crashes.updateUnsafe(1, this.context)
     const reason = slot.lastError === "" ? `exit code ${exitCode}` : slot.lastError
     this.lastCrash = reason
+    const now = performance.now()
+    this.crashTimes.push(now)
+    this.crashTimes = this.crashTimes.filter((t) => now - t <= this.options.crashWindowMillis)
+    const opens = this.state === "running" && (this.breaker === "halfOpen" || this.crashTimes.length >= this.options.maxCrashes)
     const inflight = slot.inflight
     slot.inflight = []
     const running = inflight.shift()
-    // the tasks behind the running one never started: they go back to the queue
-    this.returnTasks(inflight, this.state === "running", (task) =>
+    this.log(`worker ${this.name}-${slot.id} crashed: ${reason}`)
+    this.threadsChanged()
+    // the tasks behind the running one never started: back to the queue, unless the breaker opens
+    this.returnTasks(inflight, this.state === "running" && !opens, (task) =>
       Effect.fail(
-        new WorkerError.WorkerCrashed({ pool: this.name, task: task.codec.tag, exitCode, retried: false, reason: `waiting on a crashed worker: ${reason}` })
+        opens && task.transfer.length === 0
+          ? this.unavailable()
+          : new WorkerError.WorkerCrashed({ pool: this.name, task: task.codec.tag, exitCode, retried: false, reason: `waiting on a crashed worker: ${reason}` })
       ))
+    let failed: Task | undefined
     if (running !== undefined) {
-      if (running.state === TaskState.Running && running.retry && running.attempt === 0 && this.state === "running") {
+      if (running.state === TaskState.Running && running.retry && running.attempt === 0 && this.state === "running" && !opens) {
         clearTimeout(running.timer)
         running.attempt = 1
         running.state = TaskState.Queued
@@ -593,23 +603,18 @@ export class Pool {
         this.queue.unshift(running)
         this.queued++
       } else {
-        this.settle(
-          running,
-          Effect.fail(
-            new WorkerError.WorkerCrashed({ pool: this.name, task: running.codec.tag, exitCode, retried: running.attempt > 0, reason })
-          )
-        )
+        failed = running
       }
     }
-    this.log(`worker ${this.name}-${slot.id} crashed: ${reason}`)
-    const now = performance.now()
-    this.crashTimes.push(now)
-    this.crashTimes = this.crashTimes.filter((t) => now - t <= this.options.crashWindowMillis)
-    if (this.state === "running" && (this.breaker === "halfOpen" || this.crashTimes.length >= this.options.maxCrashes)) {
-      this.openBreaker()
-    }
-    if (this.state === "draining") this.checkDrained()
+    if (opens) this.openBreaker()
+    else if (this.state === "draining") this.checkDrained()
     else if (this.state === "running") this.pump()
+    if (failed !== undefined) {
+      this.settle(
+        failed,
+        Effect.fail(new WorkerError.WorkerCrashed({ pool: this.name, task: failed.codec.tag, exitCode, retried: failed.attempt > 0, reason }))
+      )
+    }
   }
 
   // ---- crash-loop breaker ---------------------------------------------------------
@@ -617,7 +622,7 @@ export class Pool {
   private unavailable(): WorkerError.PoolUnavailable {
     return new WorkerError.PoolUnavailable({
       pool: this.name,
-      crashes: this.crashTimes.length,
+      crashes: this.breaker === "open" ? this.openedAfter : this.crashTimes.length,
       withinMillis: this.options.crashWindowMillis,
       lastError: this.lastCrash
     })
@@ -625,6 +630,7 @@ export class Pool {
 
   private openBreaker(): void {
     this.breaker = "open"
+    this.openedAfter = this.crashTimes.length
     const error = Effect.fail(this.unavailable())
     this.log(`${this.name}: ${this.crashTimes.length} crashes within ${this.options.crashWindowMillis} ms, failing tasks fast for ${this.options.breakerCooldownMillis} ms`)
     this.crashTimes = []
