@@ -251,9 +251,15 @@ interface Observation {
 }
 
 type RobotsEntry =
-  | { readonly _tag: "Rules"; readonly rules: Robots.Rules; readonly ttlMillis: number }
-  | { readonly _tag: "Forbidden"; readonly error: FetchError.ForbiddenAddress; readonly ttlMillis: number }
+  | { readonly _tag: "Rules"; readonly rules: Robots.Rules; readonly ttlMillis: number; readonly fetchedAt: number }
+  | {
+    readonly _tag: "Forbidden"
+    readonly error: FetchError.ForbiddenAddress
+    readonly ttlMillis: number
+    readonly fetchedAt: number
+  }
 
+const miss: unique symbol = Symbol("miss")
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const drainLimit = 64 * 1024
 const empty = new Uint8Array(0)
@@ -627,7 +633,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Effect.gen(function*() {
         let url = new URL("/robots.txt", origin)
         const ok = (rules: Robots.Rules, outcome: string, ttlMillis: number) =>
-          Metric.update(robotsCounter(outcome), 1).pipe(Effect.as<RobotsEntry>({ _tag: "Rules", rules, ttlMillis }))
+          Metric.update(robotsCounter(outcome), 1).pipe(
+            Effect.andThen(Clock.currentTimeMillis),
+            Effect.map((fetchedAt): RobotsEntry => ({ _tag: "Rules", rules, ttlMillis, fetchedAt }))
+          )
         for (let hop = 0; hop <= 5; hop++) {
           const target = url
           const result = yield* Effect.exit(
@@ -656,7 +665,12 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               return yield* ok(Robots.disallowAll, "unreachable", options.robotsErrorTtlMillis)
             case "ForbiddenAddress":
               yield* Metric.update(robotsCounter("forbidden"), 1)
-              return { _tag: "Forbidden", error, ttlMillis: options.robotsErrorTtlMillis } as const
+              return {
+                _tag: "Forbidden",
+                error,
+                ttlMillis: options.robotsErrorTtlMillis,
+                fetchedAt: yield* Clock.currentTimeMillis
+              } as const
             default:
               // Unparseable robots.txt (bad encoding, bomb, bad redirect): treat as absent.
               return yield* ok(Robots.allowAll, "allow_all", options.robotsTtlMillis)
@@ -670,15 +684,34 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       timeToLive: (exit) => Exit.isSuccess(exit) ? exit.value.ttlMillis : options.robotsErrorTtlMillis
     })
 
-    const checkRobots = (url: URL): Effect.Effect<number | undefined, FetchError.FetchError> =>
-      Effect.flatMap(Cache.get(robotsCache, url.origin), (entry): Effect.Effect<number | undefined, FetchError.FetchError> => {
-        if (entry._tag === "Forbidden") {
-          return Effect.fail(new FetchError.ForbiddenAddress({ ...entry.error, url: url.href }))
+    // Hits are answered synchronously from a bounded map (insertion order = age); misses and
+    // expired entries go through the Effect Cache, which dedupes concurrent fetches per origin.
+    const robotsHits = new Map<string, { readonly entry: RobotsEntry; readonly expiresAt: number }>()
+    const robotsVerdict = (entry: RobotsEntry, url: URL): number | undefined | FetchError.FetchError => {
+      if (entry._tag === "Forbidden") return new FetchError.ForbiddenAddress({ ...entry.error, url: url.href })
+      const verdict = Robots.isAllowed(entry.rules, url.pathname + url.search)
+      if (!verdict.allowed) return new FetchError.RobotsDisallowed({ url: url.href, rule: verdict.rule })
+      const delay = entry.rules.crawlDelaySeconds
+      return delay === undefined ? undefined : delay * 1000
+    }
+    const robotsHit = (url: URL, now: number): number | undefined | FetchError.FetchError | typeof miss => {
+      const hit = robotsHits.get(url.origin)
+      if (hit === undefined) return miss
+      if (hit.expiresAt <= now) {
+        robotsHits.delete(url.origin)
+        return miss
+      }
+      return robotsVerdict(hit.entry, url)
+    }
+    const robotsLookup = (url: URL) =>
+      Effect.map(Cache.get(robotsCache, url.origin), (entry) => {
+        if (!robotsHits.has(url.origin)) {
+          if (robotsHits.size >= options.robotsCacheCapacity) {
+            robotsHits.delete(robotsHits.keys().next().value!)
+          }
+          robotsHits.set(url.origin, { entry, expiresAt: entry.fetchedAt + entry.ttlMillis })
         }
-        const verdict = Robots.isAllowed(entry.rules, url.pathname + url.search)
-        if (!verdict.allowed) return Effect.fail(new FetchError.RobotsDisallowed({ url: url.href, rule: verdict.rule }))
-        const delay = entry.rules.crawlDelaySeconds
-        return Effect.succeed(delay === undefined ? undefined : delay * 1000)
+        return robotsVerdict(entry, url)
       })
 
     // --- fetchPage ----------------------------------------------------------------------------
@@ -689,7 +722,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           : input
         const started = performance.now()
         return Effect.gen(function*() {
-          const startedAt = yield* Clock.currentTimeMillis
+          const clock = yield* Effect.clockWith(Effect.succeed)
+          const startedAt = clock.currentTimeMillisUnsafe()
           const first = parseUrl(request.url)
           if (first instanceof FetchError.InvalidUrl) return yield* first
           const headers: Record<string, string> = { ...request.headers, ...baseHeaders }
@@ -702,7 +736,15 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           let url = first
           let queuedMillis = 0
           for (;;) {
-            const crawlDelay = options.robots ? yield* checkRobots(url) : undefined
+            let crawlDelay: number | undefined = undefined
+            if (options.robots) {
+              let verdict = robotsHit(url, clock.currentTimeMillisUnsafe())
+              if (verdict === miss) verdict = yield* robotsLookup(url)
+              if (verdict instanceof FetchError.ForbiddenAddress || verdict instanceof FetchError.RobotsDisallowed) {
+                return yield* verdict
+              }
+              crawlDelay = verdict as number | undefined
+            }
             const hop = url
             const [[exchanged, queued], attempts] = yield* withRetries(() =>
               gated(hop, crawlDelay, (observation) => exchange(hop, headers, "page", observation))
