@@ -1,0 +1,367 @@
+/**
+ * The store's data: targets, observations, alerts and runs, as
+ * `effect/Schema` classes. Prices are exact decimal strings plus an ISO 4217
+ * currency code, never floats; times are epoch milliseconds.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * A non-negative exact decimal written with `.` as the decimal point
+ * (`"1299"`, `"12.50"`), at most 30 digits in all.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Model } from "@trawl/store"
+ *
+ * Schema.decodeUnknownSync(Model.Decimal)("12.50") // "12.50"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Decimal = Schema.String.check(
+  Schema.isPattern(/^\d{1,20}(\.\d{1,10})?$/, { expected: "a plain non-negative decimal such as 12.50" })
+)
+
+/**
+ * An ISO 4217 currency code.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Model } from "@trawl/store"
+ *
+ * Schema.decodeUnknownSync(Model.CurrencyCode)("EUR")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const CurrencyCode = Schema.String.check(Schema.isPattern(/^[A-Z]{3}$/, { expected: "a currency code such as EUR" }))
+
+/**
+ * An exact amount of money.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const price = new Model.Money({ amount: "19.99", currency: "EUR" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Money extends Schema.Class<Money>("@trawl/store/Money")({
+  amount: Decimal,
+  currency: CurrencyCode
+}) {}
+
+/**
+ * Whether a product can be bought.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const availability: Model.Availability = "in_stock"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Availability = Schema.Literals(["in_stock", "out_of_stock", "unknown"])
+
+/**
+ * @since 0.1.0
+ */
+export type Availability = typeof Availability.Type
+
+/**
+ * What one visit of a target produced: a reading (`ok`), an HTTP 304
+ * (`unchanged`: nothing extracted, the last reading still holds) or a failure
+ * (`error`, with the tag of the fetch or extraction error).
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const outcome: Model.Outcome = "unchanged"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Outcome = Schema.Literals(["ok", "unchanged", "error"])
+
+/**
+ * @since 0.1.0
+ */
+export type Outcome = typeof Outcome.Type
+
+const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Id = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+/**
+ * A target to add: a product page watched every `intervalMillis`. `rules` is
+ * the target's own extraction rules as JSON (the store keeps them opaque).
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const target = new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: 300_000 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class NewTarget extends Schema.Class<NewTarget>("@trawl/store/NewTarget")({
+  url: Schema.String,
+  intervalMillis: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1000)),
+  rules: Schema.optional(Schema.Json),
+  enabled: Schema.optional(Schema.Boolean),
+  /** First due time; default: now. */
+  dueAt: Schema.optional(Millis)
+}) {}
+
+/**
+ * A watched target with its schedule, HTTP validators and last known state.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const urls = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const due = yield* store.dueTargets({ now: Date.now(), limit: 100 })
+ *   return due.map((target) => target.url)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Target extends Schema.Class<Target>("@trawl/store/Target")({
+  id: Id,
+  url: Schema.String,
+  host: Schema.String,
+  intervalMillis: Schema.Int,
+  rules: Schema.NullOr(Schema.Json),
+  enabled: Schema.Boolean,
+  nextDueAt: Millis,
+  failureStreak: Schema.Int,
+  etag: Schema.NullOr(Schema.String),
+  lastModified: Schema.NullOr(Schema.String),
+  lastPrice: Schema.NullOr(Money),
+  lastAvailability: Availability,
+  lastObservedAt: Schema.NullOr(Millis),
+  createdAt: Millis
+}) {}
+
+/**
+ * One visit's outcome, as the pipeline hands it to the store.
+ *
+ * - `key`: idempotency key; recording the same key twice is a no-op (a batch
+ *   replayed after a lost acknowledgement adds nothing). Default
+ *   `<targetId>@<observedAt>`.
+ * - `nextDueAt`: when the target is due again; default `observedAt + interval`.
+ * - `etag` / `lastModified`: new HTTP validators; `undefined` keeps the old ones.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const observation = new Model.ObservationInput({
+ *   targetId: 1,
+ *   observedAt: Date.now(),
+ *   outcome: "ok",
+ *   price: new Model.Money({ amount: "19.99", currency: "EUR" }),
+ *   availability: "in_stock",
+ *   httpStatus: 200
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ObservationInput extends Schema.Class<ObservationInput>("@trawl/store/ObservationInput")({
+  targetId: Id,
+  observedAt: Millis,
+  outcome: Outcome,
+  key: Schema.optional(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))),
+  price: Schema.optional(Schema.NullOr(Money)),
+  availability: Schema.optional(Availability),
+  httpStatus: Schema.optional(Schema.NullOr(Schema.Int)),
+  errorTag: Schema.optional(Schema.NullOr(Schema.String)),
+  source: Schema.optional(Schema.NullOr(Schema.String)),
+  contentHash: Schema.optional(Schema.NullOr(Schema.String)),
+  runId: Schema.optional(Schema.NullOr(Id)),
+  nextDueAt: Schema.optional(Millis),
+  etag: Schema.optional(Schema.NullOr(Schema.String)),
+  lastModified: Schema.optional(Schema.NullOr(Schema.String))
+}) {}
+
+/**
+ * A recorded observation.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const prices = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const history = yield* store.history(1)
+ *   return history.map((observation) => observation.price?.amount)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Observation extends Schema.Class<Observation>("@trawl/store/Observation")({
+  id: Id,
+  key: Schema.String,
+  targetId: Id,
+  runId: Schema.NullOr(Id),
+  observedAt: Millis,
+  outcome: Outcome,
+  price: Schema.NullOr(Money),
+  availability: Availability,
+  httpStatus: Schema.NullOr(Schema.Int),
+  errorTag: Schema.NullOr(Schema.String),
+  source: Schema.NullOr(Schema.String),
+  contentHash: Schema.NullOr(Schema.String)
+}) {}
+
+/**
+ * What changed: `price_up` / `price_down` (same currency, with percent),
+ * `currency_changed`, `back_in_stock`, `out_of_stock`, `first_seen` (the
+ * first successful reading of a target) and `extraction_broken` (the failure
+ * streak reached its threshold).
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const kind: Model.AlertKind = "price_down"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const AlertKind = Schema.Literals([
+  "first_seen",
+  "price_up",
+  "price_down",
+  "currency_changed",
+  "back_in_stock",
+  "out_of_stock",
+  "extraction_broken"
+])
+
+/**
+ * @since 0.1.0
+ */
+export type AlertKind = typeof AlertKind.Type
+
+/**
+ * An alert in the outbox. `key` (`t<target>-o<observation>-<kind>`) is its
+ * idempotency key: notifiers hand it to receivers so a re-delivery after a
+ * crash is recognised. `percent` is the exact change relative to the old
+ * price, rounded half away from zero to 2 places (`"-12.50"`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const keys = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const pending = yield* store.pendingAlerts(10)
+ *   return pending.map((alert) => alert.key)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Alert extends Schema.Class<Alert>("@trawl/store/Alert")({
+  id: Id,
+  key: Schema.String,
+  targetId: Id,
+  url: Schema.String,
+  observationId: Id,
+  kind: AlertKind,
+  oldPrice: Schema.NullOr(Money),
+  newPrice: Schema.NullOr(Money),
+  percent: Schema.NullOr(Schema.String),
+  failureStreak: Schema.Int,
+  createdAt: Millis,
+  sentAt: Schema.NullOr(Millis)
+}) {}
+
+/**
+ * What recording one observation did: its id, whether it was new (false when
+ * its key had been recorded before), and the alerts it raised.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const describe = (result: Model.RecordResult) =>
+ *   result.inserted ? `${result.alerts.length} alerts` : "already recorded"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class RecordResult extends Schema.Class<RecordResult>("@trawl/store/RecordResult")({
+  key: Schema.String,
+  observationId: Schema.NullOr(Id),
+  inserted: Schema.Boolean,
+  alerts: Schema.Array(Alert)
+}) {}
+
+/**
+ * One pass of the scraper over its due targets.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const run = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const run = yield* store.startRun()
+ *   return yield* store.finishRun(run.id, { status: "finished", observations: 10, failures: 1 })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Run extends Schema.Class<Run>("@trawl/store/Run")({
+  id: Id,
+  startedAt: Millis,
+  finishedAt: Schema.NullOr(Millis),
+  status: Schema.Literals(["running", "finished", "aborted"]),
+  observations: Schema.Int,
+  failures: Schema.Int
+}) {}
+
+/**
+ * Counts for a status page.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const pending = Effect.map(Effect.flatMap(Store.Store, (s) => s.statusCounts(Date.now())), (c) => c.alertsPending)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class StatusCounts extends Schema.Class<StatusCounts>("@trawl/store/StatusCounts")({
+  targets: Schema.Int,
+  enabled: Schema.Int,
+  due: Schema.Int,
+  failing: Schema.Int,
+  observations: Schema.Int,
+  alertsPending: Schema.Int,
+  alertsSent: Schema.Int,
+  runs: Schema.Int
+}) {}

@@ -1,0 +1,1018 @@
+/**
+ * The `Store` service: targets, observations with change detection, the
+ * alert outbox and runs, over any `effect/sql` `SqlClient`. `layerSqlite`
+ * (the embedded default) and `layerPostgres` open the database, refuse a
+ * schema newer than this code, and run the migrations at start.
+ *
+ * Recording a batch of observations is one transaction: each observation,
+ * the alerts its change raises and the target's new state are written
+ * together or not at all, so an alert exists exactly when its observation
+ * does. Observations and alerts carry idempotency keys: replaying a batch
+ * whose acknowledgement was lost adds nothing.
+ *
+ * @since 0.1.0
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as SqlClient from "effect/sql/SqlClient"
+import type * as SqlError from "effect/sql/SqlError"
+import * as Detect from "./internal/detect.ts"
+import * as Url from "./internal/url.ts"
+import * as Migrations from "./Migrations.ts"
+import * as Model from "./Model.ts"
+import * as SqliteClient from "./SqliteClient.ts"
+import * as StoreError from "./StoreError.ts"
+
+/**
+ * Options of the store, whatever the backend.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const options: Store.StoreOptions = { brokenAfter: 5 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface StoreOptions {
+  /** The failure streak at which `extraction_broken` is raised. Default 3. */
+  readonly brokenAfter?: number | undefined
+  /** Rows per multi-row statement (bounded by the databases' parameter limits). Default 500. */
+  readonly chunkSize?: number | undefined
+  /** How the database is named in error messages. Default: the file name or "postgres". */
+  readonly database?: string | undefined
+  /**
+   * Fault injection for tests: runs between the statements of a write
+   * transaction (`step` names the statement just done). Failing or
+   * interrupting here must roll the whole transaction back.
+   */
+  readonly betweenStatements?: ((step: string) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * Which observations to read or export.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const filter: Store.ObservationFilter = { targetId: 1, since: Date.now() - 86_400_000 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface ObservationFilter {
+  readonly targetId?: number | undefined
+  /** Observed at or after (epoch ms). */
+  readonly since?: number | undefined
+  /** Observed before (epoch ms). */
+  readonly until?: number | undefined
+  /** Rows fetched per query while streaming; memory is bounded by it. Default 1000. */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * How a delivery pass went.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const summary = (d: Store.Delivery) => `${d.delivered} sent, ${d.failed} failed`
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Delivery {
+  readonly delivered: number
+  readonly failed: number
+}
+
+/**
+ * The store's operations.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Model, Store } from "@trawl/store"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const target = yield* store.addTarget(new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: 60_000 }))
+ *   yield* store.recordObservations([
+ *     new Model.ObservationInput({ targetId: target.id, observedAt: Date.now(), outcome: "ok", availability: "in_stock" })
+ *   ])
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  /** The SQL dialect underneath ("sqlite" or "pg"). */
+  readonly dialect: string
+  /** Adds a target; fails with `InvalidUrl` or `DuplicateTarget`. */
+  readonly addTarget: (
+    target: Model.NewTarget
+  ) => Effect.Effect<Model.Target, StoreError.InvalidUrl | StoreError.DuplicateTarget | StoreError.DatabaseError>
+  /** Adds many targets in one transaction: all of them, or none. */
+  readonly addTargets: (
+    targets: ReadonlyArray<Model.NewTarget>
+  ) => Effect.Effect<number, StoreError.InvalidUrl | StoreError.DuplicateTarget | StoreError.DatabaseError>
+  readonly getTarget: (id: number) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.DatabaseError>
+  readonly setEnabled: (
+    id: number,
+    enabled: boolean
+  ) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
+  readonly removeTarget: (id: number) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
+  /** Enabled targets due at `now`, earliest first (index `targets_due`). */
+  readonly dueTargets: (
+    options: { readonly now: number; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<Model.Target>, StoreError.DatabaseError>
+  /**
+   * Records observations, detects changes and writes the alerts, in one
+   * transaction; returns one result per input, in order.
+   */
+  readonly recordObservations: (
+    batch: ReadonlyArray<Model.ObservationInput>
+  ) => Effect.Effect<ReadonlyArray<Model.RecordResult>, StoreError.TargetNotFound | StoreError.DatabaseError>
+  /** A target's observations, newest first (default limit 1000). */
+  readonly history: (
+    targetId: number,
+    options?: { readonly since?: number | undefined; readonly limit?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<Model.Observation>, StoreError.DatabaseError>
+  readonly statusCounts: (now: number) => Effect.Effect<Model.StatusCounts, StoreError.DatabaseError>
+  /** Unsent alerts, oldest first. */
+  readonly pendingAlerts: (limit: number) => Effect.Effect<ReadonlyArray<Model.Alert>, StoreError.DatabaseError>
+  /** Marks alerts sent; returns how many were not sent before (0 for a repeat). */
+  readonly markSent: (keys: ReadonlyArray<string>) => Effect.Effect<number, StoreError.DatabaseError>
+  /**
+   * Hands each unsent alert to `notify`, oldest first, and marks it sent once
+   * `notify` succeeded. A crash between the two re-delivers the same key
+   * later: receivers deduplicate on `Alert.key`, so each alert takes effect
+   * exactly once. A failed `notify` leaves the alert pending.
+   */
+  readonly deliver: <E, R>(
+    notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
+    options?: { readonly limit?: number | undefined }
+  ) => Effect.Effect<Delivery, StoreError.DatabaseError, R>
+  readonly startRun: () => Effect.Effect<Model.Run, StoreError.DatabaseError>
+  readonly finishRun: (
+    id: number,
+    summary: {
+      readonly status: "finished" | "aborted"
+      readonly observations: number
+      readonly failures: number
+    }
+  ) => Effect.Effect<Model.Run, StoreError.DatabaseError>
+  /** Observations in id order, read page by page (memory bounded by `pageSize`). */
+  readonly observations: (filter?: ObservationFilter) => Stream.Stream<Model.Observation, StoreError.DatabaseError>
+  /**
+   * Observations as export lines (each ending in `\n`): JSON lines, or CSV
+   * with a header line. Streamed page by page.
+   */
+  readonly exportObservations: (
+    format: "jsonl" | "csv",
+    filter?: ObservationFilter
+  ) => Stream.Stream<string, StoreError.DatabaseError>
+}
+
+/**
+ * The store service key.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const due = Effect.flatMap(Store.Store, (store) => store.dueTargets({ now: Date.now(), limit: 500 }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Store extends Context.Service<Store, Service>()("@trawl/store/Store") {}
+
+/**
+ * Observations written.
+ *
+ * @since 0.1.0
+ */
+export const observationsWritten = Metric.counter("trawl_store_observations_written_total", {
+  description: "Observations recorded (replays of known keys excluded)",
+  incremental: true
+})
+
+/**
+ * Alerts raised by change detection.
+ *
+ * @since 0.1.0
+ */
+export const alertsRaised = Metric.counter("trawl_store_alerts_raised_total", {
+  description: "Alerts written to the outbox",
+  incremental: true
+})
+
+/**
+ * Observations per write transaction.
+ *
+ * @since 0.1.0
+ */
+export const batchSize = Metric.histogram("trawl_store_batch_size", {
+  description: "Observations recorded per transaction",
+  boundaries: Metric.exponentialBoundaries({ start: 1, factor: 4, count: 8 })
+})
+
+// ---------------------------------------------------------------------------
+// rows
+
+const num = (value: unknown): number => typeof value === "number" ? value : Number(value)
+const numOrNull = (value: unknown): number | null => value === null || value === undefined ? null : num(value)
+const strOrNull = (value: unknown): string | null => value === null || value === undefined ? null : String(value)
+const money = (amount: unknown, currency: unknown): Model.Money | null =>
+  amount === null || amount === undefined || currency === null || currency === undefined
+    ? null
+    : new Model.Money({ amount: String(amount), currency: String(currency) }, { disableChecks: true })
+
+const trusted = { disableChecks: true } as const
+
+const targetColumns =
+  "id, url, host, interval_ms, rules, enabled, next_due_at, failure_streak, etag, last_modified, last_amount, last_currency, last_availability, last_observed_at, created_at"
+
+const toTarget = (row: Record<string, unknown>): Model.Target =>
+  new Model.Target({
+    id: num(row.id),
+    url: String(row.url),
+    host: String(row.host),
+    intervalMillis: num(row.interval_ms),
+    rules: row.rules === null || row.rules === undefined ? null : JSON.parse(String(row.rules)),
+    enabled: num(row.enabled) === 1,
+    nextDueAt: num(row.next_due_at),
+    failureStreak: num(row.failure_streak),
+    etag: strOrNull(row.etag),
+    lastModified: strOrNull(row.last_modified),
+    lastPrice: money(row.last_amount, row.last_currency),
+    lastAvailability: String(row.last_availability) as Model.Availability,
+    lastObservedAt: numOrNull(row.last_observed_at),
+    createdAt: num(row.created_at)
+  }, trusted)
+
+const observationColumns =
+  "o.id, o.key, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.content_hash"
+
+const toObservation = (row: Record<string, unknown>): Model.Observation =>
+  new Model.Observation({
+    id: num(row.id),
+    key: String(row.key),
+    targetId: num(row.target_id),
+    runId: numOrNull(row.run_id),
+    observedAt: num(row.observed_at),
+    outcome: String(row.outcome) as Model.Outcome,
+    price: money(row.amount, row.currency),
+    availability: String(row.availability) as Model.Availability,
+    httpStatus: numOrNull(row.http_status),
+    errorTag: strOrNull(row.error_tag),
+    source: strOrNull(row.source),
+    contentHash: strOrNull(row.content_hash)
+  }, trusted)
+
+const alertColumns =
+  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at"
+
+const toAlert = (row: Record<string, unknown>): Model.Alert =>
+  new Model.Alert({
+    id: num(row.id),
+    key: String(row.key),
+    targetId: num(row.target_id),
+    url: String(row.url),
+    observationId: num(row.observation_id),
+    kind: String(row.kind) as Model.AlertKind,
+    oldPrice: money(row.old_amount, row.old_currency),
+    newPrice: money(row.new_amount, row.new_currency),
+    percent: strOrNull(row.percent),
+    failureStreak: num(row.failure_streak),
+    createdAt: num(row.created_at),
+    sentAt: numOrNull(row.sent_at)
+  }, trusted)
+
+const toRun = (row: Record<string, unknown>): Model.Run =>
+  new Model.Run({
+    id: num(row.id),
+    startedAt: num(row.started_at),
+    finishedAt: numOrNull(row.finished_at),
+    status: String(row.status) as Model.Run["status"],
+    observations: num(row.observations),
+    failures: num(row.failures)
+  }, trusted)
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+const nonEmpty = (rows: ReadonlyArray<object>) =>
+  rows as unknown as readonly [Record<string, unknown>, ...Array<Record<string, unknown>>]
+
+/** The default idempotency key of an observation. */
+const keyOf = (input: Model.ObservationInput): string => input.key ?? `${input.targetId}@${input.observedAt}`
+
+interface LoadedTarget {
+  readonly url: string
+  readonly intervalMillis: number
+  state: Detect.TargetState
+  nextDueAt: number
+  etag: string | null
+  lastModified: string | null
+  dirty: boolean
+}
+
+interface PendingAlert {
+  readonly index: number
+  readonly key: string
+  readonly targetId: number
+  readonly url: string
+  readonly observationId: number
+  readonly detected: Detect.DetectedAlert
+}
+
+const exportColumns = [
+  "id",
+  "key",
+  "targetId",
+  "url",
+  "observedAt",
+  "outcome",
+  "amount",
+  "currency",
+  "availability",
+  "httpStatus",
+  "errorTag",
+  "source",
+  "contentHash"
+] as const
+
+const csvField = (value: unknown): string => {
+  if (value === null || value === undefined) return ""
+  const text = String(value)
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, "\"\"")}"` : text
+}
+
+// ---------------------------------------------------------------------------
+// the service
+
+/**
+ * Builds the store over the `SqlClient` in context: refuses a database whose
+ * schema is newer than this code, runs pending migrations, and returns the
+ * service.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { SqliteClient, Store } from "@trawl/store"
+ *
+ * const StoreLive = Layer.effect(Store.Store, Store.make({ database: "./trawl.db" })).pipe(
+ *   Layer.provide(SqliteClient.layer({ filename: "./trawl.db" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: StoreOptions = {}
+): Effect.Effect<Service, StoreError.SchemaTooNew | StoreError.DatabaseError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const dialect = sql.onDialectOrElse({ pg: () => "pg", sqlite: () => "sqlite", orElse: () => "other" })
+    const database = options.database ?? (dialect === "pg" ? "postgres" : "database")
+    const brokenAfter = Math.max(1, options.brokenAfter ?? 3)
+    const chunkSize = Math.max(1, Math.min(options.chunkSize ?? 500, 2000))
+    const hook = options.betweenStatements ?? (() => Effect.void)
+    const failed = (operation: string) => (error: SqlError.SqlError | unknown) =>
+      StoreError.fromSqlError(error, database, operation)
+
+    const found = yield* Effect.mapError(Migrations.currentVersion, failed("open"))
+    if (found > Migrations.latest) {
+      return yield* new StoreError.SchemaTooNew({ database, found, supported: Migrations.latest })
+    }
+    const applied = yield* Effect.mapError(
+      Migrations.run,
+      (error) => failed("migrate")(error._tag === "MigrationError" && error.cause !== undefined ? error.cause : error)
+    )
+    if (applied.length > 0) {
+      yield* Effect.logInfo(`store migrated to schema ${Migrations.latest}`).pipe(
+        Effect.annotateLogs({ database, applied: applied.map(([id, name]) => `${id}_${name}`).join(",") })
+      )
+    }
+
+    const validate = (target: Model.NewTarget) => {
+      const checked = Url.validateUrl(target.url)
+      return "reason" in checked
+        ? Effect.fail(new StoreError.InvalidUrl({ url: target.url, reason: checked.reason }))
+        : Effect.succeed(checked)
+    }
+
+    const insertTargets = (
+      targets: ReadonlyArray<Model.NewTarget>,
+      returning: boolean
+    ): Effect.Effect<
+      { readonly inserted: ReadonlyArray<Model.Target>; readonly count: number },
+      StoreError.InvalidUrl | StoreError.DuplicateTarget | StoreError.DatabaseError
+    > =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows: Array<Record<string, unknown>> = []
+        const seen = new Set<string>()
+        for (const target of targets) {
+          const { host, url } = yield* validate(target)
+          if (seen.has(url)) return yield* new StoreError.DuplicateTarget({ url })
+          seen.add(url)
+          rows.push({
+            url,
+            host,
+            interval_ms: target.intervalMillis,
+            rules: target.rules === undefined ? null : JSON.stringify(target.rules),
+            enabled: target.enabled === false ? 0 : 1,
+            next_due_at: target.dueAt ?? now,
+            created_at: now
+          })
+        }
+        const inserted: Array<Model.Target> = []
+        let count = 0
+        yield* sql.withTransaction(Effect.gen(function*() {
+          for (const chunk of chunks(rows, chunkSize)) {
+            const existing = yield* sql<{ url: string }>`SELECT url FROM targets WHERE ${
+              sql.in("url", chunk.map((row) => row.url))
+            } LIMIT 1`
+            if (existing.length > 0) return yield* new StoreError.DuplicateTarget({ url: String(existing[0]!.url) })
+            const insert = sql.insert(nonEmpty(chunk))
+            if (returning) {
+              const rows = yield* sql`INSERT INTO targets ${insert} RETURNING ${sql.literal(targetColumns)}`
+              for (const row of rows) inserted.push(toTarget(row))
+            } else {
+              yield* sql`INSERT INTO targets ${insert}`
+            }
+            count += chunk.length
+          }
+        })).pipe(
+          Effect.catchTag("SqlError", (error): Effect.Effect<never, StoreError.DuplicateTarget | StoreError.DatabaseError> =>
+            error.reason._tag === "UniqueViolation" && rows.length === 1
+              ? Effect.fail(new StoreError.DuplicateTarget({ url: String(rows[0]!.url) }))
+              : Effect.fail(failed("addTargets")(error)))
+        )
+        return { inserted, count }
+      })
+
+    const addTarget = (target: Model.NewTarget) =>
+      Effect.map(insertTargets([target], true), ({ inserted }) => inserted[0]!).pipe(
+        Effect.withSpan("Store.addTarget")
+      )
+
+    const addTargets = (targets: ReadonlyArray<Model.NewTarget>) =>
+      targets.length === 0
+        ? Effect.succeed(0)
+        : Effect.map(insertTargets(targets, false), ({ count }) => count).pipe(Effect.withSpan("Store.addTargets"))
+
+    const getTarget = (id: number) =>
+      sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE id = ${id}`.pipe(
+        Effect.mapError(failed("getTarget")),
+        Effect.flatMap((rows) =>
+          rows.length === 0 ? Effect.fail(new StoreError.TargetNotFound({ id })) : Effect.succeed(toTarget(rows[0]!))
+        )
+      )
+
+    const changeOne = (operation: string, id: number, statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>) =>
+      statement.pipe(
+        Effect.mapError(failed(operation)),
+        Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new StoreError.TargetNotFound({ id })) : Effect.void)
+      )
+
+    const setEnabled = (id: number, enabled: boolean) =>
+      changeOne("setEnabled", id, sql`UPDATE targets SET enabled = ${enabled ? 1 : 0} WHERE id = ${id} RETURNING id`)
+
+    const removeTarget = (id: number) =>
+      changeOne("removeTarget", id, sql`DELETE FROM targets WHERE id = ${id} RETURNING id`)
+
+    const dueTargets = ({ limit, now }: { readonly now: number; readonly limit: number }) =>
+      sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE enabled = 1 AND next_due_at <= ${
+        Math.floor(now)
+      } ORDER BY next_due_at, id LIMIT ${Math.max(0, Math.floor(limit))}`.pipe(
+        Effect.map((rows) => rows.map(toTarget)),
+        Effect.mapError(failed("dueTargets"))
+      )
+
+    const record = (batch: ReadonlyArray<Model.ObservationInput>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // 1. the targets' current state
+        const targets = new Map<number, LoadedTarget>()
+        const ids = Array.from(new Set(batch.map((input) => input.targetId)))
+        for (const chunk of chunks(ids, chunkSize)) {
+          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified FROM targets WHERE ${
+            sql.in("id", chunk)
+          }`
+          for (const row of rows) {
+            targets.set(num(row.id), {
+              url: String(row.url),
+              intervalMillis: num(row.interval_ms),
+              state: {
+                amount: strOrNull(row.last_amount),
+                currency: strOrNull(row.last_currency),
+                availability: String(row.last_availability) as Model.Availability,
+                failureStreak: num(row.failure_streak),
+                lastObservedAt: numOrNull(row.last_observed_at)
+              },
+              nextDueAt: num(row.next_due_at),
+              etag: strOrNull(row.etag),
+              lastModified: strOrNull(row.last_modified),
+              dirty: false
+            })
+          }
+        }
+        for (const id of ids) {
+          if (!targets.has(id)) return yield* new StoreError.TargetNotFound({ id })
+        }
+        yield* hook("targets-read")
+
+        // 2. the observations; keys seen before are skipped by the database
+        const keys = batch.map(keyOf)
+        const rows = batch.map((input, index) => ({
+          key: keys[index],
+          target_id: input.targetId,
+          run_id: input.runId ?? null,
+          observed_at: input.observedAt,
+          outcome: input.outcome,
+          amount: input.price?.amount ?? null,
+          currency: input.price?.currency ?? null,
+          availability: input.availability ?? "unknown",
+          http_status: input.httpStatus ?? null,
+          error_tag: input.errorTag ?? null,
+          source: input.source ?? null,
+          content_hash: input.contentHash ?? null
+        }))
+        const observationIds = new Map<string, number>()
+        for (const chunk of chunks(rows, chunkSize)) {
+          const returned = yield* sql<{ id: unknown; key: string }>`INSERT INTO observations ${
+            sql.insert(nonEmpty(chunk))
+          } ON CONFLICT (key) DO NOTHING RETURNING id, key`
+          for (const row of returned) observationIds.set(String(row.key), num(row.id))
+        }
+        yield* hook("observations-inserted")
+
+        // 3. change detection, in input order
+        const pending: Array<PendingAlert> = []
+        const results: Array<{ key: string; observationId: number | null; inserted: boolean }> = []
+        for (let index = 0; index < batch.length; index++) {
+          const input = batch[index]!
+          const key = keys[index]!
+          const observationId = observationIds.get(key)
+          if (observationId === undefined) {
+            results.push({ key, observationId: null, inserted: false })
+            continue
+          }
+          // A key repeated within the batch was inserted once: only its first use counts.
+          observationIds.delete(key)
+          results.push({ key, observationId, inserted: true })
+          const target = targets.get(input.targetId)!
+          const { alerts, next } = Detect.detect(target.state, {
+            outcome: input.outcome,
+            observedAt: input.observedAt,
+            amount: input.price?.amount ?? null,
+            currency: input.price?.currency ?? null,
+            availability: input.availability ?? "unknown"
+          }, brokenAfter)
+          target.state = next
+          target.nextDueAt = input.nextDueAt ?? input.observedAt + target.intervalMillis
+          if (input.etag !== undefined) target.etag = input.etag
+          if (input.lastModified !== undefined) target.lastModified = input.lastModified
+          target.dirty = true
+          for (const detected of alerts) {
+            pending.push({
+              index,
+              key: `t${input.targetId}-o${observationId}-${detected.kind}`,
+              targetId: input.targetId,
+              url: target.url,
+              observationId,
+              detected
+            })
+          }
+        }
+
+        // 4. the alerts
+        const alertIds = new Map<string, number>()
+        for (const chunk of chunks(pending, chunkSize)) {
+          const returned = yield* sql<{ id: unknown; key: string }>`INSERT INTO alerts ${
+            sql.insert(nonEmpty(chunk.map((alert) => ({
+              key: alert.key,
+              target_id: alert.targetId,
+              observation_id: alert.observationId,
+              kind: alert.detected.kind,
+              old_amount: alert.detected.oldAmount,
+              old_currency: alert.detected.oldCurrency,
+              new_amount: alert.detected.newAmount,
+              new_currency: alert.detected.newCurrency,
+              percent: alert.detected.percent,
+              failure_streak: alert.detected.failureStreak,
+              created_at: now
+            }))))
+          } ON CONFLICT (key) DO NOTHING RETURNING id, key`
+          for (const row of returned) alertIds.set(String(row.key), num(row.id))
+        }
+        yield* hook("alerts-inserted")
+
+        // 5. the targets' new state, one statement per chunk
+        const dirty = Array.from(targets.entries()).filter(([, target]) => target.dirty)
+        for (const chunk of chunks(dirty, chunkSize)) {
+          const values = chunk.map(([id, target]) =>
+            sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified})`
+          )
+          yield* sql`UPDATE targets SET
+            failure_streak = CAST(v.column2 AS INTEGER),
+            last_amount = CAST(v.column3 AS TEXT),
+            last_currency = CAST(v.column4 AS TEXT),
+            last_availability = CAST(v.column5 AS TEXT),
+            last_observed_at = CAST(v.column6 AS BIGINT),
+            next_due_at = CAST(v.column7 AS BIGINT),
+            etag = CAST(v.column8 AS TEXT),
+            last_modified = CAST(v.column9 AS TEXT)
+          FROM (VALUES ${sql.csv(values)}) AS v
+          WHERE targets.id = CAST(v.column1 AS BIGINT)`
+        }
+        yield* hook("targets-updated")
+
+        const byIndex = new Map<number, Array<Model.Alert>>()
+        for (const alert of pending) {
+          const id = alertIds.get(alert.key)
+          if (id === undefined) continue
+          const list = byIndex.get(alert.index) ?? []
+          list.push(
+            new Model.Alert({
+              id,
+              key: alert.key,
+              targetId: alert.targetId,
+              url: alert.url,
+              observationId: alert.observationId,
+              kind: alert.detected.kind,
+              oldPrice: money(alert.detected.oldAmount, alert.detected.oldCurrency),
+              newPrice: money(alert.detected.newAmount, alert.detected.newCurrency),
+              percent: alert.detected.percent,
+              failureStreak: alert.detected.failureStreak,
+              createdAt: now,
+              sentAt: null
+            }, trusted)
+          )
+          byIndex.set(alert.index, list)
+        }
+        const written = results.filter((result) => result.inserted).length
+        return {
+          results: results.map((result, index) => new Model.RecordResult({ ...result, alerts: byIndex.get(index) ?? [] }, trusted)),
+          written,
+          alerts: alertIds.size
+        }
+      })
+
+    const recordObservations = (batch: ReadonlyArray<Model.ObservationInput>) =>
+      batch.length === 0
+        ? Effect.succeed([])
+        : sql.withTransaction(record(batch)).pipe(
+          Effect.mapError((error) => error._tag === "TargetNotFound" ? error : failed("recordObservations")(error)),
+          Effect.tap(({ alerts, written }) =>
+            Effect.all([
+              Metric.update(observationsWritten, written),
+              Metric.update(alertsRaised, alerts),
+              Metric.update(batchSize, batch.length)
+            ], { discard: true })
+          ),
+          Effect.map(({ results }) => results),
+          Effect.withSpan("Store.recordObservations", { attributes: { "trawl.batch.size": batch.length } })
+        )
+
+    const history = (
+      targetId: number,
+      options: { readonly since?: number | undefined; readonly limit?: number | undefined } = {}
+    ) =>
+      sql`SELECT ${sql.literal(observationColumns)} FROM observations o WHERE o.target_id = ${targetId} AND o.observed_at >= ${
+        Math.floor(options.since ?? 0)
+      } ORDER BY o.observed_at DESC, o.id DESC LIMIT ${Math.max(0, Math.floor(options.limit ?? 1000))}`.pipe(
+        Effect.map((rows) => rows.map(toObservation)),
+        Effect.mapError(failed("history"))
+      )
+
+    const statusCounts = (now: number) =>
+      sql`SELECT
+        (SELECT count(*) FROM targets) AS targets,
+        (SELECT count(*) FROM targets WHERE enabled = 1) AS enabled,
+        (SELECT count(*) FROM targets WHERE enabled = 1 AND next_due_at <= ${Math.floor(now)}) AS due,
+        (SELECT count(*) FROM targets WHERE failure_streak > 0) AS failing,
+        (SELECT count(*) FROM observations) AS observations,
+        (SELECT count(*) FROM alerts WHERE sent_at IS NULL) AS alerts_pending,
+        (SELECT count(*) FROM alerts WHERE sent_at IS NOT NULL) AS alerts_sent,
+        (SELECT count(*) FROM runs) AS runs`.pipe(
+        Effect.map(([row]) =>
+          new Model.StatusCounts({
+            targets: num(row!.targets),
+            enabled: num(row!.enabled),
+            due: num(row!.due),
+            failing: num(row!.failing),
+            observations: num(row!.observations),
+            alertsPending: num(row!.alerts_pending),
+            alertsSent: num(row!.alerts_sent),
+            runs: num(row!.runs)
+          })
+        ),
+        Effect.mapError(failed("statusCounts"))
+      )
+
+    const pendingAlerts = (limit: number) =>
+      sql`SELECT ${sql.literal(alertColumns)} FROM alerts a JOIN targets t ON t.id = a.target_id WHERE a.sent_at IS NULL ORDER BY a.id LIMIT ${
+        Math.max(0, Math.floor(limit))
+      }`.pipe(
+        Effect.map((rows) => rows.map(toAlert)),
+        Effect.mapError(failed("pendingAlerts"))
+      )
+
+    const markSent = (keys: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        if (keys.length === 0) return 0
+        const now = yield* Clock.currentTimeMillis
+        let marked = 0
+        for (const chunk of chunks(keys, chunkSize)) {
+          const rows = yield* sql`UPDATE alerts SET sent_at = ${now} WHERE ${sql.in("key", chunk)} AND sent_at IS NULL RETURNING key`
+          marked += rows.length
+        }
+        return marked
+      }).pipe(Effect.mapError(failed("markSent")))
+
+    const deliver = <E, R>(
+      notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
+      options: { readonly limit?: number | undefined } = {}
+    ) =>
+      Effect.gen(function*() {
+        const alerts = yield* pendingAlerts(options.limit ?? 100)
+        let delivered = 0
+        let failures = 0
+        for (const alert of alerts) {
+          // Typed failures leave the alert pending; interruption (a crash) and
+          // defects end the pass, the alert still unmarked.
+          const sent = yield* notify(alert).pipe(
+            Effect.as(true),
+            Effect.catch(() =>
+              Effect.as(
+                Effect.logWarning("alert delivery failed; it stays in the outbox").pipe(
+                  Effect.annotateLogs({ key: alert.key, url: alert.url })
+                ),
+                false
+              )
+            )
+          )
+          if (!sent) {
+            failures++
+            continue
+          }
+          delivered += yield* markSent([alert.key])
+        }
+        return { delivered, failed: failures }
+      }).pipe(Effect.withSpan("Store.deliver"))
+
+    const startRun = () =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sql`INSERT INTO runs ${sql.insert({ started_at: now, status: "running" })} RETURNING *`).pipe(
+          Effect.map(([row]) => toRun(row!)),
+          Effect.mapError(failed("startRun"))
+        )
+
+    const finishRun = (
+      id: number,
+      summary: { readonly status: "finished" | "aborted"; readonly observations: number; readonly failures: number }
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* sql`UPDATE runs SET finished_at = ${now}, status = ${summary.status}, observations = ${summary.observations}, failures = ${summary.failures} WHERE id = ${id} RETURNING *`
+        if (rows.length === 0) {
+          return yield* new StoreError.StorageFailure({ operation: "finishRun", detail: `no run with id ${id}` })
+        }
+        return toRun(rows[0]!)
+      }).pipe(Effect.mapError((error) => error._tag === "StorageFailure" ? error : failed("finishRun")(error)))
+
+    const observationPages = (filter: ObservationFilter) => {
+      const pageSize = Math.max(1, Math.min(filter.pageSize ?? 1000, 10_000))
+      return Stream.paginate(0, (after: number) => {
+        const clauses = [sql`o.id > ${after}`]
+        if (filter.targetId !== undefined) clauses.push(sql`o.target_id = ${filter.targetId}`)
+        if (filter.since !== undefined) clauses.push(sql`o.observed_at >= ${Math.floor(filter.since)}`)
+        if (filter.until !== undefined) clauses.push(sql`o.observed_at < ${Math.floor(filter.until)}`)
+        return sql`SELECT ${sql.literal(observationColumns)}, t.url AS url FROM observations o JOIN targets t ON t.id = o.target_id WHERE ${
+          sql.and(clauses)
+        } ORDER BY o.id LIMIT ${pageSize}`.pipe(
+          Effect.map((rows) =>
+            [
+              rows,
+              rows.length < pageSize ? Option.none<number>() : Option.some(num(rows[rows.length - 1]!.id))
+            ] as const
+          ),
+          Effect.mapError(failed("observations"))
+        )
+      })
+    }
+
+    const observations = (filter: ObservationFilter = {}) => Stream.map(observationPages(filter), toObservation)
+
+    const exportObservations = (format: "jsonl" | "csv", filter: ObservationFilter = {}) => {
+      const lines = Stream.map(observationPages(filter), (row) => {
+        const observation = toObservation(row)
+        const record = {
+          id: observation.id,
+          key: observation.key,
+          targetId: observation.targetId,
+          url: String(row.url),
+          observedAt: new Date(observation.observedAt).toISOString(),
+          outcome: observation.outcome,
+          amount: observation.price?.amount ?? null,
+          currency: observation.price?.currency ?? null,
+          availability: observation.availability,
+          httpStatus: observation.httpStatus,
+          errorTag: observation.errorTag,
+          source: observation.source,
+          contentHash: observation.contentHash
+        }
+        return format === "jsonl"
+          ? JSON.stringify(record) + "\n"
+          : exportColumns.map((column) => csvField(record[column])).join(",") + "\n"
+      })
+      return format === "csv" ? Stream.concat(Stream.make(exportColumns.join(",") + "\n"), lines) : lines
+    }
+
+    return {
+      dialect,
+      addTarget,
+      addTargets,
+      getTarget,
+      setEnabled,
+      removeTarget,
+      dueTargets,
+      recordObservations,
+      history,
+      statusCounts,
+      pendingAlerts,
+      markSent,
+      deliver,
+      startRun,
+      finishRun,
+      observations,
+      exportObservations
+    } satisfies Service
+  })
+
+/**
+ * Options of the SQLite store.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const options: Store.SqliteOptions = { filename: "./trawl.db" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface SqliteOptions extends StoreOptions, SqliteClient.SqliteClientConfig {}
+
+/**
+ * The store on a SQLite file (WAL mode, busy timeout). A file that is not a
+ * database fails with `DatabaseCorrupt`, a lock held past the busy timeout
+ * with `DatabaseLocked`, a newer schema with `SchemaTooNew`.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const StoreLive = Store.layerSqlite({ filename: "./trawl.db" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSqlite = (
+  options: SqliteOptions
+): Layer.Layer<Store | SqlClient.SqlClient, StoreError.SchemaTooNew | StoreError.DatabaseError> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      const database = options.database ?? options.filename
+      const client = yield* Effect.mapError(
+        SqliteClient.make(options),
+        (error) => StoreError.fromSqlError(error, database, "open")
+      )
+      const store = yield* Effect.provideService(make({ ...options, database }), SqlClient.SqlClient, client)
+      return Context.make(Store, store).pipe(Context.add(SqlClient.SqlClient, client))
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * Options of the Postgres store.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const options: Store.PostgresOptions = { url: "postgres://trawl@127.0.0.1:5432/trawl", schema: "trawl" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface PostgresOptions extends StoreOptions {
+  /** A `postgres://` connection URL. */
+  readonly url: string | Redacted.Redacted<string>
+  /** Schema to keep the tables in (created if missing). Default: the server's search path. */
+  readonly schema?: string | undefined
+  /** Pool size. Default 10. */
+  readonly maxConnections?: number | undefined
+  /** Connection timeout. Default 10 seconds. */
+  readonly connectTimeout?: number | undefined
+}
+
+/**
+ * The store on Postgres, through `@effect/sql-pg`.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const StoreLive = Store.layerPostgres({ url: process.env.TRAWL_POSTGRES_URL ?? "postgres://postgres@127.0.0.1/trawl" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerPostgres = (
+  options: PostgresOptions
+): Layer.Layer<Store | SqlClient.SqlClient, StoreError.SchemaTooNew | StoreError.DatabaseError> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
+      const database = options.database ?? redactUrl(Redacted.value(url))
+      const schema = options.schema
+      if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+        return yield* new StoreError.StorageFailure({ operation: "open", detail: `invalid schema name ${schema}` })
+      }
+      if (schema !== undefined) {
+        // The schema must exist before connections that search it are made.
+        yield* Effect.scoped(Effect.gen(function*() {
+          const admin = yield* PgClient.make({ url, maxConnections: 1, connectTimeout: options.connectTimeout ?? 10_000 })
+          yield* admin`CREATE SCHEMA IF NOT EXISTS ${admin(schema)}`
+        })).pipe(Effect.mapError((error) => StoreError.fromSqlError(error, database, "open")))
+      }
+      const client = yield* PgClient.make({
+        url,
+        maxConnections: options.maxConnections ?? 10,
+        connectTimeout: options.connectTimeout ?? 10_000,
+        applicationName: "trawl",
+        ...(schema !== undefined ? { startupParameters: { search_path: schema } } : {})
+      }).pipe(Effect.mapError((error) => StoreError.fromSqlError(error, database, "open")))
+      const store = yield* Effect.provideService(make({ ...options, database }), SqlClient.SqlClient, client)
+      return Context.make(Store, store).pipe(Context.add(SqlClient.SqlClient, client))
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
+
+const redactUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    parsed.password = ""
+    return parsed.href
+  } catch {
+    return "postgres"
+  }
+}
+
+/**
+ * The store chosen by configuration: Postgres when `TRAWL_POSTGRES_URL` is set
+ * (tables in `TRAWL_POSTGRES_SCHEMA` if given), else SQLite at `TRAWL_DB`
+ * (default `./trawl.db`).
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@trawl/store"
+ *
+ * const StoreLive = Store.layerConfig
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<
+  Store | SqlClient.SqlClient,
+  StoreError.SchemaTooNew | StoreError.DatabaseError | Config.ConfigError
+> = Layer.unwrap(
+  Effect.gen(function*() {
+    const url = yield* Config.option(Config.Redacted("TRAWL_POSTGRES_URL"))
+    const schema = yield* Config.option(Config.String("TRAWL_POSTGRES_SCHEMA"))
+    const filename = yield* Config.String("TRAWL_DB").pipe(Config.withDefault("./trawl.db"))
+    return Option.isSome(url)
+      ? layerPostgres({ url: url.value, schema: Option.getOrUndefined(schema) })
+      : layerSqlite({ filename })
+  })
+)

@@ -1,0 +1,45 @@
+/**
+ * Exact decimal arithmetic on plain decimal strings, through bigint: prices
+ * are compared and percentages computed without ever touching a float.
+ */
+
+interface Scaled {
+  readonly units: bigint
+  readonly scale: number
+}
+
+const parse = (decimal: string): Scaled => {
+  const dot = decimal.indexOf(".")
+  if (dot === -1) return { units: BigInt(decimal), scale: 0 }
+  const fraction = decimal.slice(dot + 1)
+  return { units: BigInt(decimal.slice(0, dot) + fraction), scale: fraction.length }
+}
+
+const align = (a: Scaled, b: Scaled): readonly [bigint, bigint, number] => {
+  const scale = Math.max(a.scale, b.scale)
+  return [a.units * 10n ** BigInt(scale - a.scale), b.units * 10n ** BigInt(scale - b.scale), scale]
+}
+
+/** -1, 0 or 1 as `a` is below, equal to or above `b` (`"1.50"` equals `"1.5"`). */
+export const compare = (a: string, b: string): -1 | 0 | 1 => {
+  const [x, y] = align(parse(a), parse(b))
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/**
+ * `(to - from) / from × 100`, rounded half away from zero to `places`
+ * fraction digits, as a signed decimal string; undefined when `from` is zero.
+ */
+export const percentChange = (from: string, to: string, places = 2): string | undefined => {
+  const [x, y] = align(parse(from), parse(to))
+  if (x === 0n) return undefined
+  const factor = 100n * 10n ** BigInt(places)
+  const numerator = (y - x) * factor
+  const negative = numerator < 0n
+  const magnitude = negative ? -numerator : numerator
+  let quotient = magnitude / x
+  if ((magnitude % x) * 2n >= x) quotient += 1n
+  const digits = quotient.toString().padStart(places + 1, "0")
+  const body = places === 0 ? digits : `${digits.slice(0, -places)}.${digits.slice(-places)}`
+  return negative && quotient !== 0n ? `-${body}` : body
+}

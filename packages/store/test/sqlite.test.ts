@@ -1,0 +1,4 @@
+import { sqlite } from "./support/backends.ts"
+import { storeSuite } from "./support/suite.ts"
+
+storeSuite(sqlite)

@@ -1,0 +1,86 @@
+/**
+ * The two backends the shared suite runs on. Each `fresh` database is new
+ * and empty (a temp SQLite file, or a Postgres schema of its own) and is
+ * removed when the scope closes; `layer` opens it (again) as a Store.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as SqlClient from "effect/sql/SqlClient"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Store from "../../src/Store.ts"
+import type * as StoreError from "../../src/StoreError.ts"
+
+export interface Database {
+  readonly name: string
+  readonly layer: (
+    options?: Store.StoreOptions
+  ) => Layer.Layer<Store.Store | SqlClient.SqlClient, StoreError.SchemaTooNew | StoreError.DatabaseError>
+}
+
+export interface Backend {
+  readonly name: "sqlite" | "postgres"
+  readonly fresh: Effect.Effect<Database, never, Scope.Scope>
+}
+
+let counter = 0
+
+export const sqlite: Backend = {
+  name: "sqlite",
+  fresh: Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trawl-store-"))
+      const filename = path.join(dir, "trawl.db")
+      return {
+        dir,
+        database: {
+          name: filename,
+          layer: (options: Store.StoreOptions = {}) => Store.layerSqlite({ ...options, filename })
+        }
+      }
+    }),
+    ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(Effect.map(({ database }) => database))
+}
+
+export const postgres = (url: string): Backend => ({
+  name: "postgres",
+  fresh: Effect.acquireRelease(
+    Effect.sync(() => {
+      const schema = `trawl_t${process.pid}_${Date.now().toString(36)}_${counter++}`
+      return {
+        schema,
+        database: {
+          name: schema,
+          layer: (options: Store.StoreOptions = {}) => Store.layerPostgres({ ...options, url, schema, maxConnections: 4 })
+        }
+      }
+    }),
+    ({ schema }) =>
+      Effect.scoped(Effect.gen(function*() {
+        const sql = yield* PgClient.make({ url: Redacted.make(url), maxConnections: 1 })
+        yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
+      })).pipe(Effect.provide(Reactivity.layer), Effect.orDie)
+  ).pipe(Effect.map(({ database }) => database))
+})
+
+let cached: { readonly url: string } | { readonly reason: string } | undefined
+
+/** The Postgres server for the tests (scripts/postgres.sh), or why there is none. */
+export const postgresServer = (): { readonly url: string } | { readonly reason: string } => {
+  if (cached !== undefined) return cached
+  const script = fileURLToPath(new URL("../../scripts/postgres.sh", import.meta.url))
+  const result = spawnSync("bash", [script], { encoding: "utf8", timeout: 240_000 })
+  const url = result.stdout.trim().split("\n").pop() ?? ""
+  cached = result.status === 0 && url.startsWith("postgres://")
+    ? { url }
+    : { reason: (result.stderr || result.error?.message || `exit ${result.status}`).trim() }
+  return cached
+}

@@ -1,0 +1,498 @@
+/**
+ * The store suite every backend passes: migrations, targets, change
+ * detection, atomicity under a killed writer, idempotent replays, outbox
+ * delivery across a crash, batching under backpressure, streamed export.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as Migrations from "../../src/Migrations.ts"
+import * as Model from "../../src/Model.ts"
+import * as Store from "../../src/Store.ts"
+import * as Writer from "../../src/Writer.ts"
+import type { Backend, Database } from "./backends.ts"
+
+const T0 = 1_700_000_000_000
+const MINUTE = 60_000
+
+export const money = (amount: string, currency = "EUR") => new Model.Money({ amount, currency })
+
+export const ok = (
+  targetId: number,
+  observedAt: number,
+  price: Model.Money | null,
+  availability: Model.Availability = "in_stock",
+  extra: Partial<ConstructorParameters<typeof Model.ObservationInput>[0]> = {}
+) =>
+  new Model.ObservationInput({
+    targetId,
+    observedAt,
+    outcome: "ok",
+    price,
+    availability,
+    httpStatus: 200,
+    source: "json-ld",
+    contentHash: `h${observedAt}`,
+    ...extra
+  })
+
+export const failure = (targetId: number, observedAt: number, errorTag = "NoPrice") =>
+  new Model.ObservationInput({ targetId, observedAt, outcome: "error", errorTag, httpStatus: 200 })
+
+const newTarget = (n: number, intervalMillis = 5 * MINUTE, dueAt = T0) =>
+  new Model.NewTarget({ url: `https://shop${n % 97}.example/p/${n}`, intervalMillis, dueAt })
+
+/** Runs `f` against a fresh database opened as a Store. */
+const withStore = <A, E>(
+  backend: Backend,
+  f: (store: Store.Service, db: Database) => Effect.Effect<A, E, Store.Store | SqlClient.SqlClient>,
+  options?: Store.StoreOptions
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const db = yield* backend.fresh
+    return yield* Effect.provide(Effect.flatMap(Store.Store, (store) => f(store, db)), db.layer(options))
+  }))
+
+const count = (table: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM ${sql(table)}`
+    return Number(rows[0]!.n)
+  }).pipe(Effect.orDie)
+
+/** Runs an effect that may interrupt itself in a fiber of its own, and returns how it ended. */
+const inOwnFiber = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Effect.forkChild(effect), Fiber.await)
+
+const kinds = (results: ReadonlyArray<Model.RecordResult>) => results.flatMap((result) => result.alerts.map((a) => a.kind))
+
+export const storeSuite = (backend: Backend) => {
+  describe(`Store on ${backend.name}`, () => {
+    it.live("migrates an empty database, and re-opening it migrates nothing", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* backend.fresh
+        const first = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            yield* store.addTarget(newTarget(1))
+            return yield* Migrations.currentVersion
+          }),
+          db.layer()
+        )
+        assert.strictEqual(first, Migrations.latest)
+        const again = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            const sql = yield* SqlClient.SqlClient
+            const rows = yield* sql`SELECT migration_id FROM ${sql(Migrations.table)}`
+            const counts = yield* store.statusCounts(T0)
+            return { migrations: rows.length, targets: counts.targets }
+          }),
+          db.layer()
+        )
+        assert.deepStrictEqual(again, { migrations: Object.keys(Migrations.all).length, targets: 1 })
+      })))
+
+    it.live("refuses a database migrated by a newer trawl", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* backend.fresh
+        yield* Effect.provide(
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`INSERT INTO ${sql(Migrations.table)} (migration_id, name) VALUES (${999}, ${"from_the_future"})`
+          }),
+          db.layer()
+        )
+        const exit = yield* Effect.exit(Effect.provide(Effect.void, db.layer()))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+        assert.strictEqual(error?._tag, "Fail")
+        const failed = (error as { error: { _tag: string; found: number; message: string } }).error
+        assert.strictEqual(failed._tag, "SchemaTooNew")
+        assert.strictEqual(failed.found, 999)
+        assert.match(failed.message, /upgrade trawl/)
+      })))
+
+    it.live("adds targets; duplicates and invalid URLs are typed errors and write nothing", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const target = yield* store.addTarget(
+            new Model.NewTarget({ url: "https://Shop.Example/p/1#reviews", intervalMillis: MINUTE, rules: { price: { selector: ".p" } } })
+          )
+          assert.strictEqual(target.url, "https://shop.example/p/1")
+          assert.strictEqual(target.host, "shop.example")
+          assert.deepStrictEqual(target.rules, { price: { selector: ".p" } })
+          assert.isTrue(target.enabled)
+          assert.deepStrictEqual(yield* store.getTarget(target.id), target)
+
+          const duplicate = yield* Effect.flip(store.addTarget(new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: MINUTE })))
+          assert.strictEqual(duplicate._tag, "DuplicateTarget")
+
+          for (const url of ["", "shop.example/p/1", "ftp://shop.example/x", "https://user:pw@shop.example/", "javascript:alert(1)", " https://a.example/", `https://a.example/${"x".repeat(3000)}`]) {
+            const error = yield* Effect.flip(store.addTarget(new Model.NewTarget({ url, intervalMillis: MINUTE })))
+            assert.strictEqual(error._tag, "InvalidUrl", url)
+          }
+
+          // all or nothing: the batch holds one URL that exists already
+          const batch = yield* Effect.flip(store.addTargets([newTarget(10), newTarget(11), new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: MINUTE })]))
+          assert.strictEqual(batch._tag, "DuplicateTarget")
+          const inBatch = yield* Effect.flip(store.addTargets([newTarget(12), newTarget(12)]))
+          assert.strictEqual(inBatch._tag, "DuplicateTarget")
+          assert.strictEqual((yield* store.statusCounts(T0)).targets, 1)
+
+          assert.strictEqual(yield* store.addTargets([newTarget(10), newTarget(11)]), 2)
+          yield* store.setEnabled(target.id, false)
+          assert.isFalse((yield* store.getTarget(target.id)).enabled)
+          yield* store.removeTarget(target.id)
+          assert.strictEqual((yield* Effect.flip(store.getTarget(target.id)))._tag, "TargetNotFound")
+          assert.strictEqual((yield* Effect.flip(store.removeTarget(target.id)))._tag, "TargetNotFound")
+        })))
+
+    it.live("due targets come earliest first, enabled only, from the due index", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          yield* store.addTargets(Array.from({ length: 50 }, (_, i) => newTarget(i, MINUTE, T0 + (49 - i) * 1000)))
+          const disabled = (yield* store.dueTargets({ now: T0 + 100_000, limit: 1 }))[0]!
+          yield* store.setEnabled(disabled.id, false)
+          const due = yield* store.dueTargets({ now: T0 + 9_500, limit: 100 })
+          assert.deepStrictEqual(due.map((t) => t.nextDueAt), [1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => T0 + s * 1000))
+          assert.strictEqual((yield* store.dueTargets({ now: T0 + 100_000, limit: 7 })).length, 7)
+          const counts = yield* store.statusCounts(T0 + 9_500)
+          assert.strictEqual(counts.targets, 50)
+          assert.strictEqual(counts.enabled, 49)
+          assert.strictEqual(counts.due, 9)
+        })))
+
+    it.live("change detection: first seen, same, up, down, currency, stock, failure streak", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          const step = (input: Model.ObservationInput) => store.recordObservations([input])
+          const at = (n: number) => T0 + n * MINUTE
+
+          const first = yield* step(ok(id, at(1), money("19.99")))
+          assert.deepStrictEqual(kinds(first), ["first_seen"])
+          assert.deepStrictEqual(first[0]!.alerts[0]!.newPrice, money("19.99"))
+          assert.deepStrictEqual(kinds(yield* step(ok(id, at(2), money("19.990")))), [], "same price, other scale")
+
+          const up = (yield* step(ok(id, at(3), money("24.99"))))[0]!.alerts
+          assert.deepStrictEqual(up.map((a) => [a.kind, a.oldPrice?.amount, a.newPrice?.amount, a.percent]), [["price_up", "19.990", "24.99", "25.01"]])
+          const down = (yield* step(ok(id, at(4), money("12.495"))))[0]!.alerts
+          assert.deepStrictEqual(down.map((a) => [a.kind, a.percent]), [["price_down", "-50.00"]])
+
+          const currency = (yield* step(ok(id, at(5), money("15.00", "USD"))))[0]!.alerts
+          assert.deepStrictEqual(currency.map((a) => [a.kind, a.oldPrice?.currency, a.newPrice?.currency, a.percent]), [["currency_changed", "EUR", "USD", null]])
+
+          assert.deepStrictEqual(kinds(yield* step(ok(id, at(6), money("15.00", "USD"), "out_of_stock"))), ["out_of_stock"])
+          assert.deepStrictEqual(kinds(yield* step(ok(id, at(7), null, "unknown"))), [], "nothing read: state kept")
+          assert.deepStrictEqual(kinds(yield* step(ok(id, at(8), money("14.00", "USD"), "in_stock"))), ["price_down", "back_in_stock"])
+
+          // extraction failures: the alert comes once, when the streak reaches 3
+          assert.deepStrictEqual(kinds(yield* step(failure(id, at(9)))), [])
+          assert.deepStrictEqual(kinds(yield* step(failure(id, at(10)))), [])
+          const broken = (yield* step(failure(id, at(11))))[0]!.alerts
+          assert.deepStrictEqual(broken.map((a) => [a.kind, a.failureStreak]), [["extraction_broken", 3]])
+          assert.deepStrictEqual(kinds(yield* step(failure(id, at(12)))), [])
+          assert.strictEqual((yield* store.getTarget(id)).failureStreak, 4)
+          assert.strictEqual((yield* store.statusCounts(at(12))).failing, 1)
+          const unchanged = new Model.ObservationInput({ targetId: id, observedAt: at(13), outcome: "unchanged", httpStatus: 304, etag: "\"v2\"" })
+          assert.deepStrictEqual(kinds(yield* step(unchanged)), [])
+          const target = yield* store.getTarget(id)
+          assert.strictEqual(target.failureStreak, 0)
+          assert.strictEqual(target.etag, "\"v2\"")
+          assert.deepStrictEqual(target.lastPrice, money("14.00", "USD"))
+          assert.strictEqual(target.lastAvailability, "in_stock")
+          assert.strictEqual(target.nextDueAt, at(13) + 5 * MINUTE)
+          for (const n of [14, 15, 16]) yield* step(failure(id, at(n)))
+          assert.strictEqual((yield* store.pendingAlerts(100)).filter((a) => a.kind === "extraction_broken").length, 2)
+
+          const history = yield* store.history(id)
+          assert.strictEqual(history.length, 16)
+          assert.strictEqual(history[0]!.observedAt, at(16))
+          assert.deepStrictEqual(history.at(-1)!.price, money("19.99"))
+          assert.strictEqual((yield* store.history(id, { since: at(15) })).length, 2)
+        })))
+
+    it.live("a batch applies changes in order, several targets at once", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          yield* store.addTargets([newTarget(1), newTarget(2), newTarget(3)])
+          const ids = (yield* store.dueTargets({ now: T0, limit: 10 })).map((t) => t.id)
+          const [a, b, c] = ids as [number, number, number]
+          const results = yield* store.recordObservations([
+            ok(a, T0 + 1, money("10")),
+            ok(b, T0 + 1, money("5.00", "GBP")),
+            ok(a, T0 + 2, money("11")),
+            failure(c, T0 + 1),
+            ok(a, T0 + 3, money("9.9"))
+          ])
+          assert.deepStrictEqual(results.map((r) => r.alerts.map((x) => x.kind)), [["first_seen"], ["first_seen"], ["price_up"], [], ["price_down"]])
+          assert.deepStrictEqual(results[4]!.alerts[0]!.percent, "-10.00")
+          assert.deepStrictEqual((yield* store.getTarget(a)).lastPrice, money("9.9"))
+          assert.strictEqual((yield* store.getTarget(c)).failureStreak, 1)
+          const unknown = yield* Effect.flip(store.recordObservations([ok(a, T0 + 4, money("1")), ok(9999, T0, null)]))
+          assert.strictEqual(unknown._tag, "TargetNotFound")
+          assert.strictEqual(yield* count("observations"), 5, "the failed batch wrote nothing")
+        })))
+
+    it.live("replaying an acknowledged batch adds no observation and no alert", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          const batch = [ok(id, T0, money("10")), ok(id, T0 + MINUTE, money("12"), "in_stock", { key: "run1/t1/2" })]
+          const first = yield* store.recordObservations(batch)
+          assert.deepStrictEqual(first.map((r) => r.inserted), [true, true])
+          assert.deepStrictEqual(first.map((r) => r.key), [`${id}@${T0}`, "run1/t1/2"])
+          const again = yield* store.recordObservations([...batch, ok(id, T0 + 2 * MINUTE, money("12"))])
+          assert.deepStrictEqual(again.map((r) => r.inserted), [false, false, true])
+          assert.deepStrictEqual(kinds(again), [])
+          assert.strictEqual(yield* count("observations"), 3)
+          assert.strictEqual(yield* count("alerts"), 2)
+          // the same key twice in one batch is one observation
+          const twice = yield* store.recordObservations([ok(id, T0 + 9 * MINUTE, money("1")), ok(id, T0 + 9 * MINUTE, money("1"))])
+          assert.deepStrictEqual(twice.map((r) => r.inserted), [true, false])
+          assert.strictEqual(yield* count("observations"), 4)
+        })))
+
+    it.live("killing the writer between any two statements leaves no alert without its observation", () =>
+      Effect.gen(function*() {
+        for (const step of ["targets-read", "observations-inserted", "alerts-inserted", "targets-updated"]) {
+          for (const how of ["interrupt", "die"] as const) {
+            yield* withStore(
+              backend,
+              (store) =>
+                Effect.gen(function*() {
+                  const { id } = yield* store.addTarget(newTarget(1))
+                  yield* store.recordObservations([ok(id, T0, money("10"))])
+                  const before = yield* store.getTarget(id)
+                  armed = true
+                  const exit = yield* inOwnFiber(
+                    store.recordObservations([ok(id, T0 + MINUTE, money("8"), "out_of_stock"), failure(id, T0 + 2 * MINUTE)])
+                  )
+                  armed = false
+                  assert.isTrue(Exit.isFailure(exit), `${step}/${how} should fail the batch`)
+                  assert.strictEqual(yield* count("observations"), 1, `${step}/${how}`)
+                  assert.strictEqual(yield* count("alerts"), 1, `${step}/${how}`)
+                  assert.deepStrictEqual(yield* store.getTarget(id), before, `${step}/${how}`)
+                  // the connection is usable again and the batch goes through
+                  const sql = yield* SqlClient.SqlClient
+                  const orphans = yield* sql`SELECT a.id FROM alerts a LEFT JOIN observations o ON o.id = a.observation_id WHERE o.id IS NULL`
+                  assert.strictEqual(orphans.length, 0)
+                }),
+              {
+                betweenStatements: (at) => armed && at === step ? kill(how) : Effect.void
+              }
+            )
+          }
+        }
+      }), 60_000)
+
+    it.live("a killed writer fiber (interrupted from outside, mid-transaction) commits nothing", () =>
+      withStore(
+        backend,
+        (store) =>
+          Effect.gen(function*() {
+            const { id } = yield* store.addTarget(newTarget(1))
+            yield* store.recordObservations([ok(id, T0, money("10"))])
+            parked = yield* Deferred.make<void>()
+            const fiber = yield* Effect.forkChild(store.recordObservations([ok(id, T0 + MINUTE, money("20"))]))
+            yield* Deferred.await(parked).pipe(Effect.timeout("10 seconds"))
+            yield* Fiber.interrupt(fiber)
+            assert.strictEqual(yield* count("observations"), 1)
+            assert.strictEqual(yield* count("alerts"), 1)
+            parked = undefined
+            const retry = yield* store.recordObservations([ok(id, T0 + MINUTE, money("20"))])
+            assert.deepStrictEqual(kinds(retry), ["price_up"])
+          }),
+        {
+          betweenStatements: (at) =>
+            at === "alerts-inserted" && parked !== undefined
+              ? Effect.andThen(Deferred.succeed(parked, undefined), Effect.never)
+              : Effect.void
+        }
+      ))
+
+    it.live("outbox: each alert is delivered exactly once across a crash between delivery and marking", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* backend.fresh
+        const received: Array<string> = []
+        const effective = new Set<string>()
+        // The receiver deduplicates on the idempotency key, as webhook receivers do.
+        const receiver = (alert: Model.Alert) =>
+          Effect.sync(() => {
+            received.push(alert.key)
+            effective.add(alert.key)
+          })
+
+        const alertsMade = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            yield* store.addTargets([newTarget(1), newTarget(2), newTarget(3)])
+            const ids = (yield* store.dueTargets({ now: T0, limit: 10 })).map((t) => t.id)
+            const results = yield* store.recordObservations(ids.flatMap((id, i) => [ok(id, T0, money(`${10 + i}`)), ok(id, T0 + MINUTE, money(`${20 + i}`))]))
+            return results.flatMap((r) => r.alerts.map((a) => a.key))
+          }),
+          db.layer()
+        )
+        assert.strictEqual(alertsMade.length, 6)
+
+        // crash: the third alert reaches the receiver, then the process dies before marking it
+        let calls = 0
+        const crashed = yield* inOwnFiber(Effect.provide(
+          Effect.flatMap(Store.Store, (store) =>
+            store.deliver((alert) => Effect.andThen(receiver(alert), ++calls === 3 ? Effect.interrupt : Effect.void))),
+          db.layer()
+        ))
+        assert.isTrue(Exit.isFailure(crashed))
+        assert.strictEqual(received.length, 3)
+
+        // restart on the same database: the unmarked alert is delivered again, under the same key
+        const after = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            const delivery = yield* store.deliver(receiver)
+            const repeat = yield* store.deliver(receiver)
+            const marked = yield* store.markSent(alertsMade)
+            const counts = yield* store.statusCounts(T0)
+            return { delivery, repeat, marked, counts }
+          }),
+          db.layer()
+        )
+        assert.deepStrictEqual(after.delivery, { delivered: 4, failed: 0 })
+        assert.deepStrictEqual(after.repeat, { delivered: 0, failed: 0 })
+        assert.strictEqual(after.marked, 0, "marking again changes nothing")
+        assert.strictEqual(after.counts.alertsSent, 6)
+        assert.strictEqual(after.counts.alertsPending, 0)
+        assert.deepStrictEqual([...effective].sort(), [...alertsMade].sort())
+        assert.strictEqual(received.length, 7, "one re-delivery, of the crashed key")
+        assert.strictEqual(received.filter((key) => key === received[2]).length, 2)
+      })))
+
+    it.live("a failed notification leaves the alert pending", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          yield* store.recordObservations([ok(id, T0, money("1"))])
+          const failed = yield* store.deliver(() => Effect.fail("receiver down"))
+          assert.deepStrictEqual(failed, { delivered: 0, failed: 1 })
+          assert.strictEqual((yield* store.pendingAlerts(10)).length, 1)
+          assert.deepStrictEqual(yield* store.deliver(() => Effect.void), { delivered: 1, failed: 0 })
+        })))
+
+    it.live("runs are recorded and observations point at them", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const run = yield* store.startRun()
+          assert.strictEqual(run.status, "running")
+          const { id } = yield* store.addTarget(newTarget(1))
+          yield* store.recordObservations([ok(id, T0, money("1"), "in_stock", { runId: run.id })])
+          const done = yield* store.finishRun(run.id, { status: "finished", observations: 1, failures: 0 })
+          assert.strictEqual(done.status, "finished")
+          assert.isNotNull(done.finishedAt)
+          assert.strictEqual((yield* store.history(id))[0]!.runId, run.id)
+          assert.strictEqual((yield* store.statusCounts(T0)).runs, 1)
+          assert.strictEqual((yield* Effect.flip(store.finishRun(run.id + 100, { status: "aborted", observations: 0, failures: 0 })))._tag, "StorageFailure")
+        })))
+
+    it.live("the writer batches, and a full buffer makes callers wait (backpressure)", () =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const batches: Array<number> = []
+        yield* withStore(
+          backend,
+          (store) =>
+            Effect.scoped(Effect.gen(function*() {
+              const { id } = yield* store.addTarget(newTarget(1))
+              const writer = yield* Writer.make({ capacity: 4, maxBatch: 2 })
+              const producers = yield* Effect.forEach(
+                Array.from({ length: 12 }, (_, i) => i),
+                (i) => Effect.forkChild(writer.record(ok(id, T0 + i * MINUTE, money(`${10 + (i % 2)}`))))
+              )
+              // the first batch is held inside its transaction; the buffer fills up
+              yield* Effect.sleep("200 millis")
+              assert.strictEqual(yield* writer.buffered, 4, "buffer full")
+              const waiting = producers.filter((fiber) => fiber.pollUnsafe() === undefined).length
+              assert.strictEqual(waiting, 12, "nobody acknowledged while the writer is blocked")
+              yield* Deferred.succeed(gate, undefined)
+              const results = yield* Effect.forEach(producers, (fiber) => Fiber.join(fiber)).pipe(Effect.timeout("20 seconds"))
+              assert.strictEqual(results.length, 12)
+              assert.isTrue(results.every((r) => r.inserted))
+              assert.strictEqual(yield* count("observations"), 12)
+              // an unknown target fails alone; its batch neighbours are written
+              const [bad, good] = yield* Effect.all([
+                Effect.flip(writer.record(ok(4242, T0, null))),
+                writer.record(ok(id, T0 + 100 * MINUTE, money("10")))
+              ], { concurrency: "unbounded" })
+              assert.strictEqual(bad._tag, "TargetNotFound")
+              assert.isTrue(good.inserted)
+            })),
+          {
+            betweenStatements: (at) =>
+              at === "targets-read" ? Effect.andThen(Effect.sync(() => batches.push(1)), Deferred.await(gate)) : Effect.void
+          }
+        )
+        assert.isTrue(batches.length <= 12 / 2 + 3, `batched: ${batches.length} transactions`)
+      }))
+
+    it.live("exports 100,000 observations as JSONL and CSV streams, page by page", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const targets = 100
+          yield* store.addTargets(Array.from({ length: targets }, (_, i) => newTarget(i)))
+          const ids = (yield* store.dueTargets({ now: T0, limit: targets })).map((t) => t.id)
+          const total = 100_000
+          for (let start = 0; start < total; start += 2000) {
+            const batch = Array.from({ length: 2000 }, (_, k) => {
+              const n = start + k
+              return ok(ids[n % targets]!, T0 + Math.floor(n / targets) * MINUTE, money(`${(n % 7) + 10}.${n % 100}`), "in_stock")
+            })
+            yield* store.recordObservations(batch)
+          }
+          // Retained heap, measured after a full collection (vitest runs with --expose-gc).
+          const retained = () => {
+            global.gc?.()
+            return process.memoryUsage().heapUsed
+          }
+          const heapBefore = retained()
+          let peak = -Infinity
+          let lines = 0
+          let last = ""
+          yield* store.exportObservations("jsonl", { pageSize: 500 }).pipe(
+            Stream.runForEach((line) =>
+              Effect.sync(() => {
+                lines++
+                last = line
+                if ((lines & 16383) === 0) peak = Math.max(peak, retained())
+              })
+            )
+          )
+          assert.strictEqual(lines, total)
+          const record = JSON.parse(last)
+          assert.strictEqual(record.amount, `${((total - 1) % 7) + 10}.${(total - 1) % 100}`)
+          assert.match(record.url, /^https:\/\/shop\d+\.example\/p\/\d+$/)
+          assert.isTrue(last.endsWith("\n"))
+          // 100,000 decoded observations held at once take ~50 MB; a page of 500, a few hundred kB.
+          const grew = (peak - heapBefore) / 1e6
+          console.log(`[${backend.name}] export of ${total} observations: retained heap at most ${grew.toFixed(2)} MB above its start (gc exposed: ${global.gc !== undefined})`)
+          if (global.gc !== undefined) assert.isBelow(grew, 16)
+
+          const csv = yield* store.exportObservations("csv", { targetId: ids[0]!, since: T0 + 10 * MINUTE }).pipe(Stream.runCollect)
+          assert.strictEqual(csv[0], "id,key,targetId,url,observedAt,outcome,amount,currency,availability,httpStatus,errorTag,source,contentHash\n")
+          assert.strictEqual(csv.length, 1 + (total / targets - 10))
+          assert.match(csv[1]!, /^\d+,\d+@\d+,\d+,https:\/\/shop0\.example\/p\/0,\d{4}-\d\d-\d\dT[\d:.]+Z,ok,\d+\.\d+,EUR,in_stock,200,,json-ld,h\d+\n$/)
+
+          // a stream read only in part reads only the pages it needs
+          const firstTen = yield* store.observations({ pageSize: 10 }).pipe(Stream.take(10), Stream.runCollect)
+          assert.deepStrictEqual(firstTen.map((o) => o.id), Array.from({ length: 10 }, (_, i) => firstTen[0]!.id + i))
+        })), 120_000)
+  })
+}
+
+let armed = false
+let parked: Deferred.Deferred<void> | undefined
+
+const kill = (how: "interrupt" | "die") =>
+  how === "interrupt" ? Effect.interrupt : Effect.die(new Error("writer killed between statements"))
