@@ -490,7 +490,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       mode: "page" | "robots",
       observation: Observation
     ): Effect.Effect<Exchanged, FetchError.FetchError> =>
-      Effect.suspend(() => {
+      // Uninterruptible around the body so the timers and the in-flight count set up here are
+      // always undone by the onExit below; the exchange itself runs interruptibly.
+      Effect.uninterruptibleMask((restore) => {
         const href = url.href
         const scope = Scope.makeUnsafe()
         let complete = false
@@ -510,7 +512,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           )
         const started = performance.now()
         inFlight++
-        return Effect.gen(function*() {
+        return restore(Effect.gen(function*() {
           yield* Metric.update(FetchMetrics.inFlight, inFlight)
           const response = yield* client.execute(HttpClientRequest.get(href, { headers })).pipe(
             Effect.mapError((error) => Body.mapTransport(href, error, options.connectTimeoutMillis, true))
@@ -569,8 +571,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           const sniffed = Charset.sniff(responseHeaders["content-type"], body)
           if (sniffed._tag === "Unknown") return yield* new FetchError.BadCharset({ url: href, charset: sniffed.label })
           return { status, headers: plainHeaders, location: undefined, body, charset: sniffed.charset, headersMillis }
-        }).pipe(
-          Effect.provideService(Scope.Scope, scope),
+        }).pipe(Effect.provideService(Scope.Scope, scope))).pipe(
           Effect.mapError((error) =>
             timedOut === undefined ? error : new FetchError.Timeout({
               url: href,
