@@ -48,6 +48,8 @@ export interface SqliteClientConfig {
   readonly wal?: boolean | undefined
   /** Prepared statements kept per connection (least recently used are dropped). Default 256. */
   readonly statementCacheSize?: number | undefined
+  /** Read integers as `bigint` (otherwise integers beyond 2^53 fail to read). Default false. */
+  readonly readBigInts?: boolean | undefined
   /** Rows read from SQLite per pull when streaming. Default 256. */
   readonly streamChunkSize?: number | undefined
   /** Extra span attributes on every query span. */
@@ -72,6 +74,8 @@ export interface SqliteClientConfig {
  */
 export interface SqliteClient extends SqlClient.SqlClient {
   readonly config: SqliteClientConfig
+  /** How many prepared statements the cache holds now (never above `statementCacheSize`). */
+  readonly cachedStatements: () => number
 }
 
 /**
@@ -230,7 +234,8 @@ export const make = (
           const db = new DatabaseSync(config.filename, {
             readOnly: config.readonly ?? false,
             timeout: Math.max(0, Math.round(busyMillis)),
-            enableForeignKeyConstraints: true
+            enableForeignKeyConstraints: true,
+            readBigInts: config.readBigInts ?? false
           })
           try {
             // The first statement reads the header: a file that is not a
@@ -328,7 +333,7 @@ export const make = (
       beginTransaction: config.readonly === true ? "BEGIN" : "BEGIN IMMEDIATE",
       releaseSavepoint: (name) => `RELEASE SAVEPOINT ${name}`
     })
-    return Object.assign(client, { config }) as SqliteClient
+    return Object.assign(client, { config, cachedStatements: () => objects.entries.size }) as SqliteClient
   })
 
 /**

@@ -1,0 +1,149 @@
+/**
+ * What only a SQLite file can show: a corrupt file, a lock held by another
+ * process, a full disk, and a writer process killed with SIGKILL.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as SqlClient from "effect/sql/SqlClient"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { fileURLToPath } from "node:url"
+import * as Model from "../src/Model.ts"
+import * as Store from "../src/Store.ts"
+import { money, ok } from "./support/suite.ts"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "trawl-store-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  assert.isTrue(Exit.isFailure(exit))
+  const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+  assert.strictEqual(reason?._tag, "Fail", String(reason))
+  return (reason as { error: E }).error
+}
+
+const target = new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: 60_000, dueAt: 0 })
+
+describe("Store on a SQLite file", () => {
+  it.live("a file that is not a database is DatabaseCorrupt", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "trawl.db")
+      fs.writeFileSync(filename, Buffer.alloc(8192, "not a database "))
+      const error = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ filename }))))
+      assert.strictEqual((error as { _tag: string })._tag, "DatabaseCorrupt")
+      assert.match((error as Error).message, /trawl\.db is corrupt or not a trawl database \(file is not a database\)/)
+      assert.strictEqual(fs.readFileSync(filename, "latin1").slice(0, 15), "not a database ", "left untouched")
+    })))
+
+  it.live("a lock held by another process is DatabaseLocked, at open and on write", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "trawl.db")
+      const other = new DatabaseSync(filename)
+      other.exec("PRAGMA journal_mode = WAL; CREATE TABLE keep (x); BEGIN EXCLUSIVE; INSERT INTO keep VALUES (1)")
+      const atOpen = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ filename, busyTimeout: 100 }))))
+      assert.strictEqual((atOpen as { _tag: string })._tag, "DatabaseLocked")
+      other.exec("COMMIT")
+
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* Store.Store
+          other.exec("BEGIN IMMEDIATE")
+          const onWrite = yield* Effect.flip(store.addTarget(target))
+          assert.strictEqual(onWrite._tag, "DatabaseLocked")
+          assert.match(onWrite.message, /locked by another process/)
+          other.exec("ROLLBACK")
+          const added = yield* store.addTarget(target)
+          assert.strictEqual(added.url, target.url)
+        }),
+        Store.layerSqlite({ filename, busyTimeout: 100 })
+      )
+      other.close()
+    })))
+
+  it.live("a full disk is DiskFull, and the failed batch leaves nothing behind", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "trawl.db")
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* Store.Store
+          const sql = yield* SqlClient.SqlClient
+          const { id } = yield* store.addTarget(target)
+          yield* store.recordObservations([ok(id, 1, money("1.00"))])
+          const before = yield* store.getTarget(id)
+          // SQLite reports a database that reached max_page_count exactly as a full disk (SQLITE_FULL).
+          const [{ page_count }] = (yield* sql`PRAGMA page_count`) as unknown as [{ page_count: number }]
+          yield* sql.unsafe(`PRAGMA max_page_count = ${page_count + 2}`)
+          const big = Array.from({ length: 2000 }, (_, i) => ok(id, 100 + i, money(`${i}.00`), "in_stock", { contentHash: "x".repeat(200) }))
+          const full = yield* Effect.flip(store.recordObservations(big))
+          assert.strictEqual(full._tag, "DiskFull")
+          assert.match(full.message, /disk full/)
+          assert.deepStrictEqual(yield* store.getTarget(id), before)
+          assert.strictEqual((yield* store.history(id)).length, 1)
+          assert.strictEqual((yield* store.statusCounts(0)).alertsPending, 1)
+          yield* sql.unsafe(`PRAGMA max_page_count = 1073741823`)
+          assert.strictEqual((yield* store.recordObservations(big)).length, 2000)
+        }),
+        Store.layerSqlite({ filename })
+      )
+    })))
+
+  it.live("a writer process killed with SIGKILL loses no acknowledged observation and leaves no alert without one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "trawl.db")
+      const script = fileURLToPath(new URL("./support/crash-writer.ts", import.meta.url))
+      const acked = yield* Effect.callback<number, Error>((resume) => {
+        const child = spawn(process.execPath, ["--conditions=@trawl/source", script, filename], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let last = -1
+        let stderr = ""
+        let killed = false
+        child.stderr.on("data", (chunk) => (stderr += chunk))
+        child.stdout.on("data", (chunk: Buffer) => {
+          for (const line of chunk.toString().split("\n")) {
+            const match = /^acked (\d+)$/.exec(line)
+            if (match) last = Number(match[1])
+          }
+          if (last >= 20 * 50 && !killed) {
+            killed = true
+            child.kill("SIGKILL")
+          }
+        })
+        child.on("exit", (_code, signal) =>
+          signal === "SIGKILL" ? resume(Effect.succeed(last)) : resume(Effect.fail(new Error(`writer exited: ${stderr}`))))
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          child.kill("SIGKILL")
+        })
+      })
+      assert.isAtLeast(acked, 1000)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const [check] = yield* sql<{ integrity_check: string }>`PRAGMA integrity_check`
+          assert.strictEqual(check!.integrity_check, "ok")
+          const [row] = yield* sql<{ observations: number; alerts: number; top: number }>`SELECT
+            (SELECT count(*) FROM observations) AS observations,
+            (SELECT count(*) FROM alerts) AS alerts,
+            (SELECT max(CAST(substr(key, 7) AS INTEGER)) FROM observations) AS top`
+          assert.isAtLeast(row!.top, acked, "every acknowledged observation survived")
+          assert.strictEqual(row!.observations, row!.top + 1, "no gaps: batches are whole")
+          assert.strictEqual(row!.alerts, row!.observations, "one alert per observation, no more, no less")
+          const orphans = yield* sql`SELECT a.id FROM alerts a LEFT JOIN observations o ON o.id = a.observation_id WHERE o.id IS NULL`
+          assert.strictEqual(orphans.length, 0)
+        }),
+        Store.layerSqlite({ filename })
+      )
+    })), 60_000)
+})
