@@ -114,7 +114,6 @@ export class Pool {
   readonly name: string
   private readonly slots = new Set<Slot>()
   private readonly stopping = new Set<Slot>()
-  private busyCount = 0
   private readonly queue = new Deque<Task>()
   private readonly blocked = new Deque<Task>()
   private queued = 0
@@ -346,10 +345,7 @@ export class Pool {
     }
     slot.dispatched++
     slot.inflight.push(task)
-    if (slot.inflight.length === 1) {
-      this.busyCount++
-      this.begin(task)
-    }
+    if (slot.inflight.length === 1) this.begin(task)
   }
 
   /** `task` is now the one its worker runs: its deadline starts. */
@@ -446,7 +442,6 @@ export class Pool {
     // the slot moves on before the caller resumes: a resumed fiber may run synchronously and look at the pool
     const next = slot.inflight[0]
     if (next !== undefined) this.begin(next)
-    else this.busyCount--
     if ((slot.retiring || slot.tasksRun >= this.options.maxTasksPerWorker) && slot.inflight.length === 0) {
       this.recycled++
       this.metrics.recycles.updateUnsafe(1, this.context)
@@ -509,7 +504,7 @@ export class Pool {
       }, this.options.idleTimeoutMillis)
       slot.timer.unref()
     }
-    this.metrics.utilization.updateUnsafe(this.busyCount / Math.max(1, this.slots.size), this.context)
+    this.metrics.utilization.updateUnsafe(this.busy() / Math.max(1, this.slots.size), this.context)
   }
 
   /**
@@ -521,7 +516,6 @@ export class Pool {
   private kill(slot: Slot, requeue: boolean): void {
     if (slot.state === SlotState.Stopping) return
     if (slot.state === SlotState.Starting) this.starting--
-    if (slot.inflight.length > 0) this.busyCount--
     clearTimeout(slot.timer)
     slot.state = SlotState.Stopping
     this.slots.delete(slot)
@@ -541,7 +535,7 @@ export class Pool {
           : new ActorError.ActorStopped({ actor: this.name })
       ))
     void slot.worker.terminate()
-    this.metrics.utilization.updateUnsafe(this.busyCount / Math.max(1, this.slots.size), this.context)
+    this.metrics.utilization.updateUnsafe(this.busy() / Math.max(1, this.slots.size), this.context)
   }
 
   /** Puts not-started tasks back at the head of the queue (in order), or settles them. */
@@ -571,7 +565,6 @@ export class Pool {
     // an exit we did not ask for: a crash. Bookkeeping first, callers last (a resumed fiber may run at once).
     this.slots.delete(slot)
     if (slot.state === SlotState.Starting) this.starting--
-    if (slot.inflight.length > 0) this.busyCount--
     slot.state = SlotState.Stopping
     this.crashes++
     this.metrics.crashes.updateUnsafe(1, this.context)
@@ -706,7 +699,7 @@ export class Pool {
       this.onThreadsChanged.add(check)
       check()
     }
-    if (mode === "interrupt" || (this.queued === 0 && this.busyCount === 0)) return finish()
+    if (mode === "interrupt" || (this.queued === 0 && this.busy() === 0)) return finish()
     this.state = "draining"
     const timer = setTimeout(finish, this.options.drainTimeoutMillis)
     this.drained = () => {
@@ -720,7 +713,7 @@ export class Pool {
 
   private checkDrained(): void {
     if (this.state !== "draining" || this.drained === undefined) return
-    if (this.queued === 0 && this.busyCount === 0) {
+    if (this.queued === 0 && this.busy() === 0) {
       const drained = this.drained
       this.drained = undefined
       drained()
@@ -730,6 +723,12 @@ export class Pool {
   }
 
   // ---- helpers ---------------------------------------------------------
+
+  private busy(): number {
+    let busy = 0
+    for (const slot of this.slots) if (slot.inflight.length > 0) busy++
+    return busy
+  }
 
   private idleCount(): number {
     let idle = 0
@@ -751,7 +750,7 @@ export class Pool {
       threads: this.slots.size + this.stopping.size,
       starting: this.starting,
       idle: this.idleCount(),
-      busy: this.busyCount,
+      busy: this.busy(),
       queued: this.queued,
       blocked: this.waiting,
       breaker: this.breaker,
