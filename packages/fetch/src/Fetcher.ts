@@ -21,7 +21,7 @@
  *    sniffing (`BadCharset`), conditional GET (`notModified`).
  * 6. **Retries** — retryable failures (see `FetchError.isRetryable`) are
  *    retried with jittered exponential backoff (`Schedule`), at most
- *    `maxRetries` times per hop; a `Retry-After` longer than
+ *    `maxRetries` times per request (all hops together); a `Retry-After` longer than
  *    `maxRetryAfterMillis` is not waited for.
  * 7. **Redirects** — followed by hand, each hop through steps 2–6, up to
  *    `maxRedirects`, a revisited URL is a loop (`TooManyRedirects`).
@@ -89,7 +89,7 @@ export interface Options {
   readonly robotsCacheCapacity: number
   /** `Crawl-delay` values above this are capped. Default 30 s. */
   readonly maxCrawlDelayMillis: number
-  /** Retries per hop for retryable failures. Default 2. */
+  /** Retries per `fetchPage` call (shared by its redirect hops) for retryable failures. Default 2. */
   readonly maxRetries: number
   /** First backoff delay; doubles per retry, ±20 % jitter. Default 250. */
   readonly retryBaseMillis: number
@@ -607,20 +607,30 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       !(error._tag === "HttpStatus" && (error.retryAfterMillis ?? 0) > options.maxRetryAfterMillis)
 
     // The first attempt runs bare; the Schedule is only engaged after a retryable failure.
-    const withRetries = <A>(attempt: () => Effect.Effect<A, FetchError.FetchError>) => {
+    // `budget.left` is shared by every hop of one fetchPage call: the retry budget is per request.
+    const withRetries = <A>(
+      url: URL,
+      budget: { left: number },
+      attempt: () => Effect.Effect<A, FetchError.FetchError>
+    ) => {
       let attempts = 1
+      const canRetry = (error: FetchError.FetchError) => budget.left > 0 && shouldRetry(error)
       return attempt().pipe(
         Effect.map((value) => [value, attempts] as const),
         Effect.catch((error: FetchError.FetchError) =>
-          !shouldRetry(error) || options.maxRetries <= 0
+          !canRetry(error)
             ? Effect.fail(error)
             : Effect.flatMap(firstRetryDelay, Effect.sleep).pipe(
               Effect.andThen(
                 Effect.suspend(() => {
                   attempts++
-                  return Metric.update(FetchMetrics.retries, 1).pipe(Effect.andThen(attempt()))
+                  budget.left--
+                  return Metric.update(FetchMetrics.retries, 1).pipe(
+                    Effect.andThen(Effect.logDebug(`retry ${attempts - 1} of ${url.href}`)),
+                    Effect.andThen(attempt())
+                  )
                 }).pipe(
-                  Effect.retry({ schedule: laterRetries, while: shouldRetry }),
+                  Effect.retry({ schedule: laterRetries, while: canRetry }),
                   Effect.map((value) => [value, attempts] as const)
                 )
               )
@@ -732,6 +742,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           if (request.validators?.lastModified !== undefined) {
             headers["if-modified-since"] = request.validators.lastModified
           }
+          const budget = { left: options.maxRetries }
           const redirects: Array<Page.Redirect> = []
           const visited = new Set([first.href])
           let url = first
@@ -747,7 +758,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               crawlDelay = verdict as number | undefined
             }
             const hop = url
-            const [[exchanged, queued], attempts] = yield* withRetries(() =>
+            const [[exchanged, queued], attempts] = yield* withRetries(hop, budget, () =>
               gated(hop, crawlDelay, (observation) => exchange(hop, headers, "page", observation))
             )
             queuedMillis += queued

@@ -185,6 +185,21 @@ describe("hostile servers", () => {
       expect(page.timings.attempts).toBe(3)
     }))
 
+  it.live("the retry budget is per request, shared by its redirect hops", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res, self) => {
+        if (req.url === "/a") {
+          if (self.count("/a") === 1) res.writeHead(500).end()
+          else res.writeHead(302, { location: "/b" }).end()
+        } else res.writeHead(503).end()
+      })
+      const fetcher = yield* makeFetcher({ maxRetries: 2 })
+      const error = yield* Effect.flip(fetcher.fetchPage(server.url("budget.test", "/a")))
+      expect(error._tag === "HttpStatus" && error.status).toBe(503)
+      expect(server.count("/a")).toBe(2)
+      expect(server.count("/b")).toBe(2)
+    }))
+
   it.live("the circuit opens after consecutive failures, refuses without sending, then probes", () =>
     Effect.gen(function*() {
       let healthy = false

@@ -8,6 +8,13 @@ import * as TestServer from "./support/server.ts"
 /** Real time passes (I/O happens) while the TestClock stands still. */
 const realSleep = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
 
+/** Waits (in real time, up to 5 s) until `condition` holds: I/O is real even under the TestClock. */
+const eventually = (condition: () => boolean) =>
+  Effect.gen(function*() {
+    for (let waited = 0; !condition() && waited < 5_000; waited += 10) yield* realSleep(10)
+    expect(condition()).toBe(true)
+  })
+
 const page = (_req: unknown, res: { end: (body: string) => void }) => res.end("<html>ok</html>")
 
 describe("host gates", () => {
@@ -54,14 +61,14 @@ describe("host gates", () => {
           concurrency: "unbounded"
         })
       )
-      yield* realSleep(150)
+      yield* eventually(() => server.seen.length === 1)
+      yield* realSleep(100)
       expect(server.seen.length).toBe(1)
       yield* TestClock.adjust(1_999)
       yield* realSleep(100)
       expect(server.seen.length).toBe(1)
       yield* TestClock.adjust(1)
-      yield* realSleep(150)
-      expect(server.seen.length).toBe(2)
+      yield* eventually(() => server.seen.length === 2)
       yield* TestClock.adjust(2_000)
       const pages = yield* Fiber.join(fiber)
       expect(pages.length).toBe(3)
