@@ -118,6 +118,19 @@ describe("Fetcher basics", () => {
       }
     }))
 
+  it.live("corrupt or unsupported Content-Encoding is a typed BadContentEncoding", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        if (req.url === "/corrupt") res.writeHead(200, { "content-encoding": "gzip" }).end("this is not gzip")
+        else res.writeHead(200, { "content-encoding": "compress" }).end("LZW?")
+      })
+      const fetcher = yield* makeFetcher()
+      const corrupt = yield* Effect.flip(fetcher.fetchPage(server.url("enc.test", "/corrupt")))
+      expect(corrupt._tag === "BadContentEncoding" && corrupt.encoding).toBe("gzip")
+      const unsupported = yield* Effect.flip(fetcher.fetchPage(server.url("enc.test", "/lzw")))
+      expect(unsupported._tag === "BadContentEncoding" && unsupported.reason).toBe("unsupported encoding")
+    }))
+
   it.live("rejects invalid URLs with a typed InvalidUrl, sending nothing", () =>
     Effect.gen(function*() {
       const fetcher = yield* makeFetcher()
