@@ -286,6 +286,7 @@ const runFlags = {
   ...storeFlags,
   targets: Flag.String("targets").pipe(Flag.optional, Flag.withDescription("Import this targets file first (CSV or JSONL)")),
   once: Flag.Boolean("once").pipe(Flag.withDefault(false), Flag.withDescription("One pass over every due target, print a summary, exit")),
+  all: Flag.Boolean("all").pipe(Flag.withDefault(false), Flag.withDescription("With --once: visit every enabled target now, due or not")),
   concurrency: Settings.concurrency,
   perHost: Settings.perHost,
   workers: Settings.workers,
@@ -342,24 +343,28 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
         Effect.catchTag("RowsRejected", (error) => Effect.logWarning(error.message))
       )
     }
-    const notifiers: Array<Notifier.Notifier> = input.quiet ? [] : [Notifier.stdout]
-    if (Option.isSome(input.alertsFile)) notifiers.push(yield* Notifier.jsonlFile(input.alertsFile.value))
     if (Option.isSome(input.webhook)) {
       const bad = TargetsFile.checkUrl(input.webhook.value)
       if (bad !== undefined) return yield* Effect.fail(new InputError({ input: "--webhook", reason: bad }))
-      notifiers.push(yield* Notifier.webhook({ url: input.webhook.value }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
     }
     const extractor = input.workers === 0 ? Extractor.layerLocal : Extractor.layerWorker({ workers: input.workers })
-    return yield* Monitor.run({
-      once: input.once,
-      notifiers,
-      fetchFibers: Math.min(input.concurrency, 4096),
-      tty: process.stderr.isTTY === true,
-      ...(Option.isSome(input.dashboard) ? { dashboardPort: input.dashboard.value } : {}),
-      ...(durationMillis === undefined ? {} : { durationMillis })
+    return yield* Effect.gen(function*() {
+      // built inside the run's scope: the webhook's HTTP client lives as long as the run
+      const notifiers: Array<Notifier.Notifier> = input.quiet ? [] : [Notifier.stdout]
+      if (Option.isSome(input.alertsFile)) notifiers.push(yield* Notifier.jsonlFile(input.alertsFile.value))
+      if (Option.isSome(input.webhook)) notifiers.push(yield* Notifier.webhook({ url: input.webhook.value }))
+      return yield* Monitor.run({
+        once: input.once,
+        all: input.all,
+        notifiers,
+        fetchFibers: Math.min(input.concurrency, 4096),
+        tty: process.stderr.isTTY === true,
+        ...(Option.isSome(input.dashboard) ? { dashboardPort: input.dashboard.value } : {}),
+        ...(durationMillis === undefined ? {} : { durationMillis })
+      })
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres), runFetcher(input, resolve), extractor))
+      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres), runFetcher(input, resolve), extractor, NodeHttpClient.layerUndici))
     )
   })
 

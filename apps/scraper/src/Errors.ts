@@ -59,7 +59,8 @@ const databaseTags = new Set([
   "DatabaseUnavailable",
   "StoreError",
   "SqlError",
-  "DiskFull"
+  "DiskFull",
+  "StorageFailure"
 ])
 
 /**
@@ -83,7 +84,9 @@ export const describe = (cause: Cause.Cause<unknown>): { readonly message: strin
   if (typeof error === "object" && error !== null && "_tag" in error) {
     const tag = String((error as { _tag: unknown })._tag)
     const message = (error as { message?: string }).message || tag
-    if (tag === "InputError" || tag === "InvalidUrl" || tag === "ExtractError") return { message, exitCode: ExitCode.input }
+    if (tag === "InputError" || tag === "InvalidUrl" || tag === "ExtractError" || tag === "DuplicateTarget" || tag === "TargetNotFound") {
+      return { message, exitCode: ExitCode.input }
+    }
     if (tag === "RowsRejected") return { message, exitCode: ExitCode.rowsRejected }
     if (databaseTags.has(tag)) return { message, exitCode: ExitCode.database }
     if (tag === "ConfigError") return { message, exitCode: ExitCode.usage }

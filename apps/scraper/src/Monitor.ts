@@ -32,6 +32,8 @@ import * as StoreAdapter from "./StoreAdapter.ts"
  */
 export interface Options {
   readonly once: boolean
+  /** With `once`: visit every enabled target, due or not. */
+  readonly all?: boolean | undefined
   readonly notifiers: ReadonlyArray<Notifier.Notifier>
   readonly fetchFibers: number
   /** Redraw a status line (TTY) instead of logging every few seconds. */
@@ -73,12 +75,15 @@ export const run = (options: Options): Effect.Effect<
   Store.Store | Extractor.Extractor | Fetcher.Fetcher | Scope.Scope
 > =>
   Effect.gen(function*() {
+    // signals are handled from the start: a stop before the first fetch is a stop too
+    const stop = yield* Deferred.make<"signal" | "duration">()
+    if (options.handleSignals !== false) yield* onSignals(() => Deferred.doneUnsafe(stop, Effect.succeed("signal")))
     const store = yield* Store.Store
     const extractor = yield* Extractor.Extractor
     const print = options.print ?? ((text: string) => void process.stdout.write(text + "\n"))
     const now = yield* Clock.currentTimeMillis
     const stored = yield* StoreAdapter.allTargets(store)
-    const due = options.once ? stored.filter((t) => t.nextDueAt <= now) : stored
+    const due = options.once && options.all !== true ? stored.filter((t) => t.nextDueAt <= now) : stored
     const names = new Map<number, string>()
     const runRecord = yield* store.startRun()
     let failures = 0
@@ -109,8 +114,6 @@ export const run = (options: Options): Effect.Effect<
       yield* Effect.logInfo(`dashboard on http://127.0.0.1:${port}/`)
     }
 
-    const stop = yield* Deferred.make<"signal" | "duration">()
-    if (options.handleSignals !== false) yield* onSignals(() => Deferred.doneUnsafe(stop, Effect.succeed("signal")))
     if (options.durationMillis !== undefined && options.durationMillis > 0) {
       yield* Effect.forkScoped(Effect.andThen(Effect.sleep(options.durationMillis), Deferred.succeed(stop, "duration")))
     }
