@@ -96,7 +96,7 @@ export interface Options {
   } | undefined
   /** Replace a worker after this many tasks. Default: never. */
   readonly maxTasksPerWorker?: number | undefined
-  /** Replace a worker whose V8 heap holds more than this after a task. Default: never. */
+  /** Replace a worker holding more than this many bytes after a task (V8 heap + ArrayBuffers outside it). Default: never. */
   readonly maxHeapUsedBytes?: number | undefined
   /** Passed to every `new Worker(...)`: heap and stack limits (a thread over them dies with `ERR_WORKER_OUT_OF_MEMORY`). */
   readonly resourceLimits?: ResourceLimits | undefined

@@ -15,7 +15,7 @@ export const make = (pool: string) => {
       attributes
     ),
     runTime: Metric.withAttributes(
-      Metric.histogram("trawl_worker_run_ms", { description: "Time from dispatch to reply, in milliseconds", boundaries }),
+      Metric.histogram("trawl_worker_run_ms", { description: "Time a task ran in its worker, in milliseconds", boundaries }),
       attributes
     ),
     utilization: Metric.withAttributes(

@@ -434,7 +434,8 @@ export class Pool {
     slot.tasksRun++
     this.completed++
     this.metrics.completed.updateUnsafe(1, this.context)
-    this.metrics.runTime.updateUnsafe(performance.now() - task.startedAt, this.context)
+    // measured by the worker: with prefetch, a task may start there before this thread hears of it
+    this.metrics.runTime.updateUnsafe(message[4], this.context)
     const outcome = task.state === TaskState.Running ? this.decode(task, message[1], message[2]) : Effect.void
     clearTimeout(task.timer)
     task.timer = undefined

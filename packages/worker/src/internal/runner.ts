@@ -16,6 +16,11 @@ import { type Codec, compile, describe, describeCause } from "./codec.ts"
 import * as Wire from "./wire.ts"
 
 const port = parentPort!
+
+const heapHeld = (): number => {
+  const stats = getHeapStatistics()
+  return stats.used_heap_size + stats.external_memory
+}
 const data = workerData as Wire.RunnerData
 
 const loadFailed = (reason: string): void => {
@@ -38,9 +43,11 @@ if (definition !== undefined) {
   const handlers = definition.handlers as Record<string, (request: unknown) => unknown>
   const reportHeap = data.reportHeap
 
+  let startedAt = 0
   const reply = (id: number, kind: number, payload: unknown, transfer?: ReadonlyArray<Transferable>): void => {
-    const heap = reportHeap ? getHeapStatistics().used_heap_size : 0
-    port.postMessage([id, kind, payload, heap], transfer as Array<Transferable> | undefined)
+    // bytes held by this thread: the V8 heap plus ArrayBuffers outside it (pages are bytes)
+    const heap = reportHeap ? heapHeld() : 0
+    port.postMessage([id, kind, payload, heap, performance.now() - startedAt], transfer as Array<Transferable> | undefined)
   }
 
   const succeed = (id: number, codec: Codec, value: unknown): void => {
@@ -75,6 +82,7 @@ if (definition !== undefined) {
 
   const run = (id: number, encoded: { readonly _tag?: unknown } | undefined): void => {
     running = true
+    startedAt = performance.now()
     const tag = typeof encoded === "object" && encoded !== null ? encoded._tag : undefined
     const codec = typeof tag === "string" ? codecs.get(tag) : undefined
     if (codec === undefined) {

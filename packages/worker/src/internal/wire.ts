@@ -3,7 +3,7 @@
  * the structured clone of a short array is the cheapest message there is.
  *
  * Pool → runner: `[taskId, encodedRequest]`, or `CLOSE`.
- * Runner → pool: `[taskId, kind, payload, heapUsedBytes]`, or `[CONTROL, READY | LOAD_FAILED, reason]`.
+ * Runner → pool: `[taskId, kind, payload, heapUsedBytes, runMillis]`, or `[CONTROL, READY | LOAD_FAILED, reason]`.
  *
  * @internal
  */
