@@ -22,6 +22,9 @@ const fail = (message: string, code: number) => {
   process.exitCode = code
 }
 
+// A parent that went away takes our stdout pipe with it; that must not crash the shutdown.
+process.stdout.on("error", () => undefined)
+
 const parsed = Cli.parse(process.argv.slice(2))
 if (Result.isFailure(parsed)) fail(parsed.failure.message, 2)
 else if (parsed.success.help) process.stdout.write(`${Cli.usage}\n`)
