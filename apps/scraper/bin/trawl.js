@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-// Runs the built CLI when present (after `npm run build`), else the TypeScript
-// sources directly (Node 24 strips types); either way on the project's Node 24
-// when started through npm or npx.
+// The `trawl` binary: runs the build in dist/ (made by `npm ci` / `npm run build`).
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const built = new URL("../dist/bin/trawl.js", import.meta.url)
-if (existsSync(fileURLToPath(built))) {
-  await import(built.href)
-} else {
-  await import(new URL("../src/bin/trawl.ts", import.meta.url).href)
+if (!existsSync(fileURLToPath(built))) {
+  process.stderr.write("trawl: not built yet: run `npm run build` (npm ci does it too)\n")
+  process.exit(1)
 }
+await import(built.href)

@@ -32,6 +32,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Extractor from "./Extractor.ts"
 import { InputError, RowsRejected } from "./Errors.ts"
+import * as Demo from "./Demo.ts"
 import * as Monitor from "./Monitor.ts"
 import * as Notifier from "./Notifier.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
@@ -384,6 +385,69 @@ const run = Command.make("run", runFlags, (input) => Effect.asVoid(runMonitor(in
 )
 
 // -----------------------------------------------------------------------------
+// trawl demo
+// -----------------------------------------------------------------------------
+
+const demo = Command.make("demo", {
+  shops: Flag.Int("shops").pipe(Flag.withDefault(500), Flag.withDescription("Simulated shops (default 500)")),
+  products: Flag.Int("products").pipe(Flag.withDefault(4), Flag.withDescription("Products per shop (default 4)")),
+  duration: Flag.String("duration").pipe(Flag.optional, Flag.withDescription("Stop by itself after this long (e.g. 60s) and exit 0")),
+  db: Flag.String("db").pipe(Flag.withDefault("./trawl-demo.db"), Flag.withDescription("Demo database (default ./trawl-demo.db, recreated unless --keep)")),
+  keep: Flag.Boolean("keep").pipe(Flag.withDefault(false), Flag.withDescription("Keep the demo database of an earlier run")),
+  alertsFile: Flag.String("alerts-file").pipe(Flag.withDefault("./trawl-demo-alerts.jsonl"), Flag.withDescription("Alerts as JSON lines (default ./trawl-demo-alerts.jsonl)")),
+  workers: Settings.workers,
+  simPort: Flag.Int("sim-port").pipe(Flag.withDefault(0), Flag.withDescription("Port of the simulated web (default: any free port)")),
+  seed: Flag.Int("seed").pipe(Flag.withDefault(42), Flag.withDescription("Seed of the simulated web (default 42)"))
+}, (input) =>
+  Effect.gen(function*() {
+    const options: Demo.Options = {
+      shops: input.shops,
+      products: input.products,
+      db: input.db,
+      keep: input.keep,
+      clockSpeed: 60,
+      seed: input.seed,
+      hostileFraction: 0.02,
+      intervalMillis: 10_000,
+      simPort: input.simPort
+    }
+    yield* Demo.check(options)
+    yield* positive("--workers", input.workers, 0)
+    let durationMillis: number | undefined
+    if (Option.isSome(input.duration)) {
+      const parsed = parseDuration(input.duration.value)
+      if (typeof parsed === "string") return yield* Effect.fail(new InputError({ input: "--duration", reason: parsed }))
+      durationMillis = parsed
+    }
+    yield* Demo.prepareDatabase(input.db, input.keep)
+    const extractor = input.workers === 0 ? Extractor.layerLocal : Extractor.layerWorker({ workers: input.workers })
+    yield* Effect.gen(function*() {
+      const { description } = yield* Demo.setUp(options)
+      yield* Console.error(JSON.stringify(description))
+      yield* Console.error(
+        `trawl demo: watching ${options.shops * options.products} products on ${options.shops} simulated shops; prices move every few seconds. Ctrl-C to stop.`
+      )
+      const alerts = yield* Notifier.jsonlFile(input.alertsFile)
+      yield* Monitor.run({
+        once: false,
+        notifiers: [Notifier.stdout, alerts],
+        fetchFibers: 256,
+        tty: process.stderr.isTTY === true,
+        drainMillis: 10_000,
+        ...(durationMillis === undefined ? {} : { durationMillis })
+      })
+      yield* Console.error(`trawl demo: done. Try: npx trawl history <url> --db ${input.db}  ·  npx trawl export --db ${input.db}`)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(
+        storeLayer(input.db, Option.none()),
+        Fetcher.layer({ resolve: { "*.sim.test": "127.0.0.1" }, allowRanges: ["loopback"], perHostConcurrency: 2 }),
+        extractor
+      ))
+    )
+  })).pipe(Command.withDescription("Watch trawl monitor a simulated web of shops, offline, in a few seconds"))
+
+// -----------------------------------------------------------------------------
 // the command tree
 // -----------------------------------------------------------------------------
 
@@ -394,7 +458,7 @@ const run = Command.make("run", runFlags, (input) => Effect.asVoid(runMonitor(in
  */
 export const trawl = Command.make("trawl").pipe(
   Command.withDescription("trawl — continuous price monitoring"),
-  Command.withSubcommands([run, add, importCommand, targetsCommand, status, history, exportCommand, extract])
+  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, status, history, exportCommand, extract])
 )
 
 /**

@@ -208,7 +208,10 @@ const recentKeys = async (path: string, tailBytes: number): Promise<{ readonly k
 }
 
 /**
- * Writes each alert's human line to stdout.
+ * Writes each alert's human line to stdout — except `first_seen`: a new
+ * target is not news to the person who added it, and a first pass over
+ * thousands of targets would bury the changes (file and webhook notifiers
+ * still get them).
  *
  * @example
  * ```ts
@@ -220,5 +223,6 @@ const recentKeys = async (path: string, tailBytes: number): Promise<{ readonly k
  */
 export const stdout: Notifier = {
   name: "stdout",
-  deliver: (notification) => Effect.sync(() => void process.stdout.write(notification.text + "\n"))
+  deliver: (notification) =>
+    notification.json["kind"] === "first_seen" ? Effect.void : Effect.sync(() => void process.stdout.write(notification.text + "\n"))
 }

@@ -63,3 +63,8 @@ export * as Dashboard from "./Dashboard.ts"
  * @since 0.1.0
  */
 export * as AlertText from "./AlertText.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Demo from "./Demo.ts"
