@@ -57,7 +57,7 @@ export const usage = `usage: sim-web --shops N [options]
   --epoch T                      sim-time at start: ISO date or epoch milliseconds (default now)
   --latency-scale X              multiply response delays, 0 = none (default 1)
   --error-scale X                multiply injected 5xx/429/reset rates, 0 = none (default 1)
-  --cache-mb N                   rendered-page cache size (default 64)
+  --cache-mb N                   rendered-page cache size in MiB (default 32)
   --slowloris-interval-millis MS pause between slowloris bytes (default 500)
   --endless-max-mb N             cut an endless body after N MiB (default 1024)
   --max-connections N            open connections at most (default 10000)

@@ -21,7 +21,7 @@ import * as World from "./World.ts"
  * - `epochMillis`: sim-time at start. Default: the wall time at start.
  * - `latencyScale`: multiplies every shop's response delays; 0 answers at once. Default 1.
  * - `errorScale`: multiplies every shop's injected error rate (capped at 0.5); 0 disables. Default 1.
- * - `cacheBytes`: bound of the rendered-page cache. Default 64 MiB.
+ * - `cacheBytes`: bound of the rendered-page cache. Default 32 MiB.
  * - `slowlorisIntervalMillis`: pause between two bytes of a slowloris head. Default 500.
  * - `slowlorisMaxMillis`: a slowloris connection is cut after this long. Default 120 s.
  * - `endlessMaxBytes`: an endless body is cut after this many bytes. Default 1 GiB.
@@ -58,7 +58,7 @@ export const defaults = {
   clockSpeed: 1,
   latencyScale: 1,
   errorScale: 1,
-  cacheBytes: 64 * 1024 * 1024,
+  cacheBytes: 32 * 1024 * 1024,
   slowlorisIntervalMillis: 500,
   slowlorisMaxMillis: 120_000,
   endlessMaxBytes: 1024 * 1024 * 1024,

@@ -21,20 +21,12 @@ const cp1252: ReadonlyMap<number, number> = new Map([
 /** The bytes of `text` in `charset`. */
 export const encode = (text: string, charset: Charset | string): Buffer => {
   if (charset !== "windows-1252" && charset !== "iso-8859-1") return Buffer.from(text, "utf8")
-  // Fast path: nothing above Latin-1.
+  // Everything a Latin-1 byte cannot say (and the C1 block, which windows-1252 reuses) is rewritten first.
   // eslint-disable-next-line no-control-regex
-  if (!/[^\u0000-\u00ff]/.test(text)) return Buffer.from(text, "latin1")
-  const out = Buffer.allocUnsafe(text.length * 8)
-  let at = 0
-  for (const char of text) {
+  const latin = text.replace(/[^\u0000-\u007f\u00a0-\u00ff]/gu, (char) => {
     const code = char.codePointAt(0)!
-    if (code <= 0xff && !(charset === "windows-1252" && code >= 0x80 && code <= 0x9f)) {
-      out[at++] = code
-    } else if (charset === "windows-1252" && cp1252.has(code)) {
-      out[at++] = cp1252.get(code)!
-    } else {
-      at += out.write(`&#${code};`, at, "latin1")
-    }
-  }
-  return out.subarray(0, at)
+    const byte = charset === "windows-1252" ? cp1252.get(code) : undefined
+    return byte !== undefined ? String.fromCharCode(byte) : `&#${code};`
+  })
+  return Buffer.from(latin, "latin1")
 }

@@ -77,14 +77,17 @@ const negotiate = (header: string | undefined): Encoding => {
   return br ? "br" : gzip ? "gzip" : "identity"
 }
 
+/** An exact-size copy when `bytes` is a view of a larger allocation (zlib returns such views), so the cache's weights are true. */
+const exact = (bytes: Buffer): Buffer => bytes.byteLength === bytes.buffer.byteLength ? bytes : Buffer.from(bytes)
+
 const compress = (body: Buffer, encoding: Encoding): Buffer =>
-  encoding === "br"
+  exact(encoding === "br"
     ? Zlib.brotliCompressSync(body, {
-      params: { [Zlib.constants.BROTLI_PARAM_QUALITY]: 4, [Zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length }
+      params: { [Zlib.constants.BROTLI_PARAM_QUALITY]: 1, [Zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length }
     })
     : encoding === "gzip"
-    ? Zlib.gzipSync(body, { level: 4 })
-    : body
+    ? Zlib.gzipSync(body, { level: 1 })
+    : body)
 
 const bombBytes = 128 * 1024 * 1024
 
@@ -174,6 +177,12 @@ export const create = (settings: ServerSettings): Running => {
     switch (url.pathname) {
       case "/__health":
         return json(res, 200, { ok: true })
+      case "/__memory": {
+        const gc = (globalThis as { gc?: () => void }).gc
+        if (url.searchParams.has("gc") && gc !== undefined) gc()
+        const memory = process.memoryUsage()
+        return json(res, 200, { ...memory, cacheBytes: cache.weight, cacheEntries: cache.size, requestCounters: requestCounts.size })
+      }
       case "/__world":
         return json(res, 200, {
           world,
