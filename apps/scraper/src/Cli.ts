@@ -298,6 +298,7 @@ const runFlags = {
   alertsFile: Settings.alertsFile,
   userAgent: Settings.userAgent,
   noRobots: Settings.noRobots,
+  timeout: Settings.timeout,
   duration: Flag.String("duration").pipe(Flag.optional, Flag.withDescription("Stop by itself after this long (e.g. 10m), as if interrupted")),
   quiet: Flag.Boolean("quiet").pipe(Flag.withDefault(false), Flag.withDescription("Do not print alerts on stdout"))
 }
@@ -309,8 +310,11 @@ const runFetcher = (input: {
   readonly userAgent: Option.Option<string>
   readonly noRobots: boolean
   readonly allowPrivate: boolean
-}, resolve: Record<string, string>) =>
+}, resolve: Record<string, string>, timeoutMillis: number) =>
   Fetcher.layer({
+    totalTimeoutMillis: timeoutMillis,
+    headersTimeoutMillis: Math.max(1, Math.round(timeoutMillis / 2)),
+    connectTimeoutMillis: Math.min(10_000, timeoutMillis),
     globalConcurrency: input.concurrency,
     perHostConcurrency: input.perHost,
     robots: !input.noRobots,
@@ -333,6 +337,8 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     yield* positive("--per-host", input.perHost)
     yield* positive("--workers", input.workers, 0)
     const resolve = yield* parseResolve(input.resolve)
+    const timeoutMillis = parseDuration(input.timeout)
+    if (typeof timeoutMillis === "string") return yield* Effect.fail(new InputError({ input: "--timeout", reason: timeoutMillis }))
     let durationMillis: number | undefined
     if (Option.isSome(input.duration)) {
       const parsed = parseDuration(input.duration.value)
@@ -365,7 +371,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       })
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres), runFetcher(input, resolve), extractor, NodeHttpClient.layerUndici))
+      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres), runFetcher(input, resolve, timeoutMillis), extractor, NodeHttpClient.layerUndici))
     )
   })
 

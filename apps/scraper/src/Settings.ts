@@ -21,6 +21,7 @@
  * | `--alerts-file PATH` | `TRAWL_ALERTS_FILE` | `alertsFile` | none |
  * | `--user-agent UA` | `TRAWL_USER_AGENT` | `userAgent` | trawl's, with a contact URL |
  * | `--no-robots` | `TRAWL_ROBOTS=false` | `robots` | true |
+ * | `--timeout DURATION` | `TRAWL_TIMEOUT` | `timeout` | 30s (per attempt; headers within half of it) |
  *
  * @since 0.1.0
  */
@@ -207,4 +208,15 @@ export const noRobots = withSetting(
   Flag.Boolean("no-robots"),
   Config.Boolean("TRAWL_ROBOTS").pipe(Config.map((robots) => !robots), Config.withDefault(false)),
   "Do not check robots.txt (env TRAWL_ROBOTS=false)"
+)
+
+/**
+ * `--timeout DURATION`: the longest one request attempt may take.
+ *
+ * @since 0.1.0
+ */
+export const timeout = withSetting(
+  Flag.String("timeout"),
+  Config.String("TRAWL_TIMEOUT").pipe(Config.withDefault("30s")),
+  "Longest time for one request attempt, body included: 10s, 1m (default 30s; env TRAWL_TIMEOUT)"
 )
