@@ -285,6 +285,22 @@ const prepare = <W extends WorkerProtocol.Any>(
 const optionalMillis = (option: string, input: Duration.Input | undefined) =>
   input === undefined ? Effect.succeed(undefined) : millis(option, input, 0)
 
+/** Asks repeat the same few timeout strings ("30 seconds"): parse each once. */
+const parsedTimeouts = new Map<string, number>()
+const toMillisCached = (input: Duration.Input): number => {
+  if (typeof input !== "string") {
+    const decoded = Duration.fromInput(input)
+    return Option.isSome(decoded) ? Duration.toMillis(decoded.value) : NaN
+  }
+  let millis = parsedTimeouts.get(input)
+  if (millis === undefined) {
+    const decoded = Duration.fromInput(input)
+    millis = Option.isSome(decoded) ? Duration.toMillis(decoded.value) : NaN
+    if (parsedTimeouts.size < 256) parsedTimeouts.set(input, millis)
+  }
+  return millis
+}
+
 /**
  * Sends a request to the pool and waits for the schema-decoded reply: the
  * handler's success, its typed error, a pool failure (`WorkerCrashed`,
@@ -328,7 +344,7 @@ export const ask: {
 } = dual(3, <W extends WorkerProtocol.Any>(self: WorkerPool<W>, request: unknown, options: AskOptions) =>
   Effect.suspend(() => {
     const impl = implOf(self)
-    const timeoutMillis = typeof options.timeout === "number" ? options.timeout : Duration.toMillis(options.timeout)
+    const timeoutMillis = typeof options.timeout === "number" ? options.timeout : toMillisCached(options.timeout)
     if (!(timeoutMillis >= 0)) {
       return Effect.fail(new ActorError.InvalidOptions({ option: "timeout", reason: `must be a non-negative duration, got ${String(options.timeout)}` }))
     }

@@ -182,3 +182,16 @@ describe("metrics and options", () => {
       assert.strictEqual((prefetch as ActorError.InvalidOptions).option, "prefetch")
     }))
 })
+
+describe("ask options", () => {
+  it.live("an unparsable or negative ask timeout is InvalidOptions, not a defect", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* WorkerPool.make(Protocol, { handler, minSize: 1, maxSize: 1 })
+      const garbage = yield* Effect.flip(WorkerPool.ask(pool, new Inc({ n: 1 }), { timeout: "soon" as "1 second" }))
+      assert.instanceOf(garbage, ActorError.InvalidOptions)
+      const negative = yield* Effect.flip(WorkerPool.ask(pool, new Inc({ n: 1 }), { timeout: -1 }))
+      assert.instanceOf(negative, ActorError.InvalidOptions)
+      const deadline = yield* Effect.flip(WorkerPool.ask(pool, new Inc({ n: 1 }), { timeout: "1 second", deadline: -1 }))
+      assert.instanceOf(deadline, ActorError.InvalidOptions)
+    })))
+})

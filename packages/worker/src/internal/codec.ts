@@ -29,9 +29,30 @@ export interface Codec {
 
 const noTransfer: ReadonlyArray<TransferableValue> = []
 
+/**
+ * A primitive, or an object whose own fields are all primitives: nothing in it
+ * can be transferable (transferables are objects), so it can skip the
+ * collecting (Effect-run) encoder.
+ */
+const isFlat = (value: unknown): boolean => {
+  if (typeof value !== "object" || value === null) return typeof value !== "function"
+  for (const key in value) {
+    const field = (value as Record<string, unknown>)[key]
+    if ((typeof field === "object" && field !== null) || typeof field === "function") return false
+  }
+  return true
+}
+
 const makeEncoder = (schema: Schema.Top): (value: unknown) => Encoded => {
   const encode = Schema.encodeUnknownEffect(schema as Schema.Codec<unknown, unknown>)
+  const encodeFlat = Schema.encodeUnknownExit(schema as Schema.Codec<unknown, unknown>)
   return (value) => {
+    if (isFlat(value)) {
+      const exit = encodeFlat(value)
+      return Exit.isSuccess(exit)
+        ? { _tag: "Ok", value: exit.value, transfer: noTransfer }
+        : { _tag: "Err", reason: describeCause(exit.cause) }
+    }
     const collector = Transferable.makeCollectorUnsafe()
     const exit = Effect.runSyncExit(Effect.provideService(encode(value), Transferable.Collector, collector))
     if (Exit.isSuccess(exit)) {

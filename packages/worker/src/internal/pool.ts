@@ -137,8 +137,12 @@ export class Pool {
   private readonly metrics: PoolMetrics
   private readonly context: Context.Context<never>
 
+  /** A worker is sent more tasks once its in-flight count is down to this: refills come in batches. */
+  private readonly refillAt: number
+
   constructor(options: ResolvedOptions, metrics: PoolMetrics, context: Context.Context<never>) {
     this.options = options
+    this.refillAt = Math.max(1, Math.floor(options.prefetch / 2))
     this.metrics = metrics
     this.context = context
     this.name = options.name
@@ -301,12 +305,17 @@ export class Pool {
 
   /** Gives queued tasks to workers with room, admits blocked callers, and sizes the pool. */
   private pump(): void {
-    while (this.queued > 0) {
-      const slot = this.pickSlot()
-      if (slot === undefined) break
-      const task = this.nextQueued()
-      if (task === undefined) break
-      this.run(slot, task)
+    if (this.queued > 0) {
+      let eligible = 0
+      for (const slot of this.slots) {
+        if (slot.state === SlotState.Ready && slot.inflight.length < this.options.prefetch) eligible++
+      }
+      while (this.queued > 0) {
+        const slot = this.pickSlot()
+        if (slot === undefined) break
+        // share the queue among the workers with room, so two short queues never land on one worker
+        this.fill(slot, Math.ceil(this.queued / Math.max(1, eligible)))
+      }
     }
     this.admitBlocked()
     if (this.state === "closed" || this.breaker === "open") return
@@ -321,15 +330,45 @@ export class Pool {
   }
 
   private run(slot: Slot, task: Task): void {
+    this.send(slot, [task])
+  }
+
+  /** Moves up to `count` queued tasks to `slot`, in one message. */
+  private fill(slot: Slot, count: number): void {
+    const room = Math.min(count, this.options.prefetch - slot.inflight.length, this.options.maxTasksPerWorker - slot.dispatched)
+    const batch: Array<Task> = []
+    while (batch.length < room) {
+      const task = this.nextQueued()
+      if (task === undefined) break
+      batch.push(task)
+    }
+    if (batch.length > 0) this.send(slot, batch)
+  }
+
+  /**
+   * Sends tasks to a worker in one message (`[id, payload, id, payload, …]`):
+   * one wake-up of the thread for many tasks. A message structured clone
+   * refuses is retried task by task, so only the guilty task fails.
+   */
+  private send(slot: Slot, tasks: Array<Task>): void {
     clearTimeout(slot.timer)
     slot.timer = undefined
-    task.state = TaskState.Running
-    task.slot = slot
-    this.metrics.queueWait.updateUnsafe(performance.now() - task.enqueuedAt, this.context)
+    const now = performance.now()
+    const message: Array<unknown> = []
+    let transfer: Array<Transferable> | undefined
+    for (const task of tasks) {
+      message.push(task.id, task.payload)
+      if (task.transfer.length > 0) (transfer ??= []).push(...task.transfer)
+    }
     try {
-      slot.worker.postMessage([task.id, task.payload], task.transfer as Array<Transferable>)
+      slot.worker.postMessage(message, transfer)
     } catch (error) {
+      if (tasks.length > 1) {
+        for (const task of tasks) this.send(slot, [task])
+        return
+      }
       // e.g. DataCloneError: a value structured clone cannot copy, or an untransferable buffer
+      const task = tasks[0]!
       if (slot.inflight.length === 0) this.parkIfIdle(slot)
       this.settle(
         task,
@@ -343,9 +382,14 @@ export class Pool {
       )
       return
     }
-    slot.dispatched++
-    slot.inflight.push(task)
-    if (slot.inflight.length === 1) this.begin(task)
+    for (const task of tasks) {
+      task.state = TaskState.Running
+      task.slot = slot
+      this.metrics.queueWait.updateUnsafe(now - task.enqueuedAt, this.context)
+      slot.dispatched++
+      slot.inflight.push(task)
+      if (slot.inflight.length === 1) this.begin(task)
+    }
   }
 
   /** `task` is now the one its worker runs: its deadline starts. */
@@ -414,8 +458,7 @@ export class Pool {
   }
 
   private onMessage(slot: Slot, message: Array<any>): void {
-    const id = message[0] as number
-    if (id === Wire.CONTROL) {
+    if (message[0] === Wire.CONTROL) {
       if (message[1] === Wire.READY && slot.state === SlotState.Starting) {
         this.starting--
         slot.state = SlotState.Ready
@@ -427,39 +470,42 @@ export class Pool {
       }
       return
     }
-    const task = slot.inflight[0]
-    // the runner replies in order; anything else is a reply for a task already given up (killed slot)
-    if (task === undefined || task.id !== id || slot.state !== SlotState.Ready) return
-    slot.inflight.shift()
-    slot.tasksRun++
-    this.completed++
-    this.metrics.completed.updateUnsafe(1, this.context)
-    // measured by the worker: with prefetch, a task may start there before this thread hears of it
-    this.metrics.runTime.updateUnsafe(message[4], this.context)
-    const outcome = task.state === TaskState.Running ? this.decode(task, message[1], message[2]) : Effect.void
-    clearTimeout(task.timer)
-    task.timer = undefined
-    if (message[3] > this.options.maxHeapUsedBytes) slot.retiring = true
-    // the slot moves on before the caller resumes: a resumed fiber may run synchronously and look at the pool
-    const next = slot.inflight[0]
-    if (next !== undefined) this.begin(next)
+    if (slot.state !== SlotState.Ready) return // replies from a thread already given up
+    // replies come in order, several per message: [id, kind, payload, heapBytes, runMillis, id, …]
+    const settled: Array<Task | Effect.Effect<any, any>> = []
+    for (let i = 0; i + 4 < message.length; i += 5) {
+      const task = slot.inflight[0]
+      if (task === undefined || task.id !== message[i]) break
+      slot.inflight.shift()
+      slot.tasksRun++
+      this.completed++
+      this.metrics.completed.updateUnsafe(1, this.context)
+      // measured by the worker: with prefetch, a task may start there before this thread hears of it
+      this.metrics.runTime.updateUnsafe(message[i + 4], this.context)
+      settled.push(task, task.state === TaskState.Running ? this.decode(task, message[i + 1], message[i + 2]) : Effect.void)
+      clearTimeout(task.timer)
+      task.timer = undefined
+      if (message[i + 3] > this.options.maxHeapUsedBytes) slot.retiring = true
+      const next = slot.inflight[0]
+      if (next !== undefined) this.begin(next)
+    }
+    if (settled.length === 0) return
+    // the pool moves on before the callers resume: a resumed fiber may run synchronously and look at the pool
     if ((slot.retiring || slot.tasksRun >= this.options.maxTasksPerWorker) && slot.inflight.length === 0) {
       this.recycled++
       this.metrics.recycles.updateUnsafe(1, this.context)
       this.kill(slot, true)
       if (this.breaker === "halfOpen") this.breaker = "closed"
       this.pump()
-      this.settle(task, outcome)
     } else {
-      if (!slot.retiring && this.queued > 0 && slot.dispatched < this.options.maxTasksPerWorker) {
-        const queued = this.nextQueued()
-        if (queued !== undefined) this.run(slot, queued)
+      if (!slot.retiring && this.queued > 0 && slot.inflight.length <= this.refillAt) {
+        this.fill(slot, this.options.prefetch)
         this.admitBlocked()
       }
       if (slot.inflight.length === 0) this.parkIfIdle(slot)
       if (this.breaker === "halfOpen") this.closeBreaker()
-      this.settle(task, outcome)
     }
+    for (let i = 0; i < settled.length; i += 2) this.settle(settled[i] as Task, settled[i + 1] as Effect.Effect<any, any>)
   }
 
   private decode(task: Task, kind: number, payload: unknown): Effect.Effect<any, any> {

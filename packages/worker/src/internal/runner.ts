@@ -44,10 +44,22 @@ if (definition !== undefined) {
   const reportHeap = data.reportHeap
 
   let startedAt = 0
+  // the reply of the current task (a typed failure and its transferables included)
+  let outbox: Array<unknown> = []
+  let outboxTransfer: Array<Transferable> | undefined
+  const flush = (): void => {
+    if (outbox.length === 0) return
+    const message = outbox
+    const transfer = outboxTransfer
+    outbox = []
+    outboxTransfer = undefined
+    port.postMessage(message, transfer)
+  }
   const reply = (id: number, kind: number, payload: unknown, transfer?: ReadonlyArray<Transferable>): void => {
     // bytes held by this thread: the V8 heap plus ArrayBuffers outside it (pages are bytes)
     const heap = reportHeap ? heapHeld() : 0
-    port.postMessage([id, kind, payload, heap, performance.now() - startedAt], transfer as Array<Transferable> | undefined)
+    outbox.push(id, kind, payload, heap, performance.now() - startedAt)
+    if (transfer !== undefined && transfer.length > 0) (outboxTransfer ??= []).push(...transfer)
   }
 
   const succeed = (id: number, codec: Codec, value: unknown): void => {
@@ -74,8 +86,13 @@ if (definition !== undefined) {
   const inbox: Array<[number, { readonly _tag?: unknown } | undefined]> = []
   let running = false
 
+  /**
+   * Every reply leaves before the next task starts: were the next one stuck, a
+   * reply held back would make the pool blame the wrong task at the deadline.
+   */
   const done = (): void => {
     running = false
+    flush()
     const next = inbox.shift()
     if (next !== undefined) run(next[0], next[1])
   }
@@ -102,6 +119,7 @@ if (definition !== undefined) {
       return done()
     }
     if (Effect.isEffect(result)) {
+      flush()
       Effect.runCallback(result as Effect.Effect<unknown, unknown>, {
         onExit: (exit) => {
           settle(id, codec, exit)
@@ -109,6 +127,7 @@ if (definition !== undefined) {
         }
       })
     } else if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+      flush()
       ;(result as PromiseLike<unknown>).then(
         (value) => {
           succeed(id, codec, value)
@@ -127,9 +146,13 @@ if (definition !== undefined) {
 
   port.on("message", (message: unknown) => {
     if (message === Wire.CLOSE) return port.close()
-    const [id, encoded] = message as [number, { readonly _tag?: unknown } | undefined]
-    if (running) inbox.push([id, encoded])
-    else run(id, encoded)
+    // a batch: [id, request, id, request, …]
+    const batch = message as Array<any>
+    for (let i = 0; i + 1 < batch.length; i += 2) inbox.push([batch[i], batch[i + 1]])
+    if (!running) {
+      const next = inbox.shift()
+      if (next !== undefined) run(next[0], next[1])
+    }
   })
 
   port.postMessage([Wire.CONTROL, Wire.READY])

@@ -2,8 +2,8 @@
  * The message format between a pool and a runner thread. Arrays, not objects:
  * the structured clone of a short array is the cheapest message there is.
  *
- * Pool → runner: `[taskId, encodedRequest]`, or `CLOSE`.
- * Runner → pool: `[taskId, kind, payload, heapUsedBytes, runMillis]`, or `[CONTROL, READY | LOAD_FAILED, reason]`.
+ * Pool → runner: `[taskId, encodedRequest, taskId, encodedRequest, …]` (a batch), or `CLOSE`.
+ * Runner → pool: `[taskId, kind, payload, heapUsedBytes, runMillis, taskId, …]` (a batch), or `[CONTROL, READY | LOAD_FAILED, reason]`.
  *
  * @internal
  */
