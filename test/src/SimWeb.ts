@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -260,3 +261,44 @@ export const start = (options: StartOptions): Effect.Effect<SimWeb, SimWebError,
       resetStats: Effect.asVoid(request(base, "/__stats/reset", "POST"))
     } satisfies SimWeb
   })
+
+/**
+ * Sim-time at a wall-clock instant, from one `/__clock` reading (valid until
+ * the clock is next advanced).
+ *
+ * @example
+ * ```ts
+ * import { SimWeb } from "@trawl/harness"
+ * declare const clock: SimWeb.ClockView
+ * SimWeb.simTimeAt(clock, Date.now())
+ * ```
+ * @since 0.1.0
+ */
+export const simTimeAt = (clock: ClockView, wallMillis: number): number =>
+  Math.floor(clock.epochMillis + (wallMillis - clock.startWallMillis) * clock.clockSpeed + clock.offsetMillis)
+
+/**
+ * `start` options read through Effect `Config` (environment variables by
+ * default), for demo and load commands: `SIM_WEB_SHOPS` (default 500),
+ * `SIM_WEB_SEED` (1), `SIM_WEB_PRODUCTS`, `SIM_WEB_HOSTILE_FRACTION`,
+ * `SIM_WEB_CLOCK_SPEED` (1), `SIM_WEB_LATENCY_SCALE` (1), `SIM_WEB_ERROR_SCALE` (1),
+ * `SIM_WEB_PORT` (0).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SimWeb } from "@trawl/harness"
+ * const web = Effect.flatMap(SimWeb.config, SimWeb.start)
+ * ```
+ * @since 0.1.0
+ */
+export const config: Config.Config<StartOptions> = Config.all({
+  shops: Config.Int("SIM_WEB_SHOPS").pipe(Config.withDefault(500)),
+  seed: Config.Int("SIM_WEB_SEED").pipe(Config.withDefault(1)),
+  products: Config.Int("SIM_WEB_PRODUCTS").pipe(Config.withDefault(World.defaults.products)),
+  hostileFraction: Config.Number("SIM_WEB_HOSTILE_FRACTION").pipe(Config.withDefault(World.defaults.hostileFraction)),
+  clockSpeed: Config.Number("SIM_WEB_CLOCK_SPEED").pipe(Config.withDefault(1)),
+  latencyScale: Config.Number("SIM_WEB_LATENCY_SCALE").pipe(Config.withDefault(1)),
+  errorScale: Config.Number("SIM_WEB_ERROR_SCALE").pipe(Config.withDefault(1)),
+  port: Config.Int("SIM_WEB_PORT").pipe(Config.withDefault(0))
+})

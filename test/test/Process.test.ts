@@ -7,6 +7,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { SimWeb } from "@trawl/harness"
@@ -168,5 +169,30 @@ describe("SimWeb.start", () => {
     const exit = await Effect.runPromiseExit(Effect.scoped(SimWeb.start({ shops: 0 })))
     expect(Exit.isFailure(exit)).toBe(true)
     expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain("--shops must be an integer from 1 to 1000000 (got 0)")
+  })
+})
+
+describe("SimWeb.config and simTimeAt", () => {
+  it("reads start options from the environment, with defaults", async () => {
+    const provider = ConfigProvider.fromUnknown({ SIM_WEB_SHOPS: "7", SIM_WEB_CLOCK_SPEED: "60" })
+    const options = await Effect.runPromise(SimWeb.config.parse(provider))
+    expect(options).toMatchObject({ shops: 7, clockSpeed: 60, seed: 1, latencyScale: 1, port: 0 })
+    const bad = await Effect.runPromiseExit(SimWeb.config.parse(ConfigProvider.fromUnknown({ SIM_WEB_SHOPS: "many" })))
+    expect(Exit.isFailure(bad)).toBe(true)
+  })
+
+  it("maps wall time to sim-time as the server does", () => {
+    const clock = {
+      nowMillis: 0,
+      now: "",
+      epochMillis: 1_000_000,
+      clockSpeed: 60,
+      offsetMillis: 500,
+      wallMillis: 0,
+      startWallMillis: 10_000,
+      stepMillis: 300_000,
+      step: 0
+    }
+    expect(SimWeb.simTimeAt(clock, 11_000)).toBe(1_000_000 + 60_000 + 500)
   })
 })
