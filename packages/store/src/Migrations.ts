@@ -58,9 +58,10 @@ const initial = Effect.gen(function*() {
     observations INTEGER NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0
   )`
+  // One index serves both history reads and idempotency (a visit is its
+  // target and time): every index costs each insert another B-tree write.
   yield* sql`CREATE TABLE observations (
     id ${key},
-    key TEXT NOT NULL,
     target_id BIGINT NOT NULL REFERENCES targets (id) ON DELETE CASCADE,
     run_id BIGINT REFERENCES runs (id) ON DELETE SET NULL,
     observed_at BIGINT NOT NULL,
@@ -72,9 +73,8 @@ const initial = Effect.gen(function*() {
     error_tag TEXT,
     source TEXT,
     content_hash TEXT,
-    CONSTRAINT observations_key_unique UNIQUE (key)
+    CONSTRAINT observations_target_time UNIQUE (target_id, observed_at)
   )`
-  yield* sql`CREATE INDEX observations_target_time ON observations (target_id, observed_at)`
   yield* sql`CREATE TABLE alerts (
     id ${key},
     key TEXT NOT NULL,

@@ -159,9 +159,9 @@ export class Target extends Schema.Class<Target>("@trawl/store/Target")({
 /**
  * One visit's outcome, as the pipeline hands it to the store.
  *
- * - `key`: idempotency key; recording the same key twice is a no-op (a batch
- *   replayed after a lost acknowledgement adds nothing). Default
- *   `<targetId>@<observedAt>`.
+ * - `targetId` + `observedAt` identify the visit (its key is
+ *   `<targetId>@<observedAt>`): recording it twice is a no-op, so a batch
+ *   replayed after a lost acknowledgement adds nothing.
  * - `nextDueAt`: when the target is due again; default `observedAt + interval`.
  * - `etag` / `lastModified`: new HTTP validators; `undefined` keeps the old ones.
  *
@@ -185,7 +185,6 @@ export class ObservationInput extends Schema.Class<ObservationInput>("@trawl/sto
   targetId: Id,
   observedAt: Millis,
   outcome: Outcome,
-  key: Schema.optional(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))),
   price: Schema.optional(Schema.NullOr(Money)),
   availability: Schema.optional(Availability),
   httpStatus: Schema.optional(Schema.NullOr(Schema.Int)),

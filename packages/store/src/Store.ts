@@ -266,12 +266,12 @@ const toTarget = (row: Record<string, unknown>): Model.Target =>
   }, trusted)
 
 const observationColumns =
-  "o.id, o.key, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.content_hash"
+  "o.id, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.content_hash"
 
 const toObservation = (row: Record<string, unknown>): Model.Observation =>
   new Model.Observation({
     id: num(row.id),
-    key: String(row.key),
+    key: `${num(row.target_id)}@${num(row.observed_at)}`,
     targetId: num(row.target_id),
     runId: numOrNull(row.run_id),
     observedAt: num(row.observed_at),
@@ -322,8 +322,8 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
 const nonEmpty = (rows: ReadonlyArray<object>) =>
   rows as unknown as readonly [Record<string, unknown>, ...Array<Record<string, unknown>>]
 
-/** The default idempotency key of an observation. */
-const keyOf = (input: Model.ObservationInput): string => input.key ?? `${input.targetId}@${input.observedAt}`
+/** The idempotency key of an observation: a target is visited once per millisecond at most. */
+const keyOf = (input: Model.ObservationInput): string => `${input.targetId}@${input.observedAt}`
 
 interface LoadedTarget {
   readonly url: string
@@ -542,10 +542,9 @@ export const make = (
         }
         yield* hook("targets-read")
 
-        // 2. the observations; keys seen before are skipped by the database
+        // 2. the observations; ones recorded before (same target and time) are skipped by the database
         const keys = batch.map(keyOf)
-        const rows = batch.map((input, index) => ({
-          key: keys[index],
+        const rows = batch.map((input) => ({
           target_id: input.targetId,
           run_id: input.runId ?? null,
           observed_at: input.observedAt,
@@ -560,10 +559,10 @@ export const make = (
         }))
         const observationIds = new Map<string, number>()
         for (const chunk of chunks(rows, chunkSize)) {
-          const returned = yield* sql<{ id: unknown; key: string }>`INSERT INTO observations ${
+          const returned = yield* sql<{ id: unknown; target_id: unknown; observed_at: unknown }>`INSERT INTO observations ${
             sql.insert(nonEmpty(chunk))
-          } ON CONFLICT (key) DO NOTHING RETURNING id, key`
-          for (const row of returned) observationIds.set(String(row.key), num(row.id))
+          } ON CONFLICT (target_id, observed_at) DO NOTHING RETURNING id, target_id, observed_at`
+          for (const row of returned) observationIds.set(`${num(row.target_id)}@${num(row.observed_at)}`, num(row.id))
         }
         yield* hook("observations-inserted")
 
@@ -628,23 +627,31 @@ export const make = (
         }
         yield* hook("alerts-inserted")
 
-        // 5. the targets' new state, one statement per chunk
+        // 5. the targets' new state. Postgres joins the whole chunk in one
+        // statement; SQLite would plan that join as a scan of targets, so it
+        // gets one primary-key update per target (microseconds each, in-process).
         const dirty = Array.from(targets.entries()).filter(([, target]) => target.dirty)
-        for (const chunk of chunks(dirty, chunkSize)) {
-          const values = chunk.map(([id, target]) =>
-            sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified})`
-          )
-          yield* sql`UPDATE targets SET
-            failure_streak = CAST(v.column2 AS INTEGER),
-            last_amount = CAST(v.column3 AS TEXT),
-            last_currency = CAST(v.column4 AS TEXT),
-            last_availability = CAST(v.column5 AS TEXT),
-            last_observed_at = CAST(v.column6 AS BIGINT),
-            next_due_at = CAST(v.column7 AS BIGINT),
-            etag = CAST(v.column8 AS TEXT),
-            last_modified = CAST(v.column9 AS TEXT)
-          FROM (VALUES ${sql.csv(values)}) AS v
-          WHERE targets.id = CAST(v.column1 AS BIGINT)`
+        if (dialect === "pg") {
+          for (const chunk of chunks(dirty, chunkSize)) {
+            const values = chunk.map(([id, target]) =>
+              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified})`
+            )
+            yield* sql`UPDATE targets SET
+              failure_streak = CAST(v.column2 AS INTEGER),
+              last_amount = CAST(v.column3 AS TEXT),
+              last_currency = CAST(v.column4 AS TEXT),
+              last_availability = CAST(v.column5 AS TEXT),
+              last_observed_at = CAST(v.column6 AS BIGINT),
+              next_due_at = CAST(v.column7 AS BIGINT),
+              etag = CAST(v.column8 AS TEXT),
+              last_modified = CAST(v.column9 AS TEXT)
+            FROM (VALUES ${sql.csv(values)}) AS v
+            WHERE targets.id = CAST(v.column1 AS BIGINT)`
+          }
+        } else {
+          for (const [id, target] of dirty) {
+            yield* sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified} WHERE id = ${id}`
+          }
         }
         yield* hook("targets-updated")
 

@@ -136,7 +136,7 @@ describe("Store on a SQLite file", () => {
           const [row] = yield* sql<{ observations: number; alerts: number; top: number }>`SELECT
             (SELECT count(*) FROM observations) AS observations,
             (SELECT count(*) FROM alerts) AS alerts,
-            (SELECT max(CAST(substr(key, 7) AS INTEGER)) FROM observations) AS top`
+            (SELECT max(observed_at) - 1700000000000 FROM observations) AS top`
           assert.isAtLeast(row!.top, acked, "every acknowledged observation survived")
           assert.strictEqual(row!.observations, row!.top + 1, "no gaps: batches are whole")
           assert.strictEqual(row!.alerts, row!.observations, "one alert per observation, no more, no less")

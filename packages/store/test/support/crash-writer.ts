@@ -19,7 +19,6 @@ const program = Effect.gen(function*() {
         targetId: target.id,
         observedAt: 1_700_000_000_000 + n,
         outcome: "ok",
-        key: `crash-${n}`,
         price: new Model.Money({ amount: `${10 + (n % 2)}.00`, currency: "EUR" }),
         availability: "in_stock"
       })

@@ -242,16 +242,16 @@ export const storeSuite = (backend: Backend) => {
       withStore(backend, (store) =>
         Effect.gen(function*() {
           const { id } = yield* store.addTarget(newTarget(1))
-          const batch = [ok(id, T0, money("10")), ok(id, T0 + MINUTE, money("12"), "in_stock", { key: "run1/t1/2" })]
+          const batch = [ok(id, T0, money("10")), ok(id, T0 + MINUTE, money("12"))]
           const first = yield* store.recordObservations(batch)
           assert.deepStrictEqual(first.map((r) => r.inserted), [true, true])
-          assert.deepStrictEqual(first.map((r) => r.key), [`${id}@${T0}`, "run1/t1/2"])
+          assert.deepStrictEqual(first.map((r) => r.key), [`${id}@${T0}`, `${id}@${T0 + MINUTE}`])
           const again = yield* store.recordObservations([...batch, ok(id, T0 + 2 * MINUTE, money("12"))])
           assert.deepStrictEqual(again.map((r) => r.inserted), [false, false, true])
           assert.deepStrictEqual(kinds(again), [])
           assert.strictEqual(yield* count("observations"), 3)
           assert.strictEqual(yield* count("alerts"), 2)
-          // the same key twice in one batch is one observation
+          // the same visit twice in one batch is one observation
           const twice = yield* store.recordObservations([ok(id, T0 + 9 * MINUTE, money("1")), ok(id, T0 + 9 * MINUTE, money("1"))])
           assert.deepStrictEqual(twice.map((r) => r.inserted), [true, false])
           assert.strictEqual(yield* count("observations"), 4)

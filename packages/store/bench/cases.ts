@@ -1,0 +1,174 @@
+/**
+ * Store benchmark cases. One JSON line per measurement.
+ *
+ * - write: observations/s recorded with change detection on (about one in
+ *   ten observations changes the price and raises an alert), batch sizes 1,
+ *   100 and 1000; batches of 100 and 1000 are compared with batches of 1
+ *   measured in the same run.
+ * - due: latency of the due-targets query (the next 1000 due targets) over
+ *   1,000,000 targets, half of them due; the baseline is the same query with
+ *   the due index dropped (a full scan), measured in the same run.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Model from "../src/Model.ts"
+import * as Store from "../src/Store.ts"
+
+const [name, backend, url] = process.argv.slice(2) as [string, "sqlite" | "postgres", string]
+const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line))
+const T0 = 1_700_000_000_000
+
+const open = (): { layer: Layer.Layer<Store.Store | SqlClient.SqlClient, unknown>; cleanup: () => Promise<void> } => {
+  if (backend === "sqlite") {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trawl-bench-"))
+    return {
+      layer: Store.layerSqlite({ filename: path.join(dir, "trawl.db") }),
+      cleanup: async () => fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const schema = `trawl_bench_${process.pid}`
+  return {
+    layer: Store.layerPostgres({ url, schema }),
+    cleanup: () =>
+      Effect.runPromise(
+        Effect.provide(
+          Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`),
+          Store.layerPostgres({ url })
+        ).pipe(Effect.asVoid)
+      )
+  }
+}
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
+
+const write = Effect.gen(function*() {
+  const store = yield* Store.Store
+  const targets = 1000
+  yield* store.addTargets(
+    Array.from({ length: targets }, (_, i) =>
+      new Model.NewTarget({ url: `https://shop${i % 50}.example/p/${i}`, intervalMillis: 300_000, dueAt: T0 }))
+  )
+  const ids = (yield* store.dueTargets({ now: T0, limit: targets })).map((t) => t.id)
+  let n = 0
+  const next = () => {
+    const i = n++
+    // one observation in ten moves the price
+    const price = 10 + Math.floor(i / targets / 10) % 2
+    return new Model.ObservationInput({
+      targetId: ids[i % targets]!,
+      observedAt: T0 + i,
+      outcome: "ok",
+      price: new Model.Money({ amount: `${price}.99`, currency: "EUR" }),
+      availability: "in_stock",
+      httpStatus: 200,
+      source: "json-ld",
+      contentHash: `h${i}`
+    })
+  }
+  // warm-up: statements prepared, first_seen alerts out of the way
+  for (let i = 0; i < 2; i++) yield* store.recordObservations(Array.from({ length: targets }, next))
+
+  const measure = (batchSize: number, total: number) =>
+    Effect.gen(function*() {
+      const batches = Array.from({ length: total / batchSize }, () => Array.from({ length: batchSize }, next))
+      const start = performance.now()
+      let alerts = 0
+      for (const batch of batches) {
+        const results = yield* store.recordObservations(batch)
+        for (const result of results) alerts += result.alerts.length
+      }
+      const seconds = (performance.now() - start) / 1000
+      return { rate: total / seconds, alerts }
+    })
+  const one = yield* measure(1, backend === "sqlite" ? 5_000 : 2_000)
+  emit({ bench: "store-write", case: `${backend} batch 1`, value: Math.round(one.rate), unit: "observations/s", alerts: one.alerts })
+  for (const [batchSize, total] of [[100, 50_000], [1000, 200_000]] as const) {
+    const result = yield* measure(batchSize, backend === "sqlite" ? total : total / 2)
+    emit({
+      bench: "store-write",
+      case: `${backend} batch ${batchSize}`,
+      value: Math.round(result.rate),
+      unit: "observations/s",
+      baseline: `${backend} batch 1`,
+      ratio: Number((result.rate / one.rate).toFixed(1)),
+      alerts: result.alerts
+    })
+  }
+})
+
+const due = Effect.gen(function*() {
+  const store = yield* Store.Store
+  const sql = yield* SqlClient.SqlClient
+  const total = 1_000_000
+  const setup = performance.now()
+  // Bulk set-up in SQL: 1,000,000 targets, due times spread over 2 hours
+  // around T0 (half due), one in 20 disabled.
+  yield* sql.withTransaction(
+    sql.onDialectOrElse({
+      pg: () =>
+        sql`INSERT INTO targets (url, host, interval_ms, enabled, next_due_at, created_at)
+          SELECT 'https://shop' || (g % 5000) || '.example/p/' || g, 'shop' || (g % 5000) || '.example', 300000,
+                 CASE WHEN g % 20 = 0 THEN 0 ELSE 1 END, ${T0 - 3_600_000} + ((g * 7919) % 7200000), ${T0}
+          FROM generate_series(1, ${total}) AS g`,
+      orElse: () =>
+        sql`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ${total})
+          INSERT INTO targets (url, host, interval_ms, enabled, next_due_at, created_at)
+          SELECT 'https://shop' || (n % 5000) || '.example/p/' || n, 'shop' || (n % 5000) || '.example', 300000,
+                 CASE WHEN n % 20 = 0 THEN 0 ELSE 1 END, ${T0 - 3_600_000} + ((n * 7919) % 7200000), ${T0}
+          FROM g`
+    })
+  )
+  yield* sql.onDialectOrElse({ pg: () => sql`ANALYZE targets`, orElse: () => sql`ANALYZE` })
+  const counts = yield* store.statusCounts(T0)
+  process.stderr.write(
+    `due: ${counts.targets} targets, ${counts.due} due, set up in ${((performance.now() - setup) / 1000).toFixed(1)} s\n`
+  )
+
+  const timeQuery = (runs: number) =>
+    Effect.gen(function*() {
+      const times: Array<number> = []
+      for (let i = 0; i < runs; i++) {
+        // a different "now" each time, so no run reuses the previous one's pages more than the real scheduler would
+        const now = T0 - 1_800_000 + i * 9_000
+        const start = performance.now()
+        const due = yield* store.dueTargets({ now, limit: 1000 })
+        times.push(performance.now() - start)
+        if (due.length !== 1000) throw new Error(`expected 1000 due targets, got ${due.length}`)
+      }
+      return times.sort((a, b) => a - b)
+    })
+  yield* timeQuery(20)
+  const indexed = yield* timeQuery(200)
+  yield* sql`DROP INDEX targets_due`
+  yield* timeQuery(2)
+  const scan = yield* timeQuery(10)
+  const p50 = percentile(indexed, 0.5)
+  emit({
+    bench: "store-due-targets",
+    case: `${backend} 1,000,000 targets, next 1000 due, p50`,
+    value: Number(p50.toFixed(2)),
+    unit: "ms",
+    baseline: `${backend} same query without the due index, p50`,
+    ratio: Number((percentile(scan, 0.5) / p50).toFixed(1)),
+    baselineValue: Number(percentile(scan, 0.5).toFixed(2))
+  })
+  emit({
+    bench: "store-due-targets",
+    case: `${backend} 1,000,000 targets, next 1000 due, p99`,
+    value: Number(percentile(indexed, 0.99).toFixed(2)),
+    unit: "ms"
+  })
+})
+
+const { cleanup, layer } = open()
+const program: Effect.Effect<void, unknown, Store.Store | SqlClient.SqlClient> = name === "write" ? write : due
+Effect.runPromise(Effect.provide(program, layer))
+  .then(cleanup, async (error) => {
+    await cleanup()
+    console.error(error)
+    process.exit(1)
+  })
