@@ -68,3 +68,14 @@ export * as AlertText from "./AlertText.ts"
  * @since 0.1.0
  */
 export * as Demo from "./Demo.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Monitor from "./Monitor.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as StoreAdapter from "./StoreAdapter.ts"
+
