@@ -46,6 +46,24 @@ describe("transient errors", () => {
     expect(stats.hosts[truth.host]!.requests).toBe(40)
   })
 
+  it("never three injected failures in a row on one host, across its URLs", async () => {
+    const shop = shops().filter((s) => s.errorRate > 0).sort((a, b) => a.latencyMedianMillis - b.latencyMedianMillis)[1]!
+    const at = (await run(web.clock)).nowMillis
+    const paths = Array.from({ length: web.world.products }, (_, p) => Truth.productAt(web.world, shop.index, p, at))
+      .filter((t) => !t.outlet)
+      .map((t) => t.path)
+    const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
+    const failed: Array<boolean> = []
+    for (let i = 0; i < 60; i++) {
+      const response = await Client.get(web.port, shop.host, paths[i % paths.length]!, {}, { agent }).catch(() => undefined)
+      failed.push(response?.status !== 200)
+    }
+    agent.destroy()
+    const runs = failed.map((_, i) => (failed[i] && failed[i - 1] && failed[i - 2] ? 1 : 0)).reduce<number>((a, b) => a + b, 0)
+    expect(failed.filter(Boolean).length).toBeGreaterThan(5)
+    expect(runs).toBe(0)
+  })
+
   it("a shop without an error rate never fails", async () => {
     const shop = shops().filter((s) => s.errorRate === 0).sort((a, b) => a.latencyMedianMillis - b.latencyMedianMillis)[0]!
     const truth = findProduct(web, (t) => t.shop === shop.index && !t.outlet, (await run(web.clock)).nowMillis)!

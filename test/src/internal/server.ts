@@ -244,7 +244,10 @@ export const create = (settings: ServerSettings): Running => {
     return Math.min(Math.round(draw * settings.latencyScale), 10 * shop.latencyMedianMillis * settings.latencyScale)
   }
 
-  /** Injected transient failures: never twice in a row for one URL, so one retry always gets through. */
+  /**
+   * Injected transient failures: never twice in a row for one URL, so one retry always gets through
+   * (and, checked by the caller, never three in a row for one host).
+   */
   const injectedError = (shop: Truth.Shop, key: number, n: number): "503" | "429" | "reset" | undefined => {
     const rate = Math.min(0.5, shop.errorRate * settings.errorScale)
     if (rate <= 0) return undefined
@@ -376,8 +379,10 @@ export const create = (settings: ServerSettings): Running => {
     }
     const found = Truth.locatePath(world, shop.host, path)
     if (found === undefined) return text(res, 404, "text/html; charset=utf-8", "<!DOCTYPE html><h1>Not found</h1>", head)
-    const injected = injectedError(shop, counterKey, n)
-    if (injected !== undefined) {
+    const injected = hostStats.injectedRun >= 2 ? undefined : injectedError(shop, counterKey, n)
+    if (injected === undefined) hostStats.injectedRun = 0
+    else {
+      hostStats.injectedRun++
       hostStats.injectedErrors++
       if (injected === "reset") return void req.socket.destroy()
       if (injected === "429") {

@@ -18,6 +18,8 @@ export interface HostStats {
   /** Shortest time between two request starts (ms), `null` before the second request. */
   minGapMillis: number | null
   maxRequestsPerSecond: number
+  /** Injected failures in a row on this host (kept ≤ 2, below any sane circuit breaker). */
+  injectedRun: number
   lastStartMillis: number
   second: number
   secondCount: number
@@ -34,6 +36,7 @@ const fresh = (): HostStats => ({
   disallowedRequests: 0,
   minGapMillis: null,
   maxRequestsPerSecond: 0,
+  injectedRun: 0,
   lastStartMillis: -1,
   second: -1,
   secondCount: 0
