@@ -4,6 +4,7 @@
  * and honoured, prices move with the clock, conditional GET and compression.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Http from "node:http"
 import * as Zlib from "node:zlib"
 import { SimWeb, Truth } from "@trawl/harness"
 import * as Client from "./support/http.ts"
@@ -184,6 +185,28 @@ describe("product pages", () => {
     expect(Client.text(await Client.get(web.port, delayed.host, "/robots.txt"))).toContain(`Crawl-delay: ${delayed.crawlDelaySeconds}`)
     expect((await Client.get(web.port, shop.host, "/nope")).status).toBe(404)
     expect((await Client.get(web.port, "shop-99999.sim.test", "/")).status).toBe(404)
+  })
+
+  it("works as a plain HTTP proxy for clients without a resolve map", async () => {
+    const truth = Truth.productAt(web.world, 11, 2, await now())
+    const viaProxy = (target: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        // Absolute-form request target, as a client configured with proxy http://127.0.0.1:<port> sends it.
+        const req = Http.request({ host: "127.0.0.1", port: web.port, path: target, agent: false }, (res) => {
+          let body = ""
+          res.setEncoding("latin1")
+          res.on("data", (chunk: string) => (body += chunk))
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+        })
+        req.on("error", reject)
+        req.end()
+      })
+    const sitemap = await viaProxy(`http://${truth.host}/sitemap.txt`)
+    expect(sitemap.status).toBe(200)
+    expect(sitemap.body.split("\n")).toContain(truth.url)
+    const page = await viaProxy(truth.url)
+    expect(page.status).toBe(200)
+    expect(page.body).toContain(`<link rel="canonical" href="${truth.url}">`)
   })
 
   it("answers /__truth like the pure function", async () => {

@@ -396,14 +396,17 @@ export const create = (settings: ServerSettings): Running => {
   }
 
   server.on("request", (req: Http.IncomingMessage, res: Http.ServerResponse) => {
-    const hostHeader = (req.headers.host ?? "").toLowerCase()
-    const hostname = hostHeader.replace(/:\d+$/, "")
     let url: URL
     try {
       url = new URL(req.url ?? "/", "http://sim.invalid")
     } catch {
       return json(res, 400, { error: "bad request target" })
     }
+    // An absolute-form target (`GET http://shop-00042.sim.test/… HTTP/1.1`) means we are used as an
+    // HTTP proxy: the target names the host, so clients without a resolve map can reach the shops.
+    const proxied = req.url !== undefined && /^http:\/\//i.test(req.url)
+    const hostHeader = proxied ? url.host.toLowerCase() : (req.headers.host ?? "").toLowerCase()
+    const hostname = hostHeader.replace(/:\d+$/, "")
     if (hostname === Truth.adminHost || hostname === "127.0.0.1" || hostname === "localhost") return admin(req, res, url)
     const shopIndex = Truth.shopIndexOf(world, hostname)
     const tracked = stats.begin(shopIndex === undefined ? "(unknown)" : hostname, req.socket, Date.now())
