@@ -11,6 +11,7 @@
  * rounds are noisy. One JSON line per figure on stdout.
  */
 import * as Effect from "effect/Effect"
+import { loadavg } from "node:os"
 import { Piscina } from "piscina"
 import Tinypool from "tinypool"
 import { WorkerPool } from "@trawl/worker"
@@ -28,7 +29,8 @@ const poolTask = new URL("./fixtures/piscina-task.ts", import.meta.url).href
 const note = "median of 3 rounds; 2 cores shared with other processes, figures are noisy"
 
 const emit = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
+  // the 1-minute load average shows how much of the 2 cores others were using meanwhile
+  process.stdout.write(`${JSON.stringify({ ...line, loadavg1m: round(loadavg()[0]!, 2) })}\n`)
 }
 const round = (n: number, digits = 3): number => Number(n.toPrecision(digits + 2))
 const median = (values: ReadonlyArray<number>): number => {
@@ -48,7 +50,7 @@ interface Contender {
 
 let burnIterations = 0
 
-const trawl = async (name: string, prefetch: number): Promise<Contender> => {
+const trawl = async (name: string, prefetch: number | undefined): Promise<Contender> => {
   // the pool lives in a scope held open until `close`
   let release: (() => void) | undefined
   let closed: Promise<void> = Promise.resolve()
@@ -59,7 +61,7 @@ const trawl = async (name: string, prefetch: number): Promise<Contender> => {
         name,
         minSize: THREADS,
         maxSize: THREADS,
-        prefetch,
+        ...(prefetch === undefined ? {} : { prefetch }),
         queueCapacity: TINY_TASKS
       })
       resolve(pool)
@@ -165,7 +167,7 @@ const tiny = async (): Promise<void> => {
   const results = new Map<string, Array<number>>()
   for (let r = 0; r < ROUNDS; r++) {
     for (const make of [
-      () => trawl("trawl", 2),
+      () => trawl("trawl", undefined),
       () => trawl("trawl-prefetch-1", 1),
       () => piscina("piscina", 1),
       () => tinypool("tinypool")
@@ -201,7 +203,7 @@ const cpu = async (): Promise<void> => {
     const started = performance.now()
     for (let i = 0; i < CPU_TASKS; i++) burn(burnIterations)
     inProcess.push(CPU_TASKS / ((performance.now() - started) / 1000))
-    for (const make of [() => trawl("trawl", 2), () => trawl("trawl-prefetch-1", 1), () => piscina("piscina", 1)]) {
+    for (const make of [() => trawl("trawl", undefined), () => trawl("trawl-prefetch-1", 1), () => piscina("piscina", 1)]) {
       const contender = await make()
       const value = await throughput(contender, CPU_TASKS, "burn")
       await contender.close()
@@ -228,7 +230,7 @@ const cpu = async (): Promise<void> => {
 const latency = async (): Promise<void> => {
   const samples = new Map<string, { p50: Array<number>; p99: Array<number> }>()
   for (let r = 0; r < ROUNDS; r++) {
-    for (const make of [() => trawl("trawl", 2), () => piscina("piscina", 1), () => tinypool("tinypool")]) {
+    for (const make of [() => trawl("trawl", undefined), () => piscina("piscina", 1), () => tinypool("tinypool")]) {
       const contender = await make()
       await contender.sequential(200) // warm-up
       const sorted = (await contender.sequential(LATENCY_SAMPLES)).sort((a, b) => a - b)

@@ -71,7 +71,9 @@ export interface Options {
    * Tasks sent ahead to one worker: it runs one at a time, and the next ones
    * wait in its inbox, so it never idles while this thread handles a reply.
    * Tasks that had not started when their worker died or was terminated go
-   * back to the queue. Default 2; 1 gives the strictest load balance.
+   * back to the queue. Refills go out in batches (one message for several
+   * tasks) once half the window is free. Default 4; 1 gives the strictest
+   * load balance (a long task never has others waiting behind it).
    */
   readonly prefetch?: number | undefined
   /** Tasks that may wait for a worker. Default 1024. */
@@ -215,7 +217,7 @@ const resolve = (options: Options): Effect.Effect<ResolvedOptions, ActorError.In
       breakerCooldownMillis: yield* millis("crashLoop.cooldown", options.crashLoop?.cooldown, 5_000),
       maxTasksPerWorker: yield* count("maxTasksPerWorker", options.maxTasksPerWorker, Infinity, 1),
       maxHeapUsedBytes: yield* count("maxHeapUsedBytes", options.maxHeapUsedBytes, Infinity, 1),
-      prefetch: yield* count("prefetch", options.prefetch, 2, 1),
+      prefetch: yield* count("prefetch", options.prefetch, 4, 1),
       resourceLimits: options.resourceLimits,
       shutdown: yield* oneOf("shutdown", options.shutdown, ["drain", "interrupt"]),
       drainTimeoutMillis: yield* millis("drainTimeout", options.drainTimeout, 30_000)
@@ -413,8 +415,7 @@ export const tell: {
           clearTimeout(timer)
           resume(Effect.void)
         }
-        const context = impl.pool
-        const task = context.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options?.retry, (outcome) => {
+        const task = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options?.retry, (outcome) => {
           if (!accepted) {
             // settled before it was accepted: refused (closed, breaker open, saturated)
             accepted = true
@@ -422,7 +423,7 @@ export const tell: {
             resume(Effect.asVoid(outcome))
             return
           }
-          Effect.runFork(Effect.catchCause(outcome, (cause) => Effect.logWarning(`tell to ${impl.name} failed`, cause)))
+          impl.pool.reportUnwatched(prepared.codec.tag, outcome)
         }, accept)
         if (task === undefined || accepted) return
         if (!isBlocked(impl, task)) return accept()

@@ -14,9 +14,13 @@ const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const outDir = fileURLToPath(new URL("../node_modules/.cache/trawl-dist-test/", import.meta.url))
 const tsc = fileURLToPath(new URL("../../../node_modules/.bin/tsc", import.meta.url))
 
+// the generated modules are JavaScript: their relative imports name the built `.js` files
+const builtIndex = JSON.stringify("./index.js")
+const builtHandler = JSON.stringify("./dist-test-handler.js")
+
 const handler = `
 import * as Schema from "effect/Schema"
-import { WorkerHandler, WorkerProtocol } from "./index.js"
+import { WorkerHandler, WorkerProtocol } from ${builtIndex}
 export const Protocol = WorkerProtocol.make({
   Square: { request: Schema.TaggedStruct("Square", { n: Schema.Number }), success: Schema.Number }
 })
@@ -25,8 +29,8 @@ export default WorkerHandler.make(Protocol, { Square: (request) => request.n * r
 
 const main = `
 import * as Effect from "effect/Effect"
-import { WorkerPool } from "./index.js"
-import { Protocol } from "./dist-test-handler.js"
+import { WorkerPool } from ${builtIndex}
+import { Protocol } from ${builtHandler}
 const program = Effect.scoped(Effect.gen(function*() {
   const pool = yield* WorkerPool.make(Protocol, { handler: new URL("./dist-test-handler.js", import.meta.url), minSize: 1, maxSize: 1 })
   const value = yield* WorkerPool.ask(pool, { _tag: "Square", n: 12 }, { timeout: "10 seconds" })

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
@@ -194,4 +195,22 @@ describe("ask options", () => {
       const deadline = yield* Effect.flip(WorkerPool.ask(pool, new Inc({ n: 1 }), { timeout: "1 second", deadline: -1 }))
       assert.instanceOf(deadline, ActorError.InvalidOptions)
     })))
+})
+
+describe("configuration", () => {
+  it.live("WorkerPool.config reads sizing from Effect Config; unset keys stay undefined", () =>
+    Effect.gen(function*() {
+      const options = yield* WorkerPool.config
+      assert.deepStrictEqual(options, { minSize: 1, maxSize: 3, taskDeadline: options.taskDeadline })
+      assert.isDefined(options.taskDeadline)
+      const stats = yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(Protocol, { ...options, handler })
+        yield* Effect.forEach([1, 2, 3, 4, 5, 6], () => ask(pool, spin(100)), { concurrency: "unbounded" })
+        return yield* WorkerPool.stats(pool)
+      }))
+      assert.isAtMost(stats.threads, 3)
+    }).pipe(Effect.provideService(
+      ConfigProvider.ConfigProvider,
+      ConfigProvider.fromEnvRecord({ MIN_SIZE: "1", MAX_SIZE: "3", TASK_DEADLINE: "5 seconds" })
+    )))
 })

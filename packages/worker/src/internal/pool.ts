@@ -571,7 +571,7 @@ export class Pool {
     slot.inflight = []
     this.returnTasks(inflight, requeue && this.state !== "closed", (task) =>
       Effect.fail(
-        task.transfer.length > 0
+        requeue && task.transfer.length > 0
           ? new WorkerError.WorkerCrashed({
             pool: this.name,
             task: task.codec.tag,
@@ -790,6 +790,13 @@ export class Pool {
 
   private log(message: string): void {
     Effect.runForkWith(this.context)(Effect.logWarning(message))
+  }
+
+  /** Logs the failure of a task nobody waits for (a `tell`), in the pool's context. */
+  reportUnwatched(tag: string, outcome: Effect.Effect<unknown, unknown>): void {
+    Effect.runForkWith(this.context)(
+      Effect.catchCause(Effect.asVoid(outcome), (cause) => Effect.logWarning(`${tag} told to ${this.name} failed`, cause))
+    )
   }
 
   stats(): Stats {
