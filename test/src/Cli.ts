@@ -24,6 +24,13 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 /**
  * A parsed command line.
  *
+ * @example
+ * ```ts
+ * import { Cli } from "@trawl/harness"
+ * import { Result } from "effect"
+ * const parsed = Cli.parse(["--shops", "10", "--parent-pid", "1"])
+ * if (Result.isSuccess(parsed)) parsed.success.parentPid // 1
+ * ```
  * @since 0.1.0
  */
 export interface Parsed {

@@ -27,6 +27,11 @@ import * as World from "./World.ts"
  * - `endlessMaxBytes`: an endless body is cut after this many bytes. Default 1 GiB.
  * - `maxConnections`: open connections at most. Default 10,000.
  *
+ * @example
+ * ```ts
+ * import { SimServer, World } from "@trawl/harness"
+ * const options: SimServer.Options = { world: World.make({ seed: 7, shops: 500 }), port: 0, clockSpeed: 60 }
+ * ```
  * @since 0.1.0
  */
 export interface Options {
@@ -112,6 +117,12 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{ readonly po
 /**
  * A running server.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SimServer, World } from "@trawl/harness"
+ * const port = SimServer.serve({ world: World.make({ seed: 1, shops: 5 }) }).pipe(Effect.map((running) => running.port))
+ * ```
  * @since 0.1.0
  */
 export interface Running {

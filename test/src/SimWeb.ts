@@ -37,6 +37,11 @@ export class SimWebError extends Data.TaggedError("SimWebError")<{ readonly mess
  * - `readyTimeoutMillis`: how long to wait for the ready line. Default 30 s.
  * - `execPath`: the Node binary (must strip TypeScript: Node ≥ 22.18). Default this process's.
  *
+ * @example
+ * ```ts
+ * import { SimWeb } from "@trawl/harness"
+ * const options: SimWeb.StartOptions = { shops: 500, seed: 7, latencyScale: 0, clockSpeed: 60 }
+ * ```
  * @since 0.1.0
  */
 export interface StartOptions extends Omit<SimServer.Options, "world">, Partial<Omit<World.World, "shops">> {
@@ -48,6 +53,13 @@ export interface StartOptions extends Omit<SimServer.Options, "world">, Partial<
 /**
  * The JSON of `/__clock`.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SimWeb } from "@trawl/harness"
+ * declare const web: SimWeb.SimWeb
+ * const step = Effect.map(web.clock, (clock: SimWeb.ClockView) => clock.step)
+ * ```
  * @since 0.1.0
  */
 export interface ClockView {
@@ -65,6 +77,11 @@ export interface ClockView {
 /**
  * Per-host politeness counters of `/__stats`.
  *
+ * @example
+ * ```ts
+ * import { SimWeb } from "@trawl/harness"
+ * const polite = (host: SimWeb.HostStatsView) => host.maxInFlight <= 2
+ * ```
  * @since 0.1.0
  */
 export interface HostStatsView {
@@ -83,6 +100,13 @@ export interface HostStatsView {
 /**
  * The JSON of `/__stats`.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SimWeb } from "@trawl/harness"
+ * declare const web: SimWeb.SimWeb
+ * const worst = Effect.map(web.stats(), (stats: SimWeb.StatsView) => stats.totals.maxInFlightPerHost)
+ * ```
  * @since 0.1.0
  */
 export interface StatsView {
@@ -103,6 +127,12 @@ export interface StatsView {
 /**
  * A running sim-web process.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SimWeb } from "@trawl/harness"
+ * const url = Effect.scoped(Effect.map(SimWeb.start({ shops: 10 }), (web: SimWeb.SimWeb) => web.productUrl(3, 0)))
+ * ```
  * @since 0.1.0
  */
 export interface SimWeb {

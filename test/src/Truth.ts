@@ -19,6 +19,11 @@ const P = Hash.Purpose
 /**
  * The domain every shop lives under; clients resolve `*.sim.test` to 127.0.0.1.
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const resolve = { [`*.${Truth.domain}`]: "127.0.0.1" }
+ * ```
  * @since 0.1.0
  */
 export const domain = "sim.test"
@@ -26,6 +31,11 @@ export const domain = "sim.test"
 /**
  * The host of the admin endpoints (`/__truth`, `/__clock`, `/__stats`, `/__world`).
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const headers = { host: `${Truth.adminHost}:8080` }
+ * ```
  * @since 0.1.0
  */
 export const adminHost = `admin.${domain}`
@@ -33,6 +43,11 @@ export const adminHost = `admin.${domain}`
 /**
  * Shop software whose page template a shop uses; `generic` shops mix markup styles.
  *
+ * @example
+ * ```ts
+ * import { Truth, World } from "@trawl/harness"
+ * const platform: Truth.Platform = Truth.shop(World.make({ seed: 1, shops: 5 }), 0).platform
+ * ```
  * @since 0.1.0
  */
 export type Platform = "generic" | "shopify" | "woocommerce" | "magento" | "prestashop"
@@ -40,6 +55,11 @@ export type Platform = "generic" | "shopify" | "woocommerce" | "magento" | "pres
 /**
  * How a product page carries its price.
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const usesJsonLd = (style: Truth.Style) => style.startsWith("jsonld")
+ * ```
  * @since 0.1.0
  */
 export type Style =
@@ -84,6 +104,11 @@ export const styles: ReadonlyArray<Style> = [
 /**
  * The charset a shop encodes its pages in (declared in `Content-Type` and `<meta charset>`).
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const legacy = (charset: Truth.Charset) => charset !== "utf-8"
+ * ```
  * @since 0.1.0
  */
 export type Charset = "utf-8" | "windows-1252" | "iso-8859-1"
@@ -98,6 +123,11 @@ export type Charset = "utf-8" | "windows-1252" | "iso-8859-1"
  * - `huge-jsonld`: a valid 3 MiB page, almost all JSON-LD; the price is still right.
  * - `wrong-charset`: a charset no decoder knows.
  *
+ * @example
+ * ```ts
+ * import { Truth, World } from "@trawl/harness"
+ * const kind: Truth.HostileKind | undefined = Truth.shop(World.make({ seed: 1, shops: 5, hostileFraction: 1 }), 0).hostile
+ * ```
  * @since 0.1.0
  */
 export type HostileKind = "slowloris" | "endless-body" | "gzip-bomb" | "redirect-loop" | "huge-jsonld" | "wrong-charset"
@@ -124,6 +154,11 @@ export const hostileKinds: ReadonlyArray<HostileKind> = [
 /**
  * Stock state, named as schema.org's `ItemAvailability` values.
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const schemaOrg = (availability: Truth.Availability) => `https://schema.org/${availability}`
+ * ```
  * @since 0.1.0
  */
 export type Availability = "InStock" | "OutOfStock"
@@ -132,6 +167,11 @@ export type Availability = "InStock" | "OutOfStock"
  * Tags of the typed errors a correct fetcher produces for hostile or
  * forbidden URLs (the `_tag`s of `@trawl/fetch`'s `FetchError`).
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const isPoliteness = (tag: Truth.ErrorTag) => tag === "RobotsDisallowed"
+ * ```
  * @since 0.1.0
  */
 export type ErrorTag = "Timeout" | "BodyTooLarge" | "DecompressionBomb" | "TooManyRedirects" | "BadCharset" | "RobotsDisallowed"
@@ -139,6 +179,12 @@ export type ErrorTag = "Timeout" | "BodyTooLarge" | "DecompressionBomb" | "TooMa
 /**
  * What a correct fetcher + extractor makes of a product URL at an instant.
  *
+ * @example
+ * ```ts
+ * import { Truth } from "@trawl/harness"
+ * const describe = (expected: Truth.Expected) =>
+ *   expected._tag === "Price" ? `${expected.price} ${expected.currency}` : expected.error
+ * ```
  * @since 0.1.0
  */
 export type Expected =
@@ -154,6 +200,12 @@ export type Expected =
 /**
  * A shop's fixed traits.
  *
+ * @example
+ * ```ts
+ * import { Truth, World } from "@trawl/harness"
+ * const shop: Truth.Shop = Truth.shop(World.make({ seed: 1, shops: 5 }), 2)
+ * shop.crawlDelaySeconds // undefined, 1 or 2
+ * ```
  * @since 0.1.0
  */
 export interface Shop {
@@ -176,6 +228,12 @@ export interface Shop {
 /**
  * A product's fixed traits.
  *
+ * @example
+ * ```ts
+ * import { Truth, World } from "@trawl/harness"
+ * const product: Truth.Product = Truth.product(World.make({ seed: 1, shops: 5 }), 2, 0)
+ * product.path // "/products/…-0"
+ * ```
  * @since 0.1.0
  */
 export interface Product {
@@ -207,6 +265,12 @@ export interface Product {
 /**
  * A product at an instant: its traits, its state, and the expected outcome of fetching it.
  *
+ * @example
+ * ```ts
+ * import { Truth, World } from "@trawl/harness"
+ * const truth: Truth.ProductTruth = Truth.productAt(World.make({ seed: 1, shops: 5 }), 2, 0, Date.now())
+ * truth.price // e.g. "12.99"
+ * ```
  * @since 0.1.0
  */
 export interface ProductTruth extends Product {

@@ -15,6 +15,11 @@
  * - `changeFraction`: share of products whose price moves over time (0 – 1). Default 0.3.
  * - `stepMillis`: sim-time between two price steps. Default 5 minutes.
  *
+ * @example
+ * ```ts
+ * import { World } from "@trawl/harness"
+ * const world: World.World = { seed: 1, shops: 500, products: 20, hostileFraction: 0, changeFraction: 0.3, stepMillis: 300_000 }
+ * ```
  * @since 0.1.0
  */
 export interface World {

@@ -31,9 +31,15 @@ const waitGone = async (pid: number, millis: number) => {
   return !alive(pid)
 }
 
+/** Tie a started server to this test process, unless the case is about bad flags. */
+const guard = (args: ReadonlyArray<string>) => (args.includes("--parent-pid") || args.length < 2 ? [] : ["--parent-pid", String(process.pid)])
+
 const runToEnd = (args: ReadonlyArray<string>) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = ChildProcess.spawn(node, ["--conditions=@trawl/source", bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    // --parent-pid: a failing test never leaves a server behind.
+    const child = ChildProcess.spawn(node, ["--conditions=@trawl/source", bin, ...args, ...guard(args)], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk) => (stdout += chunk))
@@ -71,9 +77,11 @@ setInterval(() => {}, 1000)
 
 describe("the sim-web process", () => {
   it("prints one ready line with its port, serves, and stops cleanly on SIGTERM", async () => {
-    const child = ChildProcess.spawn(node, ["--conditions=@trawl/source", bin, "--shops", "10", "--port", "0"], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = ChildProcess.spawn(
+      node,
+      ["--conditions=@trawl/source", bin, "--shops", "10", "--port", "0", "--parent-pid", String(process.pid)],
+      { stdio: ["ignore", "pipe", "pipe"] }
+    )
     let stdout = ""
     child.stdout.on("data", (chunk) => (stdout += chunk))
     const ready = await readyLine(child.stdout)
@@ -89,7 +97,9 @@ describe("the sim-web process", () => {
   })
 
   it("stops on SIGINT too", async () => {
-    const child = ChildProcess.spawn(node, ["--conditions=@trawl/source", bin, "--shops", "10"], { stdio: ["ignore", "pipe", "pipe"] })
+    const child = ChildProcess.spawn(node, ["--conditions=@trawl/source", bin, "--shops", "10", "--parent-pid", String(process.pid)], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     await readyLine(child.stdout)
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
     child.kill("SIGINT")
@@ -102,10 +112,14 @@ describe("the sim-web process", () => {
   ] as const)("exits by itself when its parent is SIGKILLed (%s)", async (_name, stdin) => {
     const args = ["--shops", "10", ...(stdin === "pipe" ? ["--exit-on-stdin-close"] : [])]
     const parent = ChildProcess.spawn(node, ["-e", intermediate(args, stdin)], { stdio: ["ignore", "pipe", "inherit"] })
-    const ready = await readyLine(parent.stdout)
-    expect(alive(ready.pid)).toBe(true)
-    parent.kill("SIGKILL")
-    expect(await waitGone(ready.pid, 5_000)).toBe(true)
+    try {
+      const ready = await readyLine(parent.stdout)
+      expect(alive(ready.pid)).toBe(true)
+      parent.kill("SIGKILL")
+      expect(await waitGone(ready.pid, 5_000)).toBe(true)
+    } finally {
+      parent.kill("SIGKILL")
+    }
   })
 
 })
