@@ -179,6 +179,26 @@ describe("SimWeb.start", () => {
     expect(await waitGone(pid, 5_000)).toBe(true)
   })
 
+  it("runs sim-time at --clock-speed × wall time from --epoch, so prices move every few wall-clock seconds", async () => {
+    const epochMillis = Date.UTC(2026, 0, 1)
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const web = yield* SimWeb.start({ shops: 5, seed: 2, latencyScale: 0, clockSpeed: 3_000, epochMillis })
+      const first = yield* web.clock
+      expect(first.epochMillis).toBe(epochMillis)
+      expect(first.nowMillis).toBeGreaterThanOrEqual(epochMillis)
+      yield* Effect.sleep("400 millis")
+      const second = yield* web.clock
+      const simElapsed = second.nowMillis - first.nowMillis
+      const wallElapsed = second.wallMillis - first.wallMillis
+      // 5-minute steps pass every 100 ms of wall time.
+      expect(Math.abs(simElapsed - wallElapsed * 3_000)).toBeLessThan(30 * 3_000)
+      expect(second.step - first.step).toBeGreaterThanOrEqual(3)
+      const volatile = [0, 1, 2, 3, 4].flatMap((s) => [0, 1, 2, 3, 4].map((p) => web.productUrl(s, p)))
+        .find((url) => web.truthAt(url, first.nowMillis)!.volatile)!
+      expect(web.truthAt(volatile, second.nowMillis)!.version).toBeGreaterThan(web.truthAt(volatile, first.nowMillis)!.version)
+    })))
+  })
+
   it("fails with the process's one-line reason on bad options", async () => {
     const exit = await Effect.runPromiseExit(Effect.scoped(SimWeb.start({ shops: 0 })))
     expect(Exit.isFailure(exit)).toBe(true)
