@@ -48,6 +48,7 @@ const runTrawl = async () => {
       { concurrency: "unbounded" }
     )
   )
+  stopSampling()
   await dispose()
   const failures = outcomes.filter((outcome) => outcome._tag === "Failure")
   return {
@@ -68,16 +69,21 @@ const runBare = async () => {
     const response = await agent.request({ origin: url.origin, path: url.pathname, method: "GET" })
     return (await response.body.arrayBuffer()).byteLength
   }))
+  stopSampling()
   await agent.destroy()
   const failures = outcomes.filter((outcome) => outcome.status === "rejected")
   return { completed: outcomes.length - failures.length, errors: failures.slice(0, 3).map((f) => String(f.reason)) }
 }
 
+// Sampling stops when the last response is in, before the client is torn down.
+let seconds = 0
+const stopSampling = () => {
+  seconds = (performance.now() - started) / 1000
+  clearInterval(sampler)
+  peak = Math.max(peak, process.memoryUsage.rss())
+}
 const started = performance.now()
 const { completed, errors } = mode === "bare" ? await runBare() : await runTrawl()
-const seconds = (performance.now() - started) / 1000
-clearInterval(sampler)
-peak = Math.max(peak, process.memoryUsage.rss())
 if (process.env["BENCH_VERBOSE"]) {
   const mb = (n: number) => Math.round(n / 1024 / 1024)
   process.stderr.write(
