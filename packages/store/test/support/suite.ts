@@ -127,6 +127,9 @@ export const storeSuite = (backend: Backend) => {
           assert.deepStrictEqual(target.rules, { price: { selector: ".p" } })
           assert.isTrue(target.enabled)
           assert.deepStrictEqual(yield* store.getTarget(target.id), target)
+          // rows are built without re-parsing: the same as a checked construction
+          assert.instanceOf(target, Model.Target)
+          assert.deepStrictEqual(target, new Model.Target({ ...target }))
 
           const duplicate = yield* Effect.flip(store.addTarget(new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: MINUTE })))
           assert.strictEqual(duplicate._tag, "DuplicateTarget")
