@@ -343,31 +343,31 @@ export const ask: {
     WorkerProtocol.Success<W, R>,
     WorkerProtocol.Failure<W, R> | WorkerError.WorkerError | ActorError.AskTimeout | ActorError.ActorStopped | ActorError.InvalidOptions
   >
-} = dual(3, <W extends WorkerProtocol.Any>(self: WorkerPool<W>, request: unknown, options: AskOptions) =>
-  Effect.suspend(() => {
-    const impl = implOf(self)
-    const timeoutMillis = typeof options.timeout === "number" ? options.timeout : toMillisCached(options.timeout)
-    if (!(timeoutMillis >= 0)) {
-      return Effect.fail(new ActorError.InvalidOptions({ option: "timeout", reason: `must be a non-negative duration, got ${String(options.timeout)}` }))
-    }
-    const prepared = prepare(impl, request)
-    if (prepared instanceof WorkerError.InvalidRequest) return Effect.fail(prepared)
-    const submit = (deadline: number | undefined) =>
-      Effect.callback<any, any>((resume) => {
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const task: Task | undefined = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options.retry, (outcome) => {
-          clearTimeout(timer)
-          resume(outcome)
-        })
-        if (task === undefined) return
-        if (Number.isFinite(timeoutMillis)) timer = setTimeout(() => impl.pool.timeout(task, timeoutMillis), timeoutMillis)
-        return Effect.sync(() => {
-          clearTimeout(timer)
-          impl.pool.cancel(task)
-        })
+} = dual(3, <W extends WorkerProtocol.Any>(self: WorkerPool<W>, request: unknown, options: AskOptions) => {
+  const submit = (deadline: number | undefined) =>
+    // one primitive per ask: encoding, admission and the timeout all happen in the register callback
+    Effect.callback<any, any>((resume) => {
+      const impl = implOf(self)
+      const timeoutMillis = typeof options.timeout === "number" ? options.timeout : toMillisCached(options.timeout)
+      if (!(timeoutMillis >= 0)) {
+        return resume(Effect.fail(new ActorError.InvalidOptions({ option: "timeout", reason: `must be a non-negative duration, got ${String(options.timeout)}` })))
+      }
+      const prepared = prepare(impl, request)
+      if (prepared instanceof WorkerError.InvalidRequest) return resume(Effect.fail(prepared))
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const task: Task | undefined = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options.retry, (outcome) => {
+        if (timer !== undefined) clearTimeout(timer)
+        resume(outcome)
       })
-    return options.deadline === undefined ? submit(undefined) : Effect.flatMap(millis("deadline", options.deadline, 0), submit)
-  }))
+      if (task === undefined) return
+      if (Number.isFinite(timeoutMillis)) timer = setTimeout(() => impl.pool.timeout(task, timeoutMillis), timeoutMillis)
+      return Effect.sync(() => {
+        if (timer !== undefined) clearTimeout(timer)
+        impl.pool.cancel(task)
+      })
+    })
+  return options.deadline === undefined ? submit(undefined) : Effect.flatMap(millis("deadline", options.deadline, 0), submit)
+})
 
 /**
  * Sends a request without waiting for its result: succeeds once the task is

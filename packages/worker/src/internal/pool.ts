@@ -73,6 +73,9 @@ export interface Task {
   enqueuedAt: number
   startedAt: number
   slot: Slot | undefined
+  /** When its deadline passes (set when it starts running). */
+  expiresAt: number
+  /** The grace-period timer of an abandoned task. */
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -124,6 +127,8 @@ export class Pool {
   private state: "running" | "draining" | "closed" = "running"
   private breaker: "closed" | "open" | "halfOpen" = "closed"
   private breakerTimer: ReturnType<typeof setTimeout> | undefined
+  private watchdog: ReturnType<typeof setTimeout> | undefined
+  private watchdogAt = Infinity
   private crashTimes: Array<number> = []
   private lastCrash = ""
   private openedAfter = 0
@@ -186,6 +191,7 @@ export class Pool {
       enqueuedAt: performance.now(),
       startedAt: 0,
       slot: undefined,
+      expiresAt: Infinity,
       timer: undefined
     }
     // fast path: a worker with room and nobody ahead in the queue
@@ -396,9 +402,36 @@ export class Pool {
   private begin(task: Task): void {
     task.startedAt = performance.now()
     if (task.state === TaskState.Abandoned) return this.armGrace(task)
-    if (Number.isFinite(task.deadlineMillis)) {
-      task.timer = setTimeout(() => this.deadline(task), task.deadlineMillis)
+    task.expiresAt = task.startedAt + task.deadlineMillis
+    if (task.expiresAt < this.watchdogAt) this.armWatchdog(task.expiresAt)
+  }
+
+  /**
+   * One timer watches every running task's deadline (at most one per worker):
+   * it is re-armed only when a task expires sooner than the one it waits for,
+   * so a task costs no timer of its own.
+   */
+  private armWatchdog(at: number): void {
+    clearTimeout(this.watchdog)
+    this.watchdogAt = at
+    this.watchdog = setTimeout(this.sweep, Math.max(0, at - performance.now()))
+    this.watchdog.unref()
+  }
+
+  private readonly sweep = (): void => {
+    this.watchdog = undefined
+    this.watchdogAt = Infinity
+    const now = performance.now()
+    let next = Infinity
+    const expired: Array<Task> = []
+    for (const slot of this.slots) {
+      const head = slot.inflight[0]
+      if (head === undefined || head.state !== TaskState.Running) continue
+      if (head.expiresAt <= now + 1) expired.push(head)
+      else if (head.expiresAt < next) next = head.expiresAt
     }
+    for (const task of expired) this.deadline(task)
+    if (next < this.watchdogAt) this.armWatchdog(next)
   }
 
   private settle(task: Task, outcome: Effect.Effect<any, any>): void {
@@ -739,6 +772,7 @@ export class Pool {
       for (const slot of [...this.slots]) this.kill(slot, false)
       const check = () => {
         if (this.slots.size + this.stopping.size === 0) {
+          clearTimeout(this.watchdog)
           this.onThreadsChanged.delete(check)
           onDone()
         }
