@@ -67,8 +67,7 @@ const navItems: Array<string> = Array.from({ length: poolSize }, (_, n) =>
     words[(n * 7) % words.length]
   } ${words[(n * 11) % words.length]}</a></li>`)
 
-const fillerBlock = (seed: number, shopIndex: number, productIndex: number, n: number): string => {
-  const pick = Hash.hash(seed, P.filler, shopIndex, productIndex, n)
+const fillerBlock = (pick: number): string => {
   switch (pick % 4) {
     case 0:
       return `<section class="description-block"><h3>${words[pick % words.length]} ${
@@ -87,6 +86,13 @@ const fillerBlock = (seed: number, shopIndex: number, productIndex: number, n: n
   }
 }
 
+/**
+ * Every filler block, built once as bytes: filler is ASCII, so the same bytes
+ * serve every charset, and a page is assembled by copying, not by building strings.
+ */
+const fillerPoolSize = 1024
+const fillerPool: Array<Buffer> = Array.from({ length: fillerPoolSize }, (_, j) => Buffer.from(fillerBlock(Hash.hash(0xf111e7, j)), "latin1"))
+
 const relatedProducts = (world: World, item: Truth.ProductTruth, charset: Truth.Charset): string => {
   const cards: Array<string> = []
   for (let i = 0; i < 4; i++) {
@@ -102,16 +108,16 @@ const relatedProducts = (world: World, item: Truth.ProductTruth, charset: Truth.
   return `<aside class="related"><h2>Customers also bought</h2><ul>${cards.join("")}</ul></aside>\n`
 }
 
-const fill = (world: World, item: Truth.ProductTruth, target: number, used: number): string => {
-  const blocks: Array<string> = []
+const fill = (world: World, item: Truth.ProductTruth, target: number, used: number): Array<Buffer> => {
+  const blocks: Array<Buffer> = []
   let size = used
   // Bounded: blocks are at least ~300 bytes, so 4,000 of them pass 300 KB.
   for (let n = 0; size < target && n < 4_000; n++) {
-    const block = fillerBlock(world.seed, item.shop, item.index, n)
+    const block = fillerPool[Hash.hash(world.seed, P.filler, item.shop, item.index, n) % fillerPoolSize]!
     blocks.push(block)
     size += block.length
   }
-  return blocks.join("")
+  return blocks
 }
 
 // ---------------------------------------------------------------------------
@@ -328,24 +334,24 @@ const structured = (item: Truth.ProductTruth, origin: string, charset: Truth.Cha
   return { head: head.join(""), body: body.join("") }
 }
 
-/** The full HTML of a product page, as text (encode it with `encode`). */
+/** The full HTML of a product page, as bytes in `charset` (`encode` writes the non-filler text). */
 export const productPage = (
   world: World,
   item: Truth.ProductTruth,
   origin: string,
   charset: string,
-  options: { readonly hugeJsonLd: boolean }
-): string => {
+  options: { readonly hugeJsonLd: boolean },
+  encode: (text: string, charset: string) => Buffer
+): Buffer => {
   const pageCharset: Truth.Charset = charset === "windows-1252" || charset === "iso-8859-1" ? charset : "utf-8"
   const { body, head } = structured(item, origin, pageCharset, options.hugeJsonLd)
   const top = `<!DOCTYPE html>\n<html lang="en"><head><meta charset="${charset}">\n` +
     `<title>${escapeHtml(item.name)} | ${item.host}</title>\n<link rel="canonical" href="${origin}${item.path}">\n` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">\n${head}</head>\n<body class="product-page">\n` +
     `<header><nav><ul class="main-nav">${navItems.slice(0, 12).join("")}</ul></nav></header>\n<main>\n`
-  const bottom = `\n</main>\n<footer><p>&copy; ${item.host}</p></footer>\n</body></html>\n`
-  const related = relatedProducts(world, item, pageCharset)
-  const core = top + body + "\n" + related
-  return core + fill(world, item, item.sizeBytes - bottom.length, core.length) + bottom
+  const core = encode(top + body + "\n" + relatedProducts(world, item, pageCharset), charset)
+  const bottom = encode(`\n</main>\n<footer><p>&copy; ${item.host}</p></footer>\n</body></html>\n`, charset)
+  return Buffer.concat([core, ...fill(world, item, item.sizeBytes - bottom.length, core.length), bottom])
 }
 
 /** A shop's home page: every product URL, as links. */

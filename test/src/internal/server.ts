@@ -340,8 +340,8 @@ export const create = (settings: ServerSettings): Running => {
     const key = `${origin}|${shop.index}|${productIndex}|${truth.version}|${encoding}`
     let entry = cache.get(key)
     if (entry === undefined) {
-      const html = Render.productPage(world, truth, origin, charset, { hugeJsonLd: hostile === "huge-jsonld" })
-      entry = { body: compress(encode(html, charset), encoding), charset }
+      const html = Render.productPage(world, truth, origin, charset, { hugeJsonLd: hostile === "huge-jsonld" }, encode)
+      entry = { body: compress(html, encoding), charset }
       cache.set(key, entry, entry.body.length + key.length)
     }
     res.writeHead(200, {
