@@ -151,8 +151,11 @@ export interface SimWeb {
   readonly clock: Effect.Effect<ClockView, SimWebError>
   /** Move the server's clock forward (prices move with it). */
   readonly advanceClock: (millis: number) => Effect.Effect<ClockView, SimWebError>
-  /** Politeness counters, optionally of one host. */
-  readonly stats: (host?: string) => Effect.Effect<StatsView, SimWebError>
+  /**
+   * Politeness counters: totals, and per host (all hosts, only `host`, or the
+   * `top` N by most requests in flight — with 50,000 shops, ask for less than all).
+   */
+  readonly stats: (filter?: { readonly host?: string | undefined; readonly top?: number | undefined }) => Effect.Effect<StatsView, SimWebError>
   readonly resetStats: Effect.Effect<void, SimWebError>
 }
 
@@ -287,7 +290,12 @@ export const start = (options: StartOptions): Effect.Effect<SimWeb, SimWebError,
       truthAt: (url, atMillis) => Truth.lookup(world, url, atMillis),
       clock: request<ClockView>(base, "/__clock"),
       advanceClock: (millis) => request<ClockView>(base, `/__clock/advance?millis=${millis}`, "POST"),
-      stats: (host) => request<StatsView>(base, host === undefined ? "/__stats" : `/__stats?host=${encodeURIComponent(host)}`),
+      stats: (filter) => {
+        const query = new URLSearchParams()
+        if (filter?.host !== undefined) query.set("host", filter.host)
+        if (filter?.top !== undefined) query.set("top", String(filter.top))
+        return request<StatsView>(base, `/__stats?${query}`)
+      },
       resetStats: Effect.asVoid(request(base, "/__stats/reset", "POST"))
     } satisfies SimWeb
   })

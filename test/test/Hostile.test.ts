@@ -55,10 +55,10 @@ describe("hostile shops", () => {
     expect(data.length).toBeLessThan(200)
     // The server counted it as one request in flight, and let it go when the client did.
     const deadline = Date.now() + 2_000
-    let host = (await run(web.stats(truth.host))).hosts[truth.host]!
+    let host = (await run(web.stats({ host: truth.host }))).hosts[truth.host]!
     while (host.inFlight !== 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50))
-      host = (await run(web.stats(truth.host))).hosts[truth.host]!
+      host = (await run(web.stats({ host: truth.host }))).hosts[truth.host]!
     }
     expect(host).toMatchObject({ requests: 1, maxInFlight: 1, inFlight: 0, connections: 0, maxConnections: 1 })
   })

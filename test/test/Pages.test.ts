@@ -260,7 +260,7 @@ describe("conditional GET and compression", () => {
     const changed = await Client.get(web.port, found.host, found.path, { "if-none-match": etag })
     expect(changed.status).toBe(200)
     expect(changed.headers.etag).not.toBe(etag)
-    const stats = await run(web.stats(found.host))
+    const stats = await run(web.stats({ host: found.host }))
     expect(stats.hosts[found.host]!.notModified).toBe(2)
   })
 

@@ -41,7 +41,7 @@ describe("transient errors", () => {
     expect(failures.filter(Boolean).length).toBeGreaterThan(0)
     for (let i = 1; i < failures.length; i++) expect(failures[i - 1]! && failures[i]!, outcomes.join(",")).toBe(false)
     expect(new Set(outcomes)).toEqual(new Set(["200", "503", "429", "reset"]))
-    const stats = await run(web.stats(truth.host))
+    const stats = await run(web.stats({ host: truth.host }))
     expect(stats.hosts[truth.host]!.injectedErrors).toBe(failures.filter(Boolean).length)
     expect(stats.hosts[truth.host]!.requests).toBe(40)
   })
@@ -76,13 +76,16 @@ describe("politeness counters", () => {
     const shop = shops().find((s) => s.latencyMedianMillis >= 40 && s.index > 0)!
     const requests = Array.from({ length: 4 }, () => Client.get(web.port, shop.host, "/", {}, { agent: false }))
     for (const response of await Promise.all(requests)) expect(response.status).toBe(200)
-    const stats = await run(web.stats(shop.host))
+    const stats = await run(web.stats({ host: shop.host }))
     const host = stats.hosts[shop.host]!
     expect(host.requests).toBe(4)
     expect(host.maxInFlight).toBe(4)
     expect(host.maxConnections).toBe(4)
     expect(host.inFlight).toBe(0)
     expect(stats.totals.maxInFlightPerHost).toBeGreaterThanOrEqual(4)
+    const top = await run(web.stats({ top: 1 }))
+    expect(Object.values(top.hosts)).toHaveLength(1)
+    expect(Object.values(top.hosts)[0]!.maxInFlight).toBe(top.totals.maxInFlightPerHost)
   })
 
   it("see one request at a time from a polite client, with the gaps between them", async () => {
@@ -93,7 +96,7 @@ describe("politeness counters", () => {
       await new Promise((resolve) => setTimeout(resolve, 30))
     }
     agent.destroy()
-    const host = (await run(web.stats(shop.host))).hosts[shop.host]!
+    const host = (await run(web.stats({ host: shop.host }))).hosts[shop.host]!
     expect(host.requests).toBe(5)
     expect(host.maxInFlight).toBe(1)
     expect(host.maxConnections).toBe(1)
