@@ -7,6 +7,7 @@
 #      missing and we are root), on a free loopback port with a data directory
 #      under /tmp, started once and reused by later runs.
 # Exits non-zero, saying why on stderr, when none can be had.
+# TRAWL_TEST_POSTGRES_OWN=1 skips step 2 (to exercise step 3).
 set -euo pipefail
 
 log() { echo "postgres.sh: $*" >&2; }
@@ -33,7 +34,7 @@ answers() { # host port database -> 0 when the server accepts user postgres
 }
 
 # 2. the machine's server
-for db in test postgres; do
+for db in $([ "${TRAWL_TEST_POSTGRES_OWN:-}" = 1 ] || echo test postgres); do
   if answers 127.0.0.1 5432 "$db"; then
     echo "postgres://postgres@127.0.0.1:5432/$db"
     exit 0
@@ -81,15 +82,22 @@ if [ ! -f "$data/PG_VERSION" ]; then
     { log "initdb failed: $(tail -5 "$state/initdb.log")"; exit 1; }
 fi
 
+# Below the usual ephemeral range (32768+), where an outgoing connection's
+# local port can make a port that nobody listens on unbindable; a port
+# another server holds makes pg_ctl fail, and the next one is tried.
 port=""
-for candidate in $(seq 55432 55532); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+for candidate in $(seq 15432 15451); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then continue; fi
+  : >"$state/server.log" 2>/dev/null || true
+  # 9>&-: the server must not inherit (and hold forever) the lock.
+  if as_owner "$bin/pg_ctl" -D "$data" -w -t 60 -l "$state/server.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $candidate -k $state -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null 2>&1 9>&-; then
+    port=$candidate
+    break
+  fi
+  grep -q "could not bind" "$state/server.log" 2>/dev/null || break
 done
-[ -n "$port" ] || { log "no free loopback port in 55432-55532"; exit 1; }
-
-as_owner "$bin/pg_ctl" -D "$data" -w -t 60 -l "$state/server.log" \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $state -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null ||
-  { log "pg_ctl start failed: $(tail -5 "$state/server.log" 2>/dev/null)"; exit 1; }
+[ -n "$port" ] || { log "pg_ctl start failed: $(tail -5 "$state/server.log" 2>/dev/null)"; exit 1; }
 echo "$port" >"$state/port"
 answers 127.0.0.1 "$port" postgres || { log "server started on $port but does not answer"; exit 1; }
 log "started PostgreSQL ($bin) on 127.0.0.1:$port, data in $data"
