@@ -9,6 +9,13 @@ import type * as Effect from "effect/Effect"
 import type * as WorkerProtocol from "./WorkerProtocol.ts"
 
 /**
+ * The brand of a `WorkerHandler` value (a global symbol, shared by every copy of the package).
+ *
+ * @example
+ * ```ts
+ * import { WorkerHandler } from "@trawl/worker"
+ * const branded = (u: object) => WorkerHandler.TypeId in u
+ * ```
  * @since 0.1.0
  */
 export const TypeId: unique symbol = Symbol.for("@trawl/worker/WorkerHandler") as never

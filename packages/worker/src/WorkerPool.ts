@@ -38,6 +38,13 @@ import * as metrics from "./internal/metrics.ts"
 import { Pool, type ResolvedOptions, type Stats as PoolStats, type Task } from "./internal/pool.ts"
 
 /**
+ * The brand of a `WorkerPool` value (a global symbol, shared by every copy of the package).
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "@trawl/worker"
+ * const branded = (u: object) => WorkerPool.TypeId in u
+ * ```
  * @since 0.1.0
  */
 export const TypeId: unique symbol = Symbol.for("@trawl/worker/WorkerPool") as never

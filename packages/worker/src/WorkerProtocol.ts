@@ -12,6 +12,13 @@
 import type * as Schema from "effect/Schema"
 
 /**
+ * The brand of a `WorkerProtocol` value (a global symbol, shared by every copy of the package).
+ *
+ * @example
+ * ```ts
+ * import { WorkerProtocol } from "@trawl/worker"
+ * const branded = (u: object) => WorkerProtocol.TypeId in u
+ * ```
  * @since 0.1.0
  */
 export const TypeId: unique symbol = Symbol.for("@trawl/worker/WorkerProtocol") as never

@@ -760,6 +760,8 @@ export class Pool {
    * `ActorStopped`, terminates every thread, and calls back when none is left.
    */
   shutdown(mode: "drain" | "interrupt", onDone: () => void): void {
+    // refuse new tasks before any caller resumes (a resumed fiber may run at once and ask again)
+    this.state = "draining"
     const blockedError = Effect.fail(new ActorError.ActorStopped({ actor: this.name }))
     for (let task = this.blocked.shift(); task !== undefined; task = this.blocked.shift()) {
       if (task.state === TaskState.Blocked) this.settle(task, blockedError)
@@ -768,6 +770,7 @@ export class Pool {
     clearTimeout(this.breakerTimer)
     const finish = () => {
       this.state = "closed"
+      this.drained = undefined
       for (let task = this.nextQueued(); task !== undefined; task = this.nextQueued()) this.settle(task, blockedError)
       for (const slot of [...this.slots]) this.kill(slot, false)
       const check = () => {
@@ -781,7 +784,6 @@ export class Pool {
       check()
     }
     if (mode === "interrupt" || (this.queued === 0 && this.busy() === 0)) return finish()
-    this.state = "draining"
     const timer = setTimeout(finish, this.options.drainTimeoutMillis)
     this.drained = () => {
       clearTimeout(timer)
