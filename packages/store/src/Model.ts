@@ -72,6 +72,13 @@ export class Money extends Schema.Class<Money>("@trawl/store/Money")({
 export const Availability = Schema.Literals(["in_stock", "out_of_stock", "unknown"])
 
 /**
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const value: Model.Availability = "out_of_stock"
+ * ```
+ *
  * @since 0.1.0
  */
 export type Availability = typeof Availability.Type
@@ -93,6 +100,13 @@ export type Availability = typeof Availability.Type
 export const Outcome = Schema.Literals(["ok", "unchanged", "error"])
 
 /**
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const value: Model.Outcome = "error"
+ * ```
+ *
  * @since 0.1.0
  */
 export type Outcome = typeof Outcome.Type
@@ -255,6 +269,13 @@ export const AlertKind = Schema.Literals([
 ])
 
 /**
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const value: Model.AlertKind = "back_in_stock"
+ * ```
+ *
  * @since 0.1.0
  */
 export type AlertKind = typeof AlertKind.Type

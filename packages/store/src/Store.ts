@@ -205,6 +205,14 @@ export class Store extends Context.Service<Store, Service>()("@trawl/store/Store
 /**
  * Observations written.
  *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const snapshot = Metric.value(Store.observationsWritten)
+ * ```
+ *
  * @since 0.1.0
  */
 export const observationsWritten = Metric.counter("trawl_store_observations_written_total", {
@@ -215,6 +223,14 @@ export const observationsWritten = Metric.counter("trawl_store_observations_writ
 /**
  * Alerts raised by change detection.
  *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const snapshot = Metric.value(Store.alertsRaised)
+ * ```
+ *
  * @since 0.1.0
  */
 export const alertsRaised = Metric.counter("trawl_store_alerts_raised_total", {
@@ -224,6 +240,14 @@ export const alertsRaised = Metric.counter("trawl_store_alerts_raised_total", {
 
 /**
  * Observations per write transaction.
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const snapshot = Metric.value(Store.batchSize)
+ * ```
  *
  * @since 0.1.0
  */

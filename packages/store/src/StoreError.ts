@@ -203,6 +203,13 @@ export type StoreError =
 /**
  * Errors of the database itself (as opposed to bad input).
  *
+ * @example
+ * ```ts
+ * import { StoreError } from "@trawl/store"
+ *
+ * const retryable = (error: StoreError.DatabaseError) => error._tag === "DatabaseLocked"
+ * ```
+ *
  * @since 0.1.0
  */
 export type DatabaseError = DatabaseCorrupt | DatabaseLocked | DiskFull | StorageFailure
