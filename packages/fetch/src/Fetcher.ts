@@ -419,63 +419,62 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     // One uninterruptible region per gated call: waits (permits, start slot, use) are the only
     // interruptible parts, so permits and the gate's user count are always given back.
     const gated = <A>(
+      clock: Clock.Clock,
       url: URL,
       crawlDelayMillis: number | undefined,
       use: (observation: Observation) => Effect.Effect<A, FetchError.FetchError>
     ): Effect.Effect<readonly [A, number], FetchError.FetchError> =>
-      Effect.clockWith((clock) =>
-        Effect.uninterruptibleMask((restore) => {
-          const gate = gates.enter(url.host, clock.currentTimeMillisUnsafe())
-          if (crawlDelayMillis !== undefined) {
-            gate.crawlDelayMillis = Math.min(crawlDelayMillis, options.maxCrawlDelayMillis)
+      Effect.uninterruptibleMask((restore) => {
+        const gate = gates.enter(url.host, clock.currentTimeMillisUnsafe())
+        if (crawlDelayMillis !== undefined) {
+          gate.crawlDelayMillis = Math.min(crawlDelayMillis, options.maxCrawlDelayMillis)
+        }
+        let hostPermit = false
+        let globalPermit = false
+        const waitStarted = performance.now()
+        return Effect.gen(function*() {
+          if (gate.circuit === "open" && clock.currentTimeMillisUnsafe() < gate.retryAt) {
+            return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: gate.retryAt })
           }
-          let hostPermit = false
-          let globalPermit = false
-          const waitStarted = performance.now()
-          return Effect.gen(function*() {
-            if (gate.circuit === "open" && clock.currentTimeMillisUnsafe() < gate.retryAt) {
-              return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: gate.retryAt })
+          if (!gate.permits.tryTake()) yield* restore(gate.permits.take)
+          hostPermit = true
+          // Wait for the host's start slot, then a global permit; re-check the slot after the
+          // global wait so two starts on a host are never closer than the host delay.
+          for (;;) {
+            const now = clock.currentTimeMillisUnsafe()
+            if (gate.nextAllowedAt > now) {
+              yield* restore(Effect.sleep(gate.nextAllowedAt - now))
+              continue
             }
-            if (!gate.permits.tryTake()) yield* restore(gate.permits.take)
-            hostPermit = true
-            // Wait for the host's start slot, then a global permit; re-check the slot after the
-            // global wait so two starts on a host are never closer than the host delay.
-            for (;;) {
-              const now = clock.currentTimeMillisUnsafe()
-              if (gate.nextAllowedAt > now) {
-                yield* restore(Effect.sleep(gate.nextAllowedAt - now))
-                continue
-              }
-              if (!global.tryTake()) yield* restore(global.take)
-              globalPermit = true
-              const after = clock.currentTimeMillisUnsafe()
-              if (after >= gate.nextAllowedAt) {
-                gate.nextAllowedAt = after + delayOf(gate)
-                break
-              }
-              global.release()
-              globalPermit = false
+            if (!global.tryTake()) yield* restore(global.take)
+            globalPermit = true
+            const after = clock.currentTimeMillisUnsafe()
+            if (after >= gate.nextAllowedAt) {
+              gate.nextAllowedAt = after + delayOf(gate)
+              break
             }
-            const queuedMillis = performance.now() - waitStarted
-            yield* Metric.update(FetchMetrics.gateWait, queuedMillis)
-            const admission = admit(gate, clock.currentTimeMillisUnsafe())
-            if (typeof admission === "number") {
-              return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission })
-            }
-            const observation: Observation = { status: undefined, latencyMillis: 0, retryAfterMillis: undefined }
-            const exit = yield* Effect.exit(restore(use(observation)))
-            yield* record(gate, observation, exit, admission === "probe", clock.currentTimeMillisUnsafe())
-            const value = yield* exit
-            return [value, queuedMillis] as const
-          }).pipe(
-            Effect.ensuring(Effect.sync(() => {
-              if (globalPermit) global.release()
-              if (hostPermit) gate.permits.release()
-              gates.leave(gate, clock.currentTimeMillisUnsafe())
-            }))
-          )
-        })
-      )
+            global.release()
+            globalPermit = false
+          }
+          const queuedMillis = performance.now() - waitStarted
+          yield* Metric.update(FetchMetrics.gateWait, queuedMillis)
+          const admission = admit(gate, clock.currentTimeMillisUnsafe())
+          if (typeof admission === "number") {
+            return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission })
+          }
+          const observation: Observation = { status: undefined, latencyMillis: 0, retryAfterMillis: undefined }
+          const exit = yield* Effect.exit(restore(use(observation)))
+          yield* record(gate, observation, exit, admission === "probe", clock.currentTimeMillisUnsafe())
+          const value = yield* exit
+          return [value, queuedMillis] as const
+        }).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            if (globalPermit) global.release()
+            if (hostPermit) gate.permits.release()
+            gates.leave(gate, clock.currentTimeMillisUnsafe())
+          }))
+        )
+      })
 
     // --- one HTTP exchange ---------------------------------------------------------------------
     // Each exchange gets its own scope, closed (aborting the request and its connection) only
@@ -608,40 +607,37 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
 
     // The first attempt runs bare; the Schedule is only engaged after a retryable failure.
     // `budget.left` is shared by every hop of one fetchPage call: the retry budget is per request.
+    // `budget.attempts` counts the attempts of the current hop.
     const withRetries = <A>(
       url: URL,
-      budget: { left: number },
+      budget: { left: number; attempts: number },
       attempt: () => Effect.Effect<A, FetchError.FetchError>
-    ) => {
-      let attempts = 1
+    ): Effect.Effect<A, FetchError.FetchError> => {
+      budget.attempts = 1
       const canRetry = (error: FetchError.FetchError) => budget.left > 0 && shouldRetry(error)
-      return attempt().pipe(
-        Effect.map((value) => [value, attempts] as const),
-        Effect.catch((error: FetchError.FetchError) =>
-          !canRetry(error)
-            ? Effect.fail(error)
-            : Effect.flatMap(firstRetryDelay, Effect.sleep).pipe(
-              Effect.andThen(
-                Effect.suspend(() => {
-                  attempts++
-                  budget.left--
-                  return Metric.update(FetchMetrics.retries, 1).pipe(
-                    Effect.andThen(Effect.logDebug(`retry ${attempts - 1} of ${url.href}`)),
-                    Effect.andThen(attempt())
-                  )
-                }).pipe(
-                  Effect.retry({ schedule: laterRetries, while: canRetry }),
-                  Effect.map((value) => [value, attempts] as const)
+      return Effect.catch(attempt(), (error: FetchError.FetchError) =>
+        !canRetry(error)
+          ? Effect.fail(error)
+          : Effect.andThen(
+            Effect.flatMap(firstRetryDelay, Effect.sleep),
+            Effect.retry(
+              Effect.suspend(() => {
+                budget.attempts++
+                budget.left--
+                return Metric.update(FetchMetrics.retries, 1).pipe(
+                  Effect.andThen(Effect.logDebug(`retry ${budget.attempts - 1} of ${url.href}`)),
+                  Effect.andThen(attempt())
                 )
-              )
+              }),
+              { schedule: laterRetries, while: canRetry }
             )
-        )
-      )
+          ))
     }
 
     // --- robots.txt ---------------------------------------------------------------------------
     const fetchRobots = (origin: string): Effect.Effect<RobotsEntry> =>
       Effect.gen(function*() {
+        const clock = yield* Effect.clockWith(Effect.succeed)
         let url = new URL("/robots.txt", origin)
         const ok = (rules: Robots.Rules, outcome: string, ttlMillis: number) =>
           Metric.update(robotsCounter(outcome), 1).pipe(
@@ -651,7 +647,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         for (let hop = 0; hop <= 5; hop++) {
           const target = url
           const result = yield* Effect.exit(
-            gated(target, undefined, (observation) => exchange(target, baseHeaders, "robots", observation))
+            gated(clock, target, undefined, (observation) => exchange(target, baseHeaders, "robots", observation))
           )
           if (Exit.isSuccess(result)) {
             const [exchanged] = result.value
@@ -742,7 +738,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           if (request.validators?.lastModified !== undefined) {
             headers["if-modified-since"] = request.validators.lastModified
           }
-          const budget = { left: options.maxRetries }
+          const budget = { left: options.maxRetries, attempts: 0 }
           const redirects: Array<Page.Redirect> = []
           const visited = new Set([first.href])
           let url = first
@@ -758,9 +754,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               crawlDelay = verdict as number | undefined
             }
             const hop = url
-            const [[exchanged, queued], attempts] = yield* withRetries(hop, budget, () =>
-              gated(hop, crawlDelay, (observation) => exchange(hop, headers, "page", observation))
+            const [exchanged, queued] = yield* withRetries(hop, budget, () =>
+              gated(clock, hop, crawlDelay, (observation) => exchange(hop, headers, "page", observation))
             )
+            const attempts = budget.attempts
             queuedMillis += queued
             if (exchanged.location !== undefined) {
               redirects.push(new Page.Redirect({ url: hop.href, status: exchanged.status }))
