@@ -414,8 +414,11 @@ export const storeSuite = (backend: Backend) => {
                 Array.from({ length: 12 }, (_, i) => i),
                 (i) => Effect.forkChild(writer.record(ok(id, T0 + i * MINUTE, money(`${10 + (i % 2)}`))))
               )
-              // the first batch is held inside its transaction; the buffer fills up
-              yield* Effect.sleep("200 millis")
+              // the first batch is held inside its transaction; the buffer fills up, and stays full
+              yield* Effect.gen(function*() {
+                while ((yield* writer.buffered) < 4) yield* Effect.sleep("10 millis")
+              }).pipe(Effect.timeout("10 seconds"))
+              yield* Effect.sleep("100 millis")
               assert.strictEqual(yield* writer.buffered, 4, "buffer full")
               const waiting = producers.filter((fiber) => fiber.pollUnsafe() === undefined).length
               assert.strictEqual(waiting, 12, "nobody acknowledged while the writer is blocked")
