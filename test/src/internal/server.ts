@@ -384,7 +384,8 @@ export const create = (settings: ServerSettings): Running => {
     else {
       hostStats.injectedRun++
       hostStats.injectedErrors++
-      if (injected === "reset") return void req.socket.destroy()
+      // A real TCP reset (RST), not a polite close.
+      if (injected === "reset") return void req.socket.resetAndDestroy()
       if (injected === "429") {
         res.writeHead(429, { "retry-after": "1", "content-type": "text/plain", "content-length": 17 })
         return void res.end("Too Many Requests")
