@@ -263,7 +263,7 @@ export const make = <W extends WorkerProtocol.Any>(
     const resolved = yield* resolve(options)
     const startupMillis = yield* millis("startupTimeout", options.startupTimeout, 30_000)
     const context = yield* Effect.context<never>()
-    const pool = new Pool(resolved, metrics.make(resolved.name), context)
+    const pool = new Pool(resolved, metrics.make(resolved.name, context), context)
     const shutdown = (mode: "drain" | "interrupt") =>
       Effect.callback<void>((resume) => pool.shutdown(mode, () => resume(Effect.void)))
     yield* Effect.addFinalizer(() => shutdown(resolved.shutdown))

@@ -332,7 +332,7 @@ export class Pool {
       this.spawn()
       wanted -= this.options.prefetch
     }
-    this.metrics.queueDepth.updateUnsafe(this.queued, this.context)
+    this.metrics.queueDepth(this.queued)
   }
 
   private run(slot: Slot, task: Task): void {
@@ -388,14 +388,16 @@ export class Pool {
       )
       return
     }
+    const wasIdle = slot.inflight.length === 0
     for (const task of tasks) {
       task.state = TaskState.Running
       task.slot = slot
-      this.metrics.queueWait.updateUnsafe(now - task.enqueuedAt, this.context)
+      this.metrics.queueWait(now - task.enqueuedAt)
       slot.dispatched++
       slot.inflight.push(task)
       if (slot.inflight.length === 1) this.begin(task)
     }
+    if (wasIdle) this.metrics.utilization(this.busy() / Math.max(1, this.slots.size))
   }
 
   /** `task` is now the one its worker runs: its deadline starts. */
@@ -446,7 +448,7 @@ export class Pool {
     const slot = task.slot
     if (slot === undefined || slot.inflight[0] !== task) return
     this.timedOut++
-    this.metrics.timeouts.updateUnsafe(1, this.context)
+    this.metrics.timeout()
     slot.inflight.shift()
     this.kill(slot, true)
     this.pump()
@@ -512,9 +514,9 @@ export class Pool {
       slot.inflight.shift()
       slot.tasksRun++
       this.completed++
-      this.metrics.completed.updateUnsafe(1, this.context)
+      this.metrics.complete()
       // measured by the worker: with prefetch, a task may start there before this thread hears of it
-      this.metrics.runTime.updateUnsafe(message[i + 4], this.context)
+      this.metrics.runTime(message[i + 4])
       settled.push(task, task.state === TaskState.Running ? this.decode(task, message[i + 1], message[i + 2]) : Effect.void)
       clearTimeout(task.timer)
       task.timer = undefined
@@ -526,7 +528,7 @@ export class Pool {
     // the pool moves on before the callers resume: a resumed fiber may run synchronously and look at the pool
     if ((slot.retiring || slot.tasksRun >= this.options.maxTasksPerWorker) && slot.inflight.length === 0) {
       this.recycled++
-      this.metrics.recycles.updateUnsafe(1, this.context)
+      this.metrics.recycle()
       this.kill(slot, true)
       if (this.breaker === "halfOpen") this.breaker = "closed"
       this.pump()
@@ -584,7 +586,7 @@ export class Pool {
       }, this.options.idleTimeoutMillis)
       slot.timer.unref()
     }
-    this.metrics.utilization.updateUnsafe(this.busy() / Math.max(1, this.slots.size), this.context)
+    this.metrics.utilization(this.busy() / Math.max(1, this.slots.size))
   }
 
   /**
@@ -615,7 +617,7 @@ export class Pool {
           : new ActorError.ActorStopped({ actor: this.name })
       ))
     void slot.worker.terminate()
-    this.metrics.utilization.updateUnsafe(this.busy() / Math.max(1, this.slots.size), this.context)
+    this.metrics.utilization(this.busy() / Math.max(1, this.slots.size))
   }
 
   /** Puts not-started tasks back at the head of the queue (in order), or settles them. */
@@ -647,7 +649,7 @@ export class Pool {
     if (slot.state === SlotState.Starting) this.starting--
     slot.state = SlotState.Stopping
     this.crashes++
-    this.metrics.crashes.updateUnsafe(1, this.context)
+    this.metrics.crash()
     const reason = slot.lastError === "" ? `exit code ${exitCode}` : slot.lastError
     this.lastCrash = reason
     const now = performance.now()
@@ -820,7 +822,7 @@ export class Pool {
   }
 
   private threadsChanged(): void {
-    this.metrics.threads.updateUnsafe(this.slots.size + this.stopping.size, this.context)
+    this.metrics.threads(this.slots.size + this.stopping.size)
     for (const listener of [...this.onThreadsChanged]) listener()
   }
 
