@@ -138,6 +138,22 @@ describe("Truth", () => {
     expect(crawlDelay).toBeGreaterThan(0)
   })
 
+  it("gives shops different latency medians (5–150 ms) and error rates (most none)", () => {
+    const all = Array.from({ length: 1_000 }, (_, s) => Truth.shop(world, s))
+    const medians = all.map((shop) => shop.latencyMedianMillis)
+    expect(Math.min(...medians)).toBeGreaterThanOrEqual(5)
+    expect(Math.max(...medians)).toBeLessThanOrEqual(150)
+    expect(medians.filter((m) => m < 15).length).toBeGreaterThan(100)
+    expect(medians.filter((m) => m > 80).length).toBeGreaterThan(100)
+    const failing = all.filter((shop) => shop.errorRate > 0)
+    expect(failing.length / all.length).toBeGreaterThan(0.2)
+    expect(failing.length / all.length).toBeLessThan(0.4)
+    for (const shop of failing) {
+      expect(shop.errorRate).toBeGreaterThanOrEqual(0.02)
+      expect(shop.errorRate).toBeLessThanOrEqual(0.15)
+    }
+  })
+
   it("rejects URLs that are not product pages of the world", () => {
     const { url, path } = Truth.product(world, 3, 4)
     expect(Truth.lookup(world, url, t0)?.index).toBe(4)
