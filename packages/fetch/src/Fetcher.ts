@@ -38,6 +38,7 @@ import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -203,6 +204,96 @@ export const resolveOptions = (input: Input = {}): Options => {
 }
 
 /**
+ * A setting is out of range (e.g. a concurrency of 0, a user agent with a line
+ * break, a resolve map value that is not an IP address).
+ *
+ * @example
+ * ```ts
+ * import { Fetcher } from "@trawl/fetch"
+ * const error = new Fetcher.InvalidOptions({ option: "perHostConcurrency", reason: "must be a positive integer, got 0" })
+ * ```
+ * @since 0.1.0
+ */
+export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
+  readonly option: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `invalid fetcher option ${this.option}: ${this.reason}`
+  }
+}
+
+/**
+ * Checks every setting; the first bad one is returned.
+ *
+ * @example
+ * ```ts
+ * import { Fetcher } from "@trawl/fetch"
+ * Fetcher.validate(Fetcher.resolveOptions({ perHostConcurrency: 0 }))?.option // "perHostConcurrency"
+ * ```
+ * @since 0.1.0
+ */
+export const validate = (options: Options): InvalidOptions | undefined => {
+  const positiveIntegers = [
+    "globalConcurrency",
+    "perHostConcurrency",
+    "connectionsPerOrigin",
+    "robotsCacheCapacity",
+    "circuitFailureThreshold",
+    "maxBodyBytes",
+    "maxDecompressedBytes",
+    "connectTimeoutMillis",
+    "headersTimeoutMillis",
+    "totalTimeoutMillis",
+    "hostIdleMillis"
+  ] as const
+  for (const option of positiveIntegers) {
+    const value = options[option]
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      return new InvalidOptions({ option, reason: `must be a positive integer, got ${value}` })
+    }
+  }
+  const nonNegative = [
+    "perHostMinDelayMillis",
+    "robotsTtlMillis",
+    "robotsErrorTtlMillis",
+    "maxCrawlDelayMillis",
+    "maxRetries",
+    "retryBaseMillis",
+    "retryMaxDelayMillis",
+    "maxRetryAfterMillis",
+    "circuitCooldownMillis",
+    "maxRedirects",
+    "keepAliveTimeoutMillis"
+  ] as const
+  for (const option of nonNegative) {
+    const value = options[option]
+    if (!Number.isFinite(value) || value < 0) {
+      return new InvalidOptions({ option, reason: `must be a finite number >= 0, got ${value}` })
+    }
+  }
+  if (!Number.isInteger(options.maxRetries) || !Number.isInteger(options.maxRedirects)) {
+    return new InvalidOptions({ option: "maxRetries/maxRedirects", reason: "must be integers" })
+  }
+  if (options.userAgent.trim() === "" || /[\r\n\0]/.test(options.userAgent)) {
+    return new InvalidOptions({ option: "userAgent", reason: "must be non-empty and on one line" })
+  }
+  if (!(options.throttle.targetConcurrency > 0) || !(options.throttle.maxDelayMillis >= 0)) {
+    return new InvalidOptions({ option: "throttle", reason: "targetConcurrency must be > 0 and maxDelayMillis >= 0" })
+  }
+  const unknown = options.allowRanges.filter((range) => !AddressGuard.allRanges.includes(range))
+  if (unknown.length > 0) {
+    return new InvalidOptions({ option: "allowRanges", reason: `unknown ranges ${unknown.join(", ")}` })
+  }
+  try {
+    AddressGuard.resolveMap(options.resolve)
+  } catch (error) {
+    return new InvalidOptions({ option: "resolve", reason: (error as Error).message })
+  }
+  return undefined
+}
+
+/**
  * The fetcher's face.
  *
  * @since 0.1.0
@@ -306,7 +397,7 @@ const robotsCounter = (outcome: string) => {
 /**
  * Builds a fetcher over the `HttpClient` in context. The SSRF guard and the
  * resolve map live in the undici connector, so use `layer` (or
- * `makeDispatcher`) unless you bring your own guarded client.
+ * `layerDispatcher`) unless you bring your own guarded client.
  *
  * @example
  * ```ts
@@ -883,10 +974,12 @@ export const layerDispatcher = (options: Options): Layer.Layer<NodeHttpClient.Di
  * ```
  * @since 0.1.0
  */
-export const layer = (input: Input = {}): Layer.Layer<Fetcher> => {
+export const layer = (input: Input = {}): Layer.Layer<Fetcher, InvalidOptions> => {
   const options = resolveOptions(input)
   return Layer.effect(Fetcher)(
     Effect.gen(function*() {
+      const invalid = validate(options)
+      if (invalid !== undefined) return yield* invalid
       const agent = yield* makeAgent(options)
       // Built directly (not through layerUndiciNoDispatcher) so no context is merged per request.
       const client = yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, agent)
@@ -969,7 +1062,7 @@ export const config: Config.Config<Input> = Config.all({
  * ```
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<Fetcher, Config.ConfigError> = Layer.unwrap(
+export const layerConfig: Layer.Layer<Fetcher, Config.ConfigError | InvalidOptions> = Layer.unwrap(
   Effect.gen(function*() {
     return layer(yield* config)
   })

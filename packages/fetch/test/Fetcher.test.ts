@@ -141,6 +141,19 @@ describe("Fetcher basics", () => {
       }
     }))
 
+  it.live("a request header with a line break is refused before anything is sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((_req, res) => res.end("<html>ok</html>"))
+      const fetcher = yield* makeFetcher()
+      const error = yield* Effect.flip(
+        fetcher.fetchPage(
+          new Page.FetchRequest({ url: server.url("h.test", "/"), headers: { "x-evil": "a\r\nInjected: 1" } })
+        )
+      )
+      expect(error._tag).toBe("InvalidUrl")
+      expect(server.seen.length).toBe(0)
+    }))
+
   it.live("maps 4xx to HttpStatus without retrying", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.start((_req, res) => {

@@ -84,6 +84,23 @@ describe("operations", () => {
       expect(page.status).toBe(200)
     }))
 
+  it.effect("refuses bad settings with a typed InvalidOptions", () =>
+    Effect.gen(function*() {
+      const cases: Array<readonly [Fetcher.Input, string]> = [
+        [{ perHostConcurrency: 0 }, "perHostConcurrency"],
+        [{ globalConcurrency: 1.5 }, "globalConcurrency"],
+        [{ maxRetries: -1 }, "maxRetries"],
+        [{ userAgent: "trawl\r\nX-Injected: 1" }, "userAgent"],
+        [{ resolve: { "*.test": "not-an-ip" } }, "resolve"],
+        [{ allowRanges: ["lan" as never] }, "allowRanges"]
+      ]
+      for (const [input, option] of cases) {
+        const error = yield* Effect.flip(makeFetcher(input))
+        expect(error._tag).toBe("InvalidOptions")
+        expect(error.option).toBe(option)
+      }
+    }))
+
   it.effect("reads its settings through Config", () =>
     Effect.gen(function*() {
       const input = yield* Fetcher.config

@@ -69,7 +69,8 @@ export const mapTransport = (
   if (connectCodes.has(root.code) || (beforeHeaders && root.code.startsWith("ERR_TLS"))) {
     return new FetchError.ConnectFailed({ url, code: root.code, reason: root.message })
   }
-  if (root.code === "ERR_INVALID_URL" || root.code === "ERR_INVALID_ARG_TYPE") {
+  // undici refuses a malformed request (bad URL, a header with a line break) before sending it.
+  if (root.code === "ERR_INVALID_URL" || root.code === "ERR_INVALID_ARG_TYPE" || root.code === "UND_ERR_INVALID_ARG") {
     return new FetchError.InvalidUrl({ url, reason: root.message })
   }
   return new FetchError.ConnectionLost({ url, code: root.code, reason: root.message })

@@ -18,7 +18,7 @@ export const testInput: Fetcher.Input = {
 }
 
 /** A fetcher that lives as long as the test's scope. */
-export const makeFetcher = (input: Fetcher.Input = {}): Effect.Effect<Fetcher.Service, never, Scope.Scope> =>
+export const makeFetcher = (input: Fetcher.Input = {}): Effect.Effect<Fetcher.Service, Fetcher.InvalidOptions, Scope.Scope> =>
   Layer.build(Fetcher.layer({ ...testInput, ...input })).pipe(
     Effect.map((context) => Context.get(context, Fetcher.Fetcher))
   )
