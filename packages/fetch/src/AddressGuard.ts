@@ -19,6 +19,11 @@ import * as Net from "node:net"
 /**
  * Named address ranges the guard knows.
  *
+ * @example
+ * ```ts
+ * import { AddressGuard } from "@trawl/fetch"
+ * const allowed: ReadonlyArray<AddressGuard.Range> = ["loopback"]
+ * ```
  * @since 0.1.0
  */
 export type Range =
@@ -33,6 +38,11 @@ export type Range =
 /**
  * Every range refused by default.
  *
+ * @example
+ * ```ts
+ * import { AddressGuard } from "@trawl/fetch"
+ * AddressGuard.allRanges.includes("metadata") // true
+ * ```
  * @since 0.1.0
  */
 export const allRanges: ReadonlyArray<Range> = [
@@ -175,6 +185,12 @@ export const check = (address: string, allowed: ReadonlyArray<Range>): Range | u
 /**
  * A compiled resolve map: host name → IP address, with `*.suffix` wildcards.
  *
+ * @example
+ * ```ts
+ * import { AddressGuard } from "@trawl/fetch"
+ * const map: AddressGuard.ResolveMap = AddressGuard.resolveMap({ "*.test": "127.0.0.1" })
+ * map.size // 1
+ * ```
  * @since 0.1.0
  */
 export interface ResolveMap {

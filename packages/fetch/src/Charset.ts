@@ -19,6 +19,12 @@ import { TextDecoder } from "node:util"
  * Outcome of sniffing: a WHATWG encoding name and where it came from, or the
  * label that no decoder knows.
  *
+ * @example
+ * ```ts
+ * import { Charset } from "@trawl/fetch"
+ * const sniffed: Charset.Sniffed = Charset.sniff(undefined, new Uint8Array())
+ * sniffed._tag // "Known"
+ * ```
  * @since 0.1.0
  */
 export type Sniffed =

@@ -67,6 +67,11 @@ import * as Throttle from "./Throttle.ts"
 /**
  * Every setting of the fetcher. Times are milliseconds, sizes bytes.
  *
+ * @example
+ * ```ts
+ * import { Fetcher } from "@trawl/fetch"
+ * const options: Fetcher.Options = { ...Fetcher.defaults, perHostConcurrency: 4 }
+ * ```
  * @since 0.1.0
  */
 export interface Options {
@@ -129,6 +134,11 @@ export interface Options {
 /**
  * Settings given by the caller: any subset of `Options`.
  *
+ * @example
+ * ```ts
+ * import { Fetcher } from "@trawl/fetch"
+ * const input: Fetcher.Input = { robots: false, throttle: { enabled: false } }
+ * ```
  * @since 0.1.0
  */
 export type Input = Partial<Omit<Options, "throttle">> & {
@@ -138,6 +148,11 @@ export type Input = Partial<Omit<Options, "throttle">> & {
 /**
  * The default user agent: names trawl and where to reach its operators.
  *
+ * @example
+ * ```ts
+ * import { Fetcher } from "@trawl/fetch"
+ * Fetcher.defaultUserAgent.startsWith("trawl/") // true
+ * ```
  * @since 0.1.0
  */
 export const defaultUserAgent = "trawl/0.1 (+https://github.com/trawl-dev/trawl; price monitoring)"
@@ -296,6 +311,12 @@ export const validate = (options: Options): InvalidOptions | undefined => {
 /**
  * The fetcher's face.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fetcher } from "@trawl/fetch"
+ * const hosts = (fetcher: Fetcher.Service) => Effect.map(fetcher.hostCount, (n) => `${n} hosts`)
+ * ```
  * @since 0.1.0
  */
 export interface Service {

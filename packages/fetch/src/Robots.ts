@@ -22,6 +22,12 @@
 /**
  * One `Allow`/`Disallow` line of the chosen group.
  *
+ * @example
+ * ```ts
+ * import { Robots } from "@trawl/fetch"
+ * const rules = Robots.parse("User-agent: *\nDisallow: /cart", "trawl")
+ * const first: Robots.Rule | undefined = rules.rules[0] // { allow: false, pattern: "/cart", … }
+ * ```
  * @since 0.1.0
  */
 export interface Rule {
@@ -33,6 +39,12 @@ export interface Rule {
 /**
  * The rules that apply to us on one host.
  *
+ * @example
+ * ```ts
+ * import { Robots } from "@trawl/fetch"
+ * const rules: Robots.Rules = Robots.parse("User-agent: *\nCrawl-delay: 1", "trawl")
+ * rules.crawlDelaySeconds // 1
+ * ```
  * @since 0.1.0
  */
 export interface Rules {
@@ -46,6 +58,11 @@ export interface Rules {
 /**
  * The largest robots.txt body parsed, in bytes.
  *
+ * @example
+ * ```ts
+ * import { Robots } from "@trawl/fetch"
+ * Robots.maxBytes // 512000
+ * ```
  * @since 0.1.0
  */
 export const maxBytes = 500 * 1024
@@ -168,6 +185,12 @@ const compile = (pattern: string): RegExp => {
 /**
  * Answer for one path (`pathname + search` of the URL).
  *
+ * @example
+ * ```ts
+ * import { Robots } from "@trawl/fetch"
+ * const verdict: Robots.Verdict = Robots.isAllowed(Robots.allowAll, "/")
+ * verdict.allowed // true
+ * ```
  * @since 0.1.0
  */
 export type Verdict = { readonly allowed: true } | { readonly allowed: false; readonly rule: string }

@@ -23,6 +23,11 @@
 /**
  * Throttle settings (milliseconds).
  *
+ * @example
+ * ```ts
+ * import { Throttle } from "@trawl/fetch"
+ * const options: Throttle.Options = { enabled: true, minDelayMillis: 0, maxDelayMillis: 60_000, targetConcurrency: 2, backoffFloorMillis: 1000 }
+ * ```
  * @since 0.1.0
  */
 export interface Options {
@@ -41,6 +46,11 @@ export interface Options {
 /**
  * How one attempt ended, as the throttle sees it.
  *
+ * @example
+ * ```ts
+ * import { Throttle } from "@trawl/fetch"
+ * const outcome: Throttle.Outcome = { _tag: "Response", status: 200, latencyMillis: 120 }
+ * ```
  * @since 0.1.0
  */
 export type Outcome =
