@@ -86,6 +86,7 @@ describe("politeness counters", () => {
     const top = await run(web.stats({ top: 1 }))
     expect(Object.values(top.hosts)).toHaveLength(1)
     expect(Object.values(top.hosts)[0]!.maxInFlight).toBe(top.totals.maxInFlightPerHost)
+    expect((await fetch(`${web.url}/__stats?top=-1`)).status).toBe(400)
   })
 
   it("see one request at a time from a polite client, with the gaps between them", async () => {

@@ -202,11 +202,16 @@ export const create = (settings: ServerSettings): Running => {
         clock.offsetMillis += millis
         return json(res, 200, clock.toJson(world))
       }
-      case "/__stats":
+      case "/__stats": {
+        const top = number("top")
+        if (top !== undefined && !(Number.isSafeInteger(top) && top >= 0)) {
+          return json(res, 400, { error: "top must be a non-negative integer" })
+        }
         return json(res, 200, {
           clock: clock.toJson(world),
-          ...stats.toJson({ host: url.searchParams.get("host") ?? undefined, top: number("top") })
+          ...stats.toJson({ host: url.searchParams.get("host") ?? undefined, top })
         })
+      }
       case "/__stats/reset":
         if (req.method !== "POST") return json(res, 405, { error: "use POST" })
         stats.reset()
