@@ -19,6 +19,12 @@ export interface Behavior<in out Msg, in out S, out E = never, out R = never> {
   readonly init: Effect.Effect<S, E, R | Scope.Scope>
   readonly receive: (state: S, message: Msg, context: ActorContext<Msg>) => Effect.Effect<S, E, R>
   /**
+   * A pure, synchronous step (see `reducer`): when present the actor calls it
+   * instead of `receive`, with no effect allocated per message. A throw is a
+   * defect, handled like any failure (supervision, `Terminated`).
+   */
+  readonly reduce?: ((state: S, message: Msg, context: ActorContext<Msg>) => S) | undefined
+  /**
    * After a supervised restart, process the message whose handling failed once
    * more (it is put back at the head of the mailbox). Default `false`: the
    * failing message is dropped.
@@ -63,6 +69,28 @@ export const stateful = <Msg, S, E = never, R = never>(
   initial: S,
   receive: (state: S, message: Msg, context: ActorContext<Msg>) => Effect.Effect<S, E, R>
 ): Behavior<Msg, S, E, R> => ({ init: Effect.succeed(initial), receive })
+
+/**
+ * A behaviour whose step is a pure function of the state and the message —
+ * the fastest kind: the actor folds its mailbox into the state in a plain loop.
+ * Use `make` or `stateful` when a step needs effects (I/O, replies, spawning).
+ *
+ * @example
+ * ```ts
+ * import { Behavior } from "@trawl/actor"
+ *
+ * const total = Behavior.reducer(0, (sum, n: number) => sum + n)
+ * ```
+ * @since 0.1.0
+ */
+export const reducer = <Msg, S>(
+  initial: S,
+  reduce: (state: S, message: Msg, context: ActorContext<Msg>) => S
+): Behavior<Msg, S> => ({
+  init: Effect.succeed(initial),
+  receive: (state, message, context) => Effect.sync(() => reduce(state, message, context)),
+  reduce
+})
 
 /**
  * A behaviour without state.

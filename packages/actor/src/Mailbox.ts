@@ -103,11 +103,11 @@ export class MailboxImpl<A> implements Mailbox<A> {
   }
 
   private push(message: A): void {
-    const length = this.buffer.length
-    if (this.size === length) {
-      this.grow()
-    }
-    this.buffer[(this.head + this.size) % this.buffer.length] = message
+    if (this.size === this.buffer.length) this.grow()
+    const buffer = this.buffer
+    let index = this.head + this.size
+    if (index >= buffer.length) index -= buffer.length
+    buffer[index] = message
     this.size++
   }
 
@@ -136,7 +136,7 @@ export class MailboxImpl<A> implements Mailbox<A> {
     if (this.status !== "open") return "closed"
     if (this.size < this.capacity && (this.putters === undefined || this.putters.length === 0)) {
       this.push(message)
-      this.wakeTakers()
+      if (this.takers !== undefined) this.wakeTakers()
       return "accepted"
     }
     switch (this.overflow) {

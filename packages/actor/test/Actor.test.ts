@@ -39,6 +39,22 @@ describe("Actor", () => {
       assert.strictEqual(maxInFlight, 1)
     }))
 
+  it.effect("a reducer folds messages into its state in order; a throwing step is a defect that stops it", () =>
+    Effect.gen(function*() {
+      const seen: Array<number> = []
+      const ref = yield* Actor.spawn(Behavior.reducer([] as ReadonlyArray<number>, (list, n: number) => {
+        if (n < 0) throw new Error("negative")
+        seen.push(n)
+        return [...list, n]
+      }))
+      for (let i = 0; i < 3000; i++) yield* Actor.tell(ref, i)
+      yield* Actor.tell(ref, -1)
+      const terminated = yield* Actor.awaitTermination(ref)
+      assert.strictEqual(seen.length, 3000)
+      assert.isTrue(seen.every((n, i) => n === i))
+      assert.isTrue(Exit.hasDies(terminated.exit))
+    }))
+
   it.effect("ask returns the typed reply and sees earlier tells", () =>
     Effect.gen(function*() {
       const ref = yield* Actor.spawn(counter)

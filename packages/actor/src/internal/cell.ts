@@ -27,6 +27,7 @@ export interface Terminated {
 export interface Behavior<Msg, S, E, R> {
   readonly init: Effect.Effect<S, E, R | Scope.Scope>
   readonly receive: (state: S, message: Msg, context: any) => Effect.Effect<S, E, R>
+  readonly reduce?: ((state: S, message: Msg, context: any) => S) | undefined
   readonly redeliverOnRestart?: boolean | undefined
 }
 
@@ -205,6 +206,7 @@ export class Cell<Msg, S, E, R> {
     const loop = (): Effect.Effect<void, E, R> => {
       const mailbox = self.mailbox
       const receive = self.behavior.receive
+      const reduce = self.behavior.reduce
       let state = self.state
       let processed = 0
       try {
@@ -221,6 +223,19 @@ export class Cell<Msg, S, E, R> {
           lingered = false
           processed++
           if (redeliver) self.current = message
+          if (reduce !== undefined) {
+            try {
+              state = reduce(state, message, context)
+            } catch (defect) {
+              return Exit.die(defect)
+            }
+            if (--budget === 0) {
+              budget = yieldEvery
+              self.current = undefined
+              return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+            }
+            continue
+          }
           const next = receive(state, message, context)
           const proto = Object.getPrototypeOf(next)
           if (proto === successProto) {
