@@ -12,6 +12,9 @@
  * - `trawl_fetch_hosts` — host gates currently held in memory (gauge);
  * - `trawl_fetch_robots_total{outcome}` — robots.txt fetches by outcome.
  *
+ * Nothing is labelled by host on purpose: 50,000 hosts would be 50,000 series.
+ * Per-host state (delay, circuit) is in the host gates and in the log lines.
+ *
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
