@@ -168,6 +168,7 @@ const tiny = async (): Promise<void> => {
   for (let r = 0; r < ROUNDS; r++) {
     for (const make of [
       () => trawl("trawl", undefined),
+      () => trawl("trawl-prefetch-8", 8),
       () => trawl("trawl-prefetch-1", 1),
       () => piscina("piscina", 1),
       () => tinypool("tinypool")
@@ -190,6 +191,7 @@ const tiny = async (): Promise<void> => {
       baselineName: "piscina 5.3.2 (default concurrentTasksPerWorker 1)",
       ratio: round(median(values) / baseline),
       target: name.startsWith("trawl") ? "ratio >= 0.9" : undefined,
+      prefetch: name === "trawl" ? 4 : name.startsWith("trawl-prefetch-") ? Number(name.slice(15)) : undefined,
       note
     })
   }
