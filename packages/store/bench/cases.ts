@@ -112,7 +112,7 @@ const due = Effect.gen(function*() {
       pg: () =>
         sql`INSERT INTO targets (url, host, interval_ms, enabled, next_due_at, created_at)
           SELECT 'https://shop' || (g % 5000) || '.example/p/' || g, 'shop' || (g % 5000) || '.example', 300000,
-                 CASE WHEN g % 20 = 0 THEN 0 ELSE 1 END, ${T0 - 3_600_000} + ((g * 7919) % 7200000), ${T0}
+                 CASE WHEN g % 20 = 0 THEN 0 ELSE 1 END, ${T0 - 3_600_000} + ((g::bigint * 7919) % 7200000), ${T0}
           FROM generate_series(1, ${total}) AS g`,
       orElse: () =>
         sql`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ${total})
