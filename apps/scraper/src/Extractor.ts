@@ -114,7 +114,20 @@ export interface WorkerOptions {
   readonly deadline?: Duration.Input | undefined
   /** Heap limit of each worker, in MB. Default 512. */
   readonly maxHeapMb?: number | undefined
+  /**
+   * The handler module (default: trawl's own). Tests and tools may wrap it,
+   * e.g. to inject faults; it must default-export a `WorkerHandler` for
+   * `Extractor.Protocol`.
+   */
+  readonly handler?: URL | undefined
 }
+
+/**
+ * The extraction workers' protocol, for custom handler modules.
+ *
+ * @since 0.1.0
+ */
+export { ExtractPage, Protocol } from "./extraction/protocol.ts"
 
 /**
  * Extracts in a pool of worker threads (`@trawl/worker`): page bytes are
@@ -135,7 +148,7 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
     Effect.gen(function*() {
       const size = options?.workers
       const pool = yield* WorkerPool.make(Protocol, {
-        handler: handlerModule(),
+        handler: options?.handler ?? handlerModule(),
         name: "extract",
         ...(size === undefined ? {} : { minSize: size, maxSize: size }),
         taskDeadline: options?.deadline ?? "10 seconds",
