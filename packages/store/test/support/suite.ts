@@ -443,6 +443,39 @@ export const storeSuite = (backend: Backend) => {
         assert.isTrue(batches.length <= 12 / 2 + 3, `batched: ${batches.length} transactions`)
       }))
 
+    it.live("closing the writer drains its buffer: every accepted observation is written", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          const producers = yield* Effect.scoped(Effect.gen(function*() {
+            const writer = yield* Writer.make({ capacity: 100, maxBatch: 7 })
+            const fibers = yield* Effect.forEach(
+              Array.from({ length: 50 }, (_, i) => i),
+              (i) => Effect.forkDetach(writer.record(ok(id, T0 + i, money(`${i % 3}`))))
+            )
+            yield* Effect.yieldNow
+            return fibers
+          }))
+          const results = yield* Effect.forEach(producers, Fiber.join).pipe(Effect.timeout("20 seconds"))
+          assert.strictEqual(results.filter((r) => r.inserted).length, 50)
+          assert.strictEqual(yield* count("observations"), 50)
+        })))
+
+    it.live("CSV export quotes fields holding commas, quotes and newlines", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(new Model.NewTarget({ url: "https://shop.example/p?a=1,2", intervalMillis: MINUTE }))
+          yield* store.recordObservations([
+            new Model.ObservationInput({ targetId: id, observedAt: T0, outcome: "error", errorTag: "Bad \"quote\", comma\nline" })
+          ])
+          const lines = yield* store.exportObservations("csv").pipe(Stream.runCollect)
+          assert.strictEqual(lines.length, 2)
+          assert.include(lines[1]!, `,"https://shop.example/p?a=1,2",`)
+          assert.include(lines[1]!, `"Bad ""quote"", comma\nline"`)
+          const json = yield* store.exportObservations("jsonl").pipe(Stream.runCollect)
+          assert.strictEqual(JSON.parse(json[0]!).errorTag, "Bad \"quote\", comma\nline")
+        })))
+
     it.live("exports 100,000 observations as JSONL and CSV streams, page by page", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
