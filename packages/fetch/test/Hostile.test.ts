@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "node:stream"
 import * as Zlib from "node:zlib"
 import { makeFetcher } from "./support/fetcher.ts"
+import * as Blackhole from "./support/blackhole.ts"
 import * as RawServer from "./support/raw.ts"
 import * as TestServer from "./support/server.ts"
 
@@ -223,6 +224,16 @@ describe("hostile servers", () => {
       const page = yield* fetcher.fetchPage(url)
       expect(page.status).toBe(200)
       expect(server.seen.length).toBe(5)
+    }))
+
+  it.live("a host that never completes the TCP handshake hits the connect timeout", () =>
+    Effect.gen(function*() {
+      const port = yield* Blackhole.start
+      const fetcher = yield* makeFetcher({ connectTimeoutMillis: 300, maxRetries: 0 })
+      const started = Date.now()
+      const error = yield* Effect.flip(fetcher.fetchPage(`http://hole.test:${port}/`))
+      expect(error._tag === "Timeout" && error.phase).toBe("connect")
+      expect(Date.now() - started).toBeLessThan(2_000)
     }))
 
   it.live("connection refused is ConnectFailed; a dripping body hits the total timeout", () =>
