@@ -551,11 +551,14 @@ export const make = (
         const now = yield* Clock.currentTimeMillis
         // 1. the targets' current state
         const targets = new Map<number, LoadedTarget>()
-        const ids = Array.from(new Set(batch.map((input) => input.targetId)))
+        // Sorted, and locked on Postgres: concurrent writers (several
+        // processes) then take target locks in one order, never deadlock, and
+        // each sees the state the other committed: no duplicate alert.
+        const ids = Array.from(new Set(batch.map((input) => input.targetId))).sort((a, b) => a - b)
         for (const chunk of chunks(ids, chunkSize)) {
           const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified FROM targets WHERE ${
             sql.in("id", chunk)
-          }`
+          } ORDER BY id${sql.literal(dialect === "pg" ? " FOR UPDATE" : "")}`
           for (const row of rows) {
             targets.set(num(row.id), {
               url: String(row.url),

@@ -241,6 +241,18 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual(yield* count("observations"), 5, "the failed batch wrote nothing")
         })))
 
+    it.live("concurrent writers on one target raise each alert once", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          const results = yield* Effect.all(
+            Array.from({ length: 8 }, (_, i) => store.recordObservations([ok(id, T0 + i, money("10"))])),
+            { concurrency: "unbounded" }
+          )
+          assert.deepStrictEqual(kinds(results.flat()), ["first_seen"])
+          assert.strictEqual(yield* count("observations"), 8)
+        })))
+
     it.live("replaying an acknowledged batch adds no observation and no alert", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
