@@ -5,18 +5,22 @@
  *   ten observations changes the price and raises an alert), batch sizes 1,
  *   100 and 1000; batches of 100 and 1000 are compared with batches of 1
  *   measured in the same run.
+ * - writer: observations/s through the batching Writer, 1000 producer
+ *   fibers each recording one observation per call; baseline: batches of 1.
  * - due: latency of the due-targets query (the next 1000 due targets) over
  *   1,000,000 targets, half of them due; the baseline is the same query with
  *   the due index dropped (a full scan), measured in the same run.
  */
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
+import * as References from "effect/References"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Model from "../src/Model.ts"
 import * as Store from "../src/Store.ts"
+import * as Writer from "../src/Writer.ts"
 
 const [name, backend, url] = process.argv.slice(2) as [string, "sqlite" | "postgres", string]
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line))
@@ -100,6 +104,51 @@ const write = Effect.gen(function*() {
   }
 })
 
+// The Writer: 1000 producer fibers each recording observations one at a
+// time; the writer turns them into transactions of up to 1000.
+const writer = Effect.gen(function*() {
+  const store = yield* Store.Store
+  const targets = 1000
+  yield* store.addTargets(
+    Array.from({ length: targets }, (_, i) =>
+      new Model.NewTarget({ url: `https://shop${i % 50}.example/p/${i}`, intervalMillis: 300_000, dueAt: T0 }))
+  )
+  const ids = (yield* store.dueTargets({ now: T0, limit: targets })).map((t) => t.id)
+  const input = (i: number) =>
+    new Model.ObservationInput({
+      targetId: ids[i % targets]!,
+      observedAt: T0 + i,
+      outcome: "ok",
+      price: new Model.Money({ amount: `${10 + Math.floor(i / targets / 10) % 2}.99`, currency: "EUR" }),
+      availability: "in_stock",
+      httpStatus: 200
+    })
+  const direct = backend === "sqlite" ? 5_000 : 2_000
+  let start = performance.now()
+  for (let i = 0; i < direct; i++) yield* store.recordObservations([input(i)])
+  const baseline = direct / ((performance.now() - start) / 1000)
+  const perProducer = backend === "sqlite" ? 100 : 50
+  const total = targets * perProducer
+  start = performance.now()
+  yield* Effect.scoped(Effect.gen(function*() {
+    const w = yield* Writer.make({ capacity: 10_000, maxBatch: 1000 })
+    yield* Effect.forEach(
+      Array.from({ length: targets }, (_, p) => p),
+      (p) => Effect.forEach(Array.from({ length: perProducer }, (_, k) => direct + k * targets + p), (i) => w.record(input(i)), { discard: true }),
+      { concurrency: "unbounded", discard: true }
+    )
+  }))
+  const rate = total / ((performance.now() - start) / 1000)
+  emit({
+    bench: "store-writer",
+    case: `${backend} 1000 producers, one observation per call`,
+    value: Math.round(rate),
+    unit: "observations/s",
+    baseline: `${backend} recordObservations with batches of 1`,
+    ratio: Number((rate / baseline).toFixed(1))
+  })
+})
+
 const due = Effect.gen(function*() {
   const store = yield* Store.Store
   const sql = yield* SqlClient.SqlClient
@@ -165,8 +214,13 @@ const due = Effect.gen(function*() {
 })
 
 const { cleanup, layer } = open()
-const program: Effect.Effect<void, unknown, Store.Store | SqlClient.SqlClient> = name === "write" ? write : due
-Effect.runPromise(Effect.provide(program, layer))
+const program: Effect.Effect<void, unknown, Store.Store | SqlClient.SqlClient> = name === "write"
+  ? write
+  : name === "writer"
+  ? writer
+  : due
+// stdout carries only the JSON lines: logs below warnings are dropped.
+Effect.runPromise(Effect.provide(program, layer).pipe(Effect.provideService(References.MinimumLogLevel, "Warn")))
   .then(cleanup, async (error) => {
     await cleanup()
     console.error(error)

@@ -5,7 +5,7 @@
  * stderr) when there is none.
  *
  *   npm run bench -w @trawl/store            # all cases
- *   npm run bench -w @trawl/store -- write   # only some: write, due
+ *   npm run bench -w @trawl/store -- write   # only some: write, writer, due, sqlite, postgres
  */
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -20,8 +20,10 @@ if (url === undefined) process.stderr.write(`postgres cases skipped: ${server.st
 
 const cases: Array<[string, string]> = [
   ["write", "sqlite"],
+  ["writer", "sqlite"],
   ["due", "sqlite"],
   ["write", "postgres"],
+  ["writer", "postgres"],
   ["due", "postgres"]
 ]
 let failed = false
