@@ -102,7 +102,9 @@ const program = Effect.gen(function*() {
       resolve: { "*.sim.test": "127.0.0.1" },
       allowRanges: ["loopback"],
       globalConcurrency: concurrency,
-      robots: false
+      robots: false,
+      ...(process.env["BENCH_PER_HOST_DELAY"] === undefined ? {} : { perHostMinDelayMillis: Number(process.env["BENCH_PER_HOST_DELAY"]) }),
+      ...(process.env["BENCH_PER_HOST"] === undefined ? {} : { perHostConcurrency: Number(process.env["BENCH_PER_HOST"]) })
     }),
     workers === 0 ? Extractor.layerLocal : Extractor.layerWorker({ workers })
   )

@@ -33,6 +33,7 @@ import { pathToFileURL } from "node:url"
 import * as Extractor from "./Extractor.ts"
 import { InputError, RowsRejected } from "./Errors.ts"
 import * as Demo from "./Demo.ts"
+import { ensureDir } from "./internal/files.ts"
 import * as Monitor from "./Monitor.ts"
 import * as Notifier from "./Notifier.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
@@ -144,8 +145,8 @@ const storeLayer = (db: string, postgres: Option.Option<string>) =>
     ? Store.layerPostgres({ url: Redacted.make(postgres.value) })
     : Layer.unwrap(Effect.gen(function*() {
       yield* Effect.tryPromise({
-        try: () => fs.mkdir(path.dirname(path.resolve(db)), { recursive: true }),
-        catch: (error) => new InputError({ input: db, reason: (error as Error).message })
+        try: () => ensureDir(path.dirname(db)),
+        catch: (error) => new InputError({ input: db, reason: `cannot create its directory: ${(error as Error).message}` })
       })
       return Store.layerSqlite({ filename: db })
     }))

@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { InputError } from "./Errors.ts"
+import { ensureDir } from "./internal/files.ts"
 
 /**
  * Options of the demo.
@@ -61,7 +62,7 @@ export const check = (options: Options): Effect.Effect<void, InputError> => {
 export const prepareDatabase = (db: string, keep: boolean): Effect.Effect<void, InputError> =>
   Effect.tryPromise({
     try: async () => {
-      await fs.mkdir(path.dirname(path.resolve(db)), { recursive: true })
+      await ensureDir(path.dirname(db))
       if (!keep) {
         for (const suffix of ["", "-wal", "-shm"]) await fs.rm(db + suffix, { force: true })
       }
