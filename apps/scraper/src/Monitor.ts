@@ -50,6 +50,8 @@ export interface Options {
   readonly durationMillis?: number | undefined
   /** Listen for SIGINT/SIGTERM. Default true. */
   readonly handleSignals?: boolean | undefined
+  /** How often a continuous run looks for targets added meanwhile (e.g. by `trawl add`). Default 30 s. */
+  readonly refreshEveryMillis?: number | undefined
 }
 
 /**
@@ -98,6 +100,12 @@ export const run = (options: Options): Effect.Effect<
       writer,
       { once: options.once, fetchFibers: options.fetchFibers }
     )
+    if (!options.once) {
+      const refresh = Effect.flatMap(StoreAdapter.allTargets(store), (targets) =>
+        Effect.flatMap(running.addTargets(targets.map(StoreAdapter.toPipelineTarget)), (added) =>
+          added > 0 ? Effect.logInfo(`scheduled ${added} new target(s)`) : Effect.void))
+      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(options.refreshEveryMillis ?? 30_000), Effect.ignore(refresh))))
+    }
     const snapshot = Progress.snapshotOf(running, extractor.utilization)
 
     let delivered = 0

@@ -121,6 +121,8 @@ export interface Running<E> {
    * every dispatched target is recorded. Succeeds with whether it drained.
    */
   readonly drain: (deadlineMillis: number) => Effect.Effect<boolean>
+  /** Schedules targets not seen before (added while running); returns how many were new. */
+  readonly addTargets: (targets: ReadonlyArray<Target>) => Effect.Effect<number>
 }
 
 interface Fetched {
@@ -265,6 +267,16 @@ export const start = <E>(
       }),
       schedule: scheduler.stats,
       done: Effect.raceFirst(Deferred.await(done), Fiber.join(writing)),
+      addTargets: (more) =>
+        Effect.gen(function*() {
+          let added = 0
+          for (const target of more) {
+            if (scheduler.has(target.id)) continue
+            yield* scheduler.upsert(target, target.dueAt, target.failureStreak)
+            added++
+          }
+          return added
+        }),
       drain: (deadlineMillis) =>
         Effect.gen(function*() {
           yield* Fiber.interrupt(scheduling)

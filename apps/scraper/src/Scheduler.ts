@@ -77,6 +77,8 @@ export interface Scheduler<T extends Schedulable> {
   /** Dispatches due targets through `dispatch` until interrupted. */
   readonly run: <E, R>(dispatch: (target: T, lagMillis: number) => Effect.Effect<void, E, R>) => Effect.Effect<never, E, R>
   readonly stats: Effect.Effect<Stats>
+  /** Is this target scheduled (waiting or in flight)? */
+  readonly has: (id: number) => boolean
 }
 
 /**
@@ -225,5 +227,7 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
       }
     })
 
-    return { upsert, remove, complete, run, stats }
+    const has = (id: number) => targets[id] !== undefined
+
+    return { upsert, remove, complete, run, stats, has }
   })

@@ -102,4 +102,20 @@ describe("Pipeline", () => {
       yield* Effect.sleep("200 millis")
       assert.strictEqual(requests.length, after, "nothing is fetched after the drain")
     }).pipe(Effect.provide(layers)))
+
+  it.live("targets added while running are scheduled once; known ones are left alone", () =>
+    Effect.gen(function*() {
+      const { port, requests } = yield* shop
+      const recorded: Array<Pipeline.Outcome> = []
+      const writer: Pipeline.Writer<never> = { record: (batch) => Effect.sync(() => void recorded.push(...batch)) }
+      const first = { id: 1, host: "n1.shop.test", url: `http://n1.shop.test:${port}/p/1`, intervalMillis: 3_600_000 }
+      const running = yield* Pipeline.start([first], writer, { fetchFibers: 2 })
+      while (recorded.length < 1) yield* Effect.sleep("20 millis")
+      const added = yield* running.addTargets([first, { id: 2, host: "n2.shop.test", url: `http://n2.shop.test:${port}/p/2`, intervalMillis: 3_600_000 }])
+      assert.strictEqual(added, 1)
+      while (recorded.length < 2) yield* Effect.sleep("20 millis")
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual(recorded.map((o) => o.target.id), [1, 2])
+      assert.strictEqual(requests.filter((r) => r.endsWith("/p/1")).length, 1, "the known target was not fetched again")
+    }).pipe(Effect.provide(layers)))
 })
