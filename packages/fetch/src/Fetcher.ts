@@ -811,7 +811,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       const verdict = Robots.isAllowed(entry.rules, url.pathname + url.search)
       if (!verdict.allowed) return new FetchError.RobotsDisallowed({ url: url.href, rule: verdict.rule })
       const delay = entry.rules.crawlDelaySeconds
-      return delay === undefined ? undefined : delay * 1000
+      // 0, not undefined: a Crawl-delay removed from robots.txt must stop applying.
+      return delay === undefined ? 0 : delay * 1000
     }
     const robotsHit = (url: URL, now: number): number | undefined | FetchError.FetchError | typeof miss => {
       const hit = robotsHits.get(url.origin)
