@@ -376,13 +376,8 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     )
   })
 
-/** A duration for --duration: 90s, 10m, 1h (not below one second). */
-const parseDuration = (text: string): number | string => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text)
-  if (match === null) return `'${text}' is not a duration like 30s, 10m, 1h`
-  const millis = Math.round(Number(match[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[(match[2] ?? "s").toLowerCase()]!)
-  return millis >= 1000 ? millis : `'${text}' is shorter than one second`
-}
+/** A duration for --duration and --timeout: 90s, 10m, 1h (seconds when bare; not below one second). */
+const parseDuration = (text: string) => TargetsFile.parseDuration(text, { minMillis: 1000, bareUnit: "s" })
 
 /** The parsed input of a command built from these flags. */
 type CommandInput<F> = { readonly [K in keyof F]: F[K] extends Flag.Flag<infer A> ? A : never }

@@ -50,7 +50,31 @@ export const minIntervalMillis = 10_000
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 /**
- * Parses an interval: `90s`, `5m`, `1h`, `1d`, or milliseconds as a number.
+ * Parses a duration written for people: `90s`, `5m`, `1h`, `1d`, `500ms`, or a
+ * bare number in `bareUnit`; anything else, or less than `minMillis`, gives
+ * the reason as a string.
+ *
+ * @example
+ * ```ts
+ * import { TargetsFile } from "@trawl/scraper"
+ * TargetsFile.parseDuration("10m", { minMillis: 1000, bareUnit: "ms" }) // 600000
+ * ```
+ * @since 0.1.0
+ */
+export const parseDuration = (
+  text: string,
+  options: { readonly minMillis: number; readonly bareUnit: "ms" | "s" }
+): number | string => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text)
+  if (match === null) return `'${text}' is not a duration like 90s, 5m, 1h`
+  const millis = Math.round(Number(match[1]) * units[(match[2] ?? options.bareUnit).toLowerCase()]!)
+  if (millis < options.minMillis) return `'${text}' is shorter than ${options.minMillis / 1000}s`
+  return millis
+}
+
+/**
+ * Parses a target's interval: `90s`, `5m`, `1h`, `1d`, or milliseconds as a
+ * number; at least `minIntervalMillis`.
  *
  * @example
  * ```ts
@@ -60,11 +84,8 @@ const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
  * @since 0.1.0
  */
 export const parseInterval = (text: string): number | string => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text)
-  if (match === null) return `interval '${text}' is not a duration like 90s, 5m, 1h`
-  const millis = Math.round(Number(match[1]) * units[(match[2] ?? "ms").toLowerCase()]!)
-  if (millis < minIntervalMillis) return `interval '${text}' is shorter than ${minIntervalMillis / 1000}s`
-  return millis
+  const parsed = parseDuration(text, { minMillis: minIntervalMillis, bareUnit: "ms" })
+  return typeof parsed === "string" ? `interval ${parsed}` : parsed
 }
 
 /**
