@@ -980,8 +980,13 @@ export interface PostgresOptions extends StoreOptions {
   readonly schema?: string | undefined
   /** Pool size. Default 10. */
   readonly maxConnections?: number | undefined
-  /** Connection timeout. Default 10 seconds. */
+  /** Connection timeout, in milliseconds. Default 10,000. */
   readonly connectTimeout?: number | undefined
+  /**
+   * How long a statement waits for a lock another session holds before
+   * failing with `DatabaseLocked`, in milliseconds. Default 10,000.
+   */
+  readonly lockTimeout?: number | undefined
 }
 
 /**
@@ -1019,7 +1024,10 @@ export const layerPostgres = (
         maxConnections: options.maxConnections ?? 10,
         connectTimeout: options.connectTimeout ?? 10_000,
         applicationName: "trawl",
-        ...(schema !== undefined ? { startupParameters: { search_path: schema } } : {})
+        startupParameters: {
+          lock_timeout: String(Math.max(1, Math.floor(options.lockTimeout ?? 10_000))),
+          ...(schema !== undefined ? { search_path: schema } : {})
+        }
       }).pipe(Effect.mapError((error) => StoreError.fromSqlError(error, database, "open")))
       const store = yield* Effect.provideService(make({ ...options, database }), SqlClient.SqlClient, client)
       return Context.make(Store, store).pipe(Context.add(SqlClient.SqlClient, client))
