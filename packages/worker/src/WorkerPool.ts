@@ -361,17 +361,9 @@ export const ask: {
       }
       const prepared = prepare(impl, request)
       if (prepared instanceof WorkerError.InvalidRequest) return resume(Effect.fail(prepared))
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const task: Task | undefined = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options.retry, (outcome) => {
-        if (timer !== undefined) clearTimeout(timer)
-        resume(outcome)
-      })
+      const task = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options.retry, timeoutMillis, resume)
       if (task === undefined) return
-      if (Number.isFinite(timeoutMillis)) timer = setTimeout(() => impl.pool.timeout(task, timeoutMillis), timeoutMillis)
-      return Effect.sync(() => {
-        if (timer !== undefined) clearTimeout(timer)
-        impl.pool.cancel(task)
-      })
+      return Effect.sync(() => impl.pool.cancel(task))
     })
   return options.deadline === undefined ? submit(undefined) : Effect.flatMap(millis("deadline", options.deadline, 0), submit)
 })
@@ -422,7 +414,7 @@ export const tell: {
           clearTimeout(timer)
           resume(Effect.void)
         }
-        const task = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options?.retry, (outcome) => {
+        const task = impl.pool.submit(prepared.codec, prepared.payload, prepared.transfer, deadline, options?.retry, Infinity, (outcome) => {
           if (!accepted) {
             // settled before it was accepted: refused (closed, breaker open, saturated)
             accepted = true
@@ -453,6 +445,7 @@ export const tell: {
   }))
 
 const isBlocked = (impl: PoolImpl<any>, task: Task): boolean => impl.pool.isBlocked(task)
+
 // ---- inspection ------------------------------------------------------------------
 
 /**

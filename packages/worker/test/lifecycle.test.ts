@@ -65,6 +65,10 @@ describe("bounded queue", () => {
       const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3, 4, 5], () => ask(pool, spin(60)), { concurrency: "unbounded" }))
       yield* eventually(Effect.flatMap(WorkerPool.stats(pool), (s) =>
         expect(s.busy === 1 && s.queued === 2 && s.blocked === 2, `not saturated yet: ${JSON.stringify(s)}`)))
+      // a caller waiting for room gives up at its timeout and leaves no trace
+      const impatient = yield* Effect.flip(WorkerPool.ask(pool, spin(1), { timeout: "30 millis" }))
+      assert.instanceOf(impatient, ActorError.AskTimeout)
+      assert.strictEqual((yield* WorkerPool.stats(pool)).blocked, 2)
       const results = yield* Fiber.join(fiber)
       assert.strictEqual(results.length, 5)
       const stats = yield* WorkerPool.stats(pool)

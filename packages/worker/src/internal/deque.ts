@@ -34,6 +34,10 @@ export class Deque<A> {
     return item
   }
 
+  peek(): A | undefined {
+    return this.length === 0 ? undefined : this.items[this.head]
+  }
+
   /** Keeps only the items satisfying `keep`, in order. */
   retain(keep: (item: A) => boolean): void {
     const kept: Array<A> = []

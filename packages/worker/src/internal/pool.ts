@@ -75,6 +75,9 @@ export interface Task {
   slot: Slot | undefined
   /** When its deadline passes (set when it starts running). */
   expiresAt: number
+  /** The ask-timeout list watching this task, while its caller waits. */
+  askList: AskTimeouts | undefined
+  askExpiresAt: number
   /** The grace-period timer of an abandoned task. */
   timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -93,6 +96,18 @@ interface Slot {
   /** Over the heap limit: no new tasks; terminated once its in-flight tasks are done. */
   retiring: boolean
   lastError: string
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/**
+ * The asks waiting with one timeout duration, in submission order, which is
+ * also expiry order: one timer serves them all (a timer per ask costs more
+ * than the rest of an ask on tiny tasks). Settled asks leave lazily.
+ */
+interface AskTimeouts {
+  readonly millis: number
+  readonly entries: Deque<Task>
+  live: number
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -128,6 +143,7 @@ export class Pool {
   private breaker: "closed" | "open" | "halfOpen" = "closed"
   private breakerTimer: ReturnType<typeof setTimeout> | undefined
   private watchdog: ReturnType<typeof setTimeout> | undefined
+  private readonly askTimeouts = new Map<number, AskTimeouts>()
   private watchdogAt = Infinity
   private crashTimes: Array<number> = []
   private lastCrash = ""
@@ -165,6 +181,7 @@ export class Pool {
     transfer: ReadonlyArray<Transferable>,
     deadlineMillis: number | undefined,
     retry: "never" | "once" | undefined,
+    timeoutMillis: number,
     resume: Resume,
     onAccepted?: () => void
   ): Task | undefined {
@@ -192,8 +209,11 @@ export class Pool {
       startedAt: 0,
       slot: undefined,
       expiresAt: Infinity,
+      askList: undefined,
+      askExpiresAt: Infinity,
       timer: undefined
     }
+    if (timeoutMillis < Infinity) this.watchAsk(task, timeoutMillis)
     // fast path: a worker with room and nobody ahead in the queue
     if (this.queued === 0) {
       const slot = this.pickSlot()
@@ -205,6 +225,8 @@ export class Pool {
     if (this.queued < this.options.queueCapacity) {
       this.enqueue(task)
     } else if (this.options.overflow === "fail") {
+      this.unwatchAsk(task)
+      task.state = TaskState.Settled
       resume(Effect.fail(new WorkerError.PoolSaturated({ pool: this.name, capacity: this.options.queueCapacity })))
       return undefined
     } else {
@@ -224,12 +246,14 @@ export class Pool {
   /** The asker timed out: its task leaves the queue, or its thread gets a grace period. */
   timeout(task: Task, timeoutMillis: number): void {
     if (task.state === TaskState.Settled || task.state === TaskState.Abandoned) return
-    task.resume(Effect.fail(new ActorError.AskTimeout({ actor: this.name, timeoutMillis })))
+    // the pool lets go of the task first: the resumed caller may run at once and look at the pool
     this.cancel(task)
+    task.resume(Effect.fail(new ActorError.AskTimeout({ actor: this.name, timeoutMillis })))
   }
 
   /** The asking fiber was interrupted (or timed out): stop caring about `task`. */
   cancel(task: Task): void {
+    this.unwatchAsk(task)
     switch (task.state) {
       case TaskState.Blocked:
         task.state = TaskState.Settled
@@ -247,6 +271,56 @@ export class Pool {
         // the head task is running: give it a grace period; a prefetched one gets it when it starts
         if (task.slot!.inflight[0] === task) this.armGrace(task)
         return
+      }
+    }
+  }
+
+  private watchAsk(task: Task, millis: number): void {
+    let list = this.askTimeouts.get(millis)
+    if (list === undefined) {
+      if (this.askTimeouts.size >= 64) {
+        for (const [key, other] of this.askTimeouts) if (other.live === 0) this.dropAskList(key, other)
+      }
+      list = { millis, entries: new Deque<Task>(), live: 0, timer: undefined }
+      this.askTimeouts.set(millis, list)
+    }
+    task.askList = list
+    task.askExpiresAt = performance.now() + millis
+    list.entries.push(task)
+    list.live++
+    if (list.timer === undefined) this.armAskList(list, millis)
+    else if (list.entries.length > 2 * list.live + 64) list.entries.retain((t) => t.askList === list)
+  }
+
+  private unwatchAsk(task: Task): void {
+    const list = task.askList
+    if (list === undefined) return
+    task.askList = undefined
+    list.live--
+  }
+
+  private dropAskList(key: number, list: AskTimeouts): void {
+    clearTimeout(list.timer)
+    this.askTimeouts.delete(key)
+  }
+
+  private armAskList(list: AskTimeouts, delay: number): void {
+    list.timer = setTimeout(() => this.fireAskList(list), Math.max(0, delay))
+    list.timer.unref()
+  }
+
+  private fireAskList(list: AskTimeouts): void {
+    list.timer = undefined
+    const now = performance.now()
+    for (let head = list.entries.peek(); head !== undefined; head = list.entries.peek()) {
+      if (head.askList !== list) {
+        list.entries.shift() // settled or cancelled since
+      } else if (head.askExpiresAt <= now + 1) {
+        list.entries.shift()
+        this.unwatchAsk(head)
+        this.timeout(head, list.millis)
+      } else {
+        return this.armAskList(list, head.askExpiresAt - now)
       }
     }
   }
@@ -439,6 +513,7 @@ export class Pool {
   private settle(task: Task, outcome: Effect.Effect<any, any>): void {
     const state = task.state
     task.state = TaskState.Settled
+    if (task.askList !== undefined) this.unwatchAsk(task)
     clearTimeout(task.timer)
     task.slot = undefined
     if (state !== TaskState.Abandoned && state !== TaskState.Settled) task.resume(outcome)
@@ -778,6 +853,7 @@ export class Pool {
       const check = () => {
         if (this.slots.size + this.stopping.size === 0) {
           clearTimeout(this.watchdog)
+          for (const [key, list] of this.askTimeouts) this.dropAskList(key, list)
           this.onThreadsChanged.delete(check)
           onDone()
         }
