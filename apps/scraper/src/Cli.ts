@@ -140,9 +140,9 @@ const fetchForExtract = (url: string, resolve: Record<string, string>, allowPriv
 // -----------------------------------------------------------------------------
 
 /** SQLite at `db`, or Postgres when a URL is given. */
-const storeLayer = (db: string, postgres: Option.Option<string>) =>
+const storeLayer = (db: string, postgres: Option.Option<string>, schema: Option.Option<string> = Option.none()) =>
   Option.isSome(postgres)
-    ? Store.layerPostgres({ url: Redacted.make(postgres.value) })
+    ? Store.layerPostgres({ url: Redacted.make(postgres.value), ...(Option.isSome(schema) ? { schema: schema.value } : {}) })
     : Layer.unwrap(Effect.gen(function*() {
       yield* Effect.tryPromise({
         try: () => ensureDir(path.dirname(db)),
@@ -151,10 +151,12 @@ const storeLayer = (db: string, postgres: Option.Option<string>) =>
       return Store.layerSqlite({ filename: db })
     }))
 
-const storeFlags = { db: Settings.db, postgres: Settings.postgres }
+const storeFlags = { db: Settings.db, postgres: Settings.postgres, postgresSchema: Settings.postgresSchema }
 
-const withStore = <A, E, R>(flags: { readonly db: string; readonly postgres: Option.Option<string> }, effect: Effect.Effect<A, E, R>) =>
-  Effect.provide(effect, storeLayer(flags.db, flags.postgres))
+const withStore = <A, E, R>(
+  flags: { readonly db: string; readonly postgres: Option.Option<string>; readonly postgresSchema: Option.Option<string> },
+  effect: Effect.Effect<A, E, R>
+) => Effect.provide(effect, storeLayer(flags.db, flags.postgres, flags.postgresSchema))
 
 const formatTime = (millis: number | null) => millis === null ? "-" : new Date(millis).toISOString().replace(/\.\d+Z$/, "Z")
 
@@ -372,7 +374,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       })
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres), runFetcher(input, resolve, timeoutMillis), extractor, NodeHttpClient.layerUndici))
+      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres, input.postgresSchema), runFetcher(input, resolve, timeoutMillis), extractor, NodeHttpClient.layerUndici))
     )
   })
 

@@ -12,6 +12,7 @@
  * | --- | --- | --- | --- |
  * | `--db PATH` | `TRAWL_DB` | `db` | `./trawl.db` |
  * | `--postgres URL` | `TRAWL_POSTGRES_URL` | `postgresUrl` | none (SQLite) |
+ * | `--postgres-schema NAME` | `TRAWL_POSTGRES_SCHEMA` | `postgresSchema` | the server's search path |
  * | `--concurrency N` | `TRAWL_CONCURRENCY` | `concurrency` | 256 |
  * | `--per-host N` | `TRAWL_PER_HOST` | `perHost` | 2 |
  * | `--workers N` | `TRAWL_WORKERS` | `workers` | available cores |
@@ -106,6 +107,17 @@ export const postgres = withSetting(
   Flag.String("postgres").pipe(Flag.optional),
   Config.option(Config.String("TRAWL_POSTGRES_URL")),
   "Postgres connection URL, instead of SQLite (env TRAWL_POSTGRES_URL)"
+)
+
+/**
+ * `--postgres-schema NAME`: keep trawl's tables in this schema (created if missing).
+ *
+ * @since 0.1.0
+ */
+export const postgresSchema = withSetting(
+  Flag.String("postgres-schema").pipe(Flag.optional),
+  Config.option(Config.String("TRAWL_POSTGRES_SCHEMA")),
+  "Postgres schema for trawl's tables, created if missing (env TRAWL_POSTGRES_SCHEMA)"
 )
 
 /**
