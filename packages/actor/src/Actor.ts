@@ -20,7 +20,7 @@ import { type ActorStopped, AskTimeout, type InvalidOptions, type MailboxFull } 
 import type { Behavior } from "./Behavior.ts"
 import * as Mailbox from "./Mailbox.ts"
 import * as Reply from "./Reply.ts"
-import { Cell, type Parent, setContextFactory, TypeId } from "./internal/cell.ts"
+import { Cell, type Parent, setContextFactory, type Terminated as CellTerminated, TypeId } from "./internal/cell.ts"
 import * as Durations from "./internal/duration.ts"
 import * as metricsModule from "./internal/metrics.ts"
 
@@ -44,11 +44,7 @@ export interface ActorRef<in Msg> {
  *
  * @since 0.1.0
  */
-export interface Terminated {
-  readonly _tag: "Terminated"
-  readonly actor: string
-  readonly exit: Exit.Exit<void, unknown>
-}
+export interface Terminated extends CellTerminated {}
 
 /**
  * What a behaviour can do besides updating its state.
@@ -102,7 +98,8 @@ export const spawnCell = <Msg, S, E, R>(
       const name = options?.name
       const mailbox = new Mailbox.MailboxImpl<Msg>(name ?? "actor", capacity, overflow)
       const cell = new Cell<Msg, S, E, R>(name, mailbox, behavior, context, owner, parent)
-      return Effect.as(cell.start(), cell)
+      // an actor whose init failed never ran: release what init acquired
+      return Effect.as(Effect.tapError(cell.start(), () => cell.close(Exit.void)), cell)
     }))
 
 /**

@@ -129,6 +129,17 @@ describe("Actor", () => {
       assert.strictEqual(error._tag, "ActorStopped")
     }))
 
+  it.effect("a failing init fails the spawn and releases what it acquired", () =>
+    Effect.gen(function*() {
+      const released: Array<string> = []
+      const error = yield* Effect.flip(Actor.spawn(Behavior.make({
+        init: Effect.andThen(Effect.addFinalizer(() => Effect.sync(() => released.push("connection"))), Effect.fail("no config" as const)),
+        receive: (state: void, _: string) => Effect.succeed(state)
+      })))
+      assert.strictEqual(error, "no config")
+      assert.deepStrictEqual(released, ["connection"])
+    }))
+
   it.effect("invalid options are rejected at spawn and ask", () =>
     Effect.gen(function*() {
       const zero = yield* Effect.flip(Actor.spawn(counter, { capacity: 0 }))
