@@ -439,7 +439,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const global = new Permits(options.globalConcurrency)
     const throttleOptions: Throttle.Options = { ...options.throttle, minDelayMillis: 0 }
     const token = productToken(options.userAgent).toLowerCase()
-    const baseHeaders: Record<string, string> = {
+    const baseHeaders: Readonly<Record<string, string>> = {
       "user-agent": options.userAgent,
       accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
       "accept-encoding": "gzip, deflate, br, zstd"
@@ -597,7 +597,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     // (Effect.timeout would fork two fibers per limit per request; this costs two timers.)
     const exchange = (
       url: URL,
-      headers: Record<string, string>,
+      headers: Readonly<Record<string, string>>,
       mode: "page" | "robots",
       observation: Observation
     ): Effect.Effect<Exchanged, FetchError.FetchError> =>
@@ -846,14 +846,18 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           const startedAt = clock.currentTimeMillisUnsafe()
           const first = parseUrl(request.url)
           if (first instanceof FetchError.InvalidUrl) return yield* first
-          const headers: Record<string, string> = { ...request.headers, ...baseHeaders }
-          if (request.validators?.etag !== undefined) headers["if-none-match"] = request.validators.etag
-          if (request.validators?.lastModified !== undefined) {
-            headers["if-modified-since"] = request.validators.lastModified
+          const validators = request.validators
+          // The shared base headers serve most requests as they are; copy only to add to them.
+          let headers = baseHeaders
+          if (request.headers !== undefined || validators?.etag !== undefined || validators?.lastModified !== undefined) {
+            const own: Record<string, string> = { ...request.headers, ...baseHeaders }
+            if (validators?.etag !== undefined) own["if-none-match"] = validators.etag
+            if (validators?.lastModified !== undefined) own["if-modified-since"] = validators.lastModified
+            headers = own
           }
           const budget = { left: options.maxRetries, attempts: 0 }
           const redirects: Array<Page.Redirect> = []
-          const visited = new Set([first.href])
+          let visited: Set<string> | undefined
           let url = first
           let queuedMillis = 0
           for (;;) {
@@ -876,6 +880,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               redirects.push(new Page.Redirect({ url: hop.href, status: exchanged.status }))
               const next = exchanged.location
               const chain = [...redirects.map((redirect) => redirect.url), next.href]
+              visited ??= new Set([first.href])
               if (visited.has(next.href)) {
                 return yield* new FetchError.TooManyRedirects({
                   url: first.href,
