@@ -15,6 +15,7 @@ import { Store, type StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import type * as Scope from "effect/Scope"
 import * as AlertText from "./AlertText.ts"
 import * as Dashboard from "./Dashboard.ts"
@@ -111,9 +112,18 @@ export const run = (options: Options): Effect.Effect<
     let delivered = 0
     const notifyAll = (alert: Parameters<typeof AlertText.notification>[0]) =>
       Effect.forEach(options.notifiers, (notifier) => notifier.deliver(AlertText.notification(alert, names.get(alert.targetId))), { discard: true })
-    const flush = Effect.map(store.deliver(notifyAll, { limit: 1000 }), (result) => {
+    // one delivery pass at a time: two passes could hand the same alert out twice
+    const delivering = yield* Semaphore.make(1)
+    const deliverBatch = Semaphore.withPermit(delivering, Effect.map(store.deliver(notifyAll, { limit: 1000 }), (result) => {
       delivered += result.delivered
       return result
+    }))
+    /** Delivers until the outbox is empty or a notifier fails (bounded: a million alerts). */
+    const flush = Effect.gen(function*() {
+      for (let pass = 0; pass < 1000; pass++) {
+        const result = yield* deliverBatch
+        if (result.failed > 0 || result.delivered < 1000) return
+      }
     })
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(options.deliverEveryMillis ?? 1000), Effect.ignore(flush))))
     yield* Effect.forkScoped(Progress.report(snapshot, { tty: options.tty }))

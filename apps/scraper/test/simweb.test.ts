@@ -31,10 +31,10 @@ const exportRows = (db: string) =>
   Effect.map(trawl(["export", "--db", db]), (run) => run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Row))
 
 const SHOPS = 500
-const PRODUCTS = 2
+const PRODUCTS = 3
 
 describe("trawl run against the harness's sim-web", () => {
-  it.live("500 shops: --once matches the ground truth; after the clock moves, exactly the expected alerts; hostile shops give typed errors; per-host limit held", () =>
+  it.live("500 shops × 3 products: --once matches the ground truth; after the clock moves, exactly the expected alerts; hostile shops give typed errors; per-host limit held", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const hook = yield* receiver
@@ -63,6 +63,10 @@ describe("trawl run against the harness's sim-web", () => {
       expect(firstRows).toHaveLength(urls.length)
       const disagreements = firstRows.filter((row) => !agrees(row, truthOf(row)))
       expect(disagreements).toEqual([])
+      // every first sighting was delivered, more than one delivery batch's worth
+      const priced = firstRows.filter((row) => row.outcome === "ok").length
+      expect(priced).toBeGreaterThan(1000)
+      expect(hook.deliveries.filter((d) => d.body.kind === "first_seen")).toHaveLength(priced)
       const hostile = firstRows.filter((row) => truthOf(row).expected._tag === "Error")
       expect(hostile.length).toBeGreaterThan(0)
       expect(hostile.every((row) => row.outcome === "error" && row.errorTag !== null)).toBe(true)
