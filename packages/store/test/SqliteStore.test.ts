@@ -96,6 +96,20 @@ describe("Store on a SQLite file", () => {
       )
     })))
 
+  it.live("the due-targets query reads the due index, not the table", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const plan = yield* sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT * FROM targets WHERE enabled = 1 AND next_due_at <= ${1} ORDER BY next_due_at, id LIMIT ${10}`
+          // one index search, no table scan, no sort
+          assert.deepStrictEqual(plan.map((row) => row.detail), ["SEARCH targets USING INDEX targets_due (next_due_at<?)"])
+        }),
+        Store.layerSqlite({ filename: path.join(dir, "trawl.db") })
+      )
+    })))
+
   it.live("a writer process killed with SIGKILL loses no acknowledged observation and leaves no alert without one", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
