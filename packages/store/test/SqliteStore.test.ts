@@ -42,6 +42,25 @@ describe("Store on a SQLite file", () => {
       assert.strictEqual(fs.readFileSync(filename, "latin1").slice(0, 15), "not a database ", "left untouched")
     })))
 
+  it.live("damaged pages in a real database are DatabaseCorrupt", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "trawl.db")
+      yield* Effect.provide(
+        Effect.flatMap(Store.Store, (store) => store.addTarget(target)),
+        Store.layerSqlite({ filename })
+      )
+      // closing checkpointed the WAL into the file: overwrite every page but the header page
+      const size = fs.statSync(filename).size
+      assert.isAbove(size, 8192)
+      const fd = fs.openSync(filename, "r+")
+      fs.writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096)
+      fs.closeSync(fd)
+      const error = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ filename }))))
+      assert.strictEqual((error as { _tag: string })._tag, "DatabaseCorrupt")
+      assert.match((error as Error).message, /malformed|not a database/)
+    })))
+
   it.live("a lock held by another process is DatabaseLocked, at open and on write", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
