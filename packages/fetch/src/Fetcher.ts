@@ -18,7 +18,9 @@
  *    headers and total timeouts (`Timeout`), body size cap (`BodyTooLarge`,
  *    checked on `Content-Length` before reading and while streaming),
  *    decompression with an output cap (`DecompressionBomb`), charset
- *    sniffing (`BadCharset`), conditional GET (`notModified`).
+ *    sniffing (`BadCharset`), conditional GET (`notModified`). Network
+ *    timeouts run on real timers; politeness waits (delays, backoff, robots
+ *    TTLs, idle sweeps) use the Effect `Clock`, so a `TestClock` drives them.
  * 6. **Retries** — retryable failures (see `FetchError.isRetryable`) are
  *    retried with jittered exponential backoff (`Schedule`), at most
  *    `maxRetries` times per request (all hops together); a `Retry-After` longer than
