@@ -89,6 +89,7 @@ const initial = Effect.gen(function*() {
     failure_streak INTEGER NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     sent_at BIGINT,
+    claimed_until BIGINT,
     CONSTRAINT alerts_key_unique UNIQUE (key)
   )`
   yield* sql`CREATE INDEX alerts_pending ON alerts (id) WHERE sent_at IS NULL`

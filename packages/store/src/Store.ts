@@ -157,14 +157,17 @@ export interface Service {
   /** Marks alerts sent; returns how many were not sent before (0 for a repeat). */
   readonly markSent: (keys: ReadonlyArray<string>) => Effect.Effect<number, StoreError.DatabaseError>
   /**
-   * Hands each unsent alert to `notify`, oldest first, and marks it sent once
-   * `notify` succeeded. A crash between the two re-delivers the same key
-   * later: receivers deduplicate on `Alert.key`, so each alert takes effect
-   * exactly once. A failed `notify` leaves the alert pending.
+   * Claims up to `limit` unsent alerts (oldest first, default 100) for
+   * `leaseMillis` (default 60 s), hands each to `notify`, and marks it sent
+   * once `notify` succeeded. Concurrent deliverers (fibers or processes) never
+   * claim the same alert. A crash between notifying and marking leaves the
+   * alert claimed until its lease ends, then it is delivered again under the
+   * same key: receivers deduplicate on `Alert.key`, so each alert takes effect
+   * exactly once. A failed `notify` releases the alert for the next pass.
    */
   readonly deliver: <E, R>(
     notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
-    options?: { readonly limit?: number | undefined }
+    options?: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined }
   ) => Effect.Effect<Delivery, StoreError.DatabaseError, R>
   readonly startRun: () => Effect.Effect<Model.Run, StoreError.DatabaseError>
   readonly finishRun: (
@@ -798,17 +801,43 @@ export const make = (
         return marked
       }).pipe(Effect.mapError(failed("markSent")))
 
+    const claim = (limit: number, leaseMillis: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // The condition is repeated outside the subquery: on Postgres a
+        // deliverer that waited for another's row lock re-checks it there.
+        const claimed = yield* sql<{ id: unknown }>`UPDATE alerts SET claimed_until = ${now + leaseMillis}
+          WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ${now}) AND id IN (
+            SELECT id FROM alerts WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ${now})
+            ORDER BY id LIMIT ${limit}
+          ) RETURNING id`
+        if (claimed.length === 0) return []
+        const rows = yield* sql`SELECT ${sql.literal(alertColumns)} FROM alerts a JOIN targets t ON t.id = a.target_id WHERE ${
+          sql.in("a.id", claimed.map((row) => num(row.id)))
+        } ORDER BY a.id`
+        return rows.map(toAlert)
+      }).pipe(Effect.mapError(failed("deliver")))
+
+    const release = (key: string) =>
+      sql`UPDATE alerts SET claimed_until = NULL WHERE key = ${key} AND sent_at IS NULL`.pipe(
+        Effect.asVoid,
+        Effect.mapError(failed("deliver"))
+      )
+
     const deliver = <E, R>(
       notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
-      options: { readonly limit?: number | undefined } = {}
+      options: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined } = {}
     ) =>
       Effect.gen(function*() {
-        const alerts = yield* pendingAlerts(options.limit ?? 100)
+        const alerts = yield* claim(
+          Math.max(1, Math.floor(options.limit ?? 100)),
+          Math.max(1, Math.floor(options.leaseMillis ?? 60_000))
+        )
         let delivered = 0
         let failures = 0
         for (const alert of alerts) {
-          // Typed failures leave the alert pending; interruption (a crash) and
-          // defects end the pass, the alert still unmarked.
+          // Typed failures release the alert for the next pass; interruption
+          // (a crash) and defects end the pass, the alert still claimed.
           const sent = yield* notify(alert).pipe(
             Effect.as(true),
             Effect.catch(() =>
@@ -822,6 +851,7 @@ export const make = (
           )
           if (!sent) {
             failures++
+            yield* release(alert.key)
             continue
           }
           delivered += yield* markSent([alert.key])

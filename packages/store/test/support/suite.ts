@@ -356,19 +356,24 @@ export const storeSuite = (backend: Backend) => {
 
         // crash: the third alert reaches the receiver, then the process dies before marking it
         let calls = 0
+        const lease = { leaseMillis: 300 }
         const crashed = yield* inOwnFiber(Effect.provide(
           Effect.flatMap(Store.Store, (store) =>
-            store.deliver((alert) => Effect.andThen(receiver(alert), ++calls === 3 ? Effect.interrupt : Effect.void))),
+            store.deliver((alert) => Effect.andThen(receiver(alert), ++calls === 3 ? Effect.interrupt : Effect.void), lease)),
           db.layer()
         ))
         assert.isTrue(Exit.isFailure(crashed))
         assert.strictEqual(received.length, 3)
 
-        // restart on the same database: the unmarked alert is delivered again, under the same key
+        // restart on the same database: while the crashed pass's claims last, nothing is taken;
+        // then the unmarked alerts are delivered, the crashed one again under the same key
         const after = yield* Effect.provide(
           Effect.gen(function*() {
             const store = yield* Store.Store
-            const delivery = yield* store.deliver(receiver)
+            const early = yield* store.deliver(receiver, lease)
+            assert.deepStrictEqual(early, { delivered: 0, failed: 0 }, "claims survive the crash")
+            yield* Effect.sleep("400 millis")
+            const delivery = yield* store.deliver(receiver, lease)
             const repeat = yield* store.deliver(receiver)
             const marked = yield* store.markSent(alertsMade)
             const counts = yield* store.statusCounts(T0)
@@ -385,6 +390,24 @@ export const storeSuite = (backend: Backend) => {
         assert.strictEqual(received.length, 7, "one re-delivery, of the crashed key")
         assert.strictEqual(received.filter((key) => key === received[2]).length, 2)
       })))
+
+    it.live("concurrent deliverers never take the same alert", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          yield* store.addTargets([newTarget(1), newTarget(2), newTarget(3)])
+          const ids = (yield* store.dueTargets({ now: T0, limit: 10 })).map((t) => t.id)
+          yield* store.recordObservations(ids.flatMap((id) => [ok(id, T0, money("1")), ok(id, T0 + MINUTE, money("2"))]))
+          const received: Array<string> = []
+          const slow = (alert: Model.Alert) => Effect.andThen(Effect.sleep("20 millis"), Effect.sync(() => received.push(alert.key)))
+          const passes = yield* Effect.all(
+            [store.deliver(slow, { limit: 3 }), store.deliver(slow, { limit: 3 }), store.deliver(slow, { limit: 3 })],
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(passes.reduce((n, pass) => n + pass.delivered, 0), 6)
+          assert.strictEqual(received.length, 6)
+          assert.strictEqual(new Set(received).size, 6)
+          assert.strictEqual((yield* store.statusCounts(T0)).alertsPending, 0)
+        })))
 
     it.live("a failed notification leaves the alert pending", () =>
       withStore(backend, (store) =>
