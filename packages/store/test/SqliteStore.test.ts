@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import * as SqlClient from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -112,6 +113,24 @@ describe("Store on a SQLite file", () => {
           assert.strictEqual((yield* store.recordObservations(big)).length, 2000)
         }),
         Store.layerSqlite({ filename })
+      )
+    })))
+
+  it.live("metrics count observations written and alerts raised", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* Store.Store
+          const { id } = yield* store.addTarget(target)
+          const written = (yield* Metric.value(Store.observationsWritten)).count
+          const raised = (yield* Metric.value(Store.alertsRaised)).count
+          yield* store.recordObservations([ok(id, 1, money("1")), ok(id, 2, money("2")), ok(id, 3, money("2"))])
+          yield* store.recordObservations([ok(id, 3, money("2"))]) // a replay: not written again
+          assert.strictEqual((yield* Metric.value(Store.observationsWritten)).count - written, 3)
+          assert.strictEqual((yield* Metric.value(Store.alertsRaised)).count - raised, 2)
+        }),
+        Store.layerSqlite({ filename: path.join(dir, "trawl.db") })
       )
     })))
 
