@@ -31,7 +31,7 @@ const main = Effect.gen(function*() {
     failed ||= report.failures.length > 0
   }
   if (values.only === undefined || values.only === "app") {
-    const report = yield* Effect.scoped(appKill({ shops, products, killAfter: 0.4, resumeSeconds: Number(values["resume-seconds"]) }))
+    const report = yield* Effect.scoped(appKill({ shops, products, killAfter: 0.4, resumeSeconds: Number(values["resume-seconds"]), awaitLeases: true }))
     console.log(JSON.stringify({ chaos: "app-kill", passed: report.failures.length === 0, ...report }))
     failed ||= report.failures.length > 0
   }

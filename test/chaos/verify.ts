@@ -36,6 +36,9 @@ export interface AlertRow {
   readonly kind: string
   readonly newAmount: string | null
   readonly sentAt: number | null
+  /** The outbox lease of a deliverer that claimed it (a killed one holds it until then). */
+  readonly claimedUntil: number | null
+  readonly createdAt: number
 }
 
 /**
@@ -52,10 +55,19 @@ export const readDatabase = (file: string): { readonly observations: ReadonlyArr
        FROM observations o JOIN targets t ON t.id = o.target_id ORDER BY o.id`
     ).all() as unknown as Array<ObservationRow>
     const alerts = db.prepare(
-      `SELECT a.key AS key, t.url AS url, a.kind AS kind, a.new_amount AS newAmount, a.sent_at AS sentAt
+      `SELECT a.key AS key, t.url AS url, a.kind AS kind, a.new_amount AS newAmount, a.sent_at AS sentAt,
+              a.claimed_until AS claimedUntil, a.created_at AS createdAt
        FROM alerts a JOIN targets t ON t.id = a.target_id ORDER BY a.id`
     ).all() as unknown as Array<AlertRow>
-    return { observations: observations.map((row) => ({ ...row, id: Number(row.id), observedAt: Number(row.observedAt) })), alerts }
+    return {
+      observations: observations.map((row) => ({ ...row, id: Number(row.id), observedAt: Number(row.observedAt) })),
+      alerts: alerts.map((row) => ({
+        ...row,
+        sentAt: row.sentAt === null ? null : Number(row.sentAt),
+        claimedUntil: row.claimedUntil === null ? null : Number(row.claimedUntil),
+        createdAt: Number(row.createdAt)
+      }))
+    }
   } finally {
     db.close()
   }
