@@ -296,7 +296,11 @@ const runFlags = {
   workers: Settings.workers,
   resolve: Settings.resolve,
   allowPrivate: Settings.allowPrivate,
-  dashboard: Flag.Int("dashboard").pipe(Flag.optional, Flag.withDescription("Serve a status page on 127.0.0.1:PORT (0 = any free port)")),
+  dashboard: Flag.Int("dashboard").pipe(
+    Flag.withOptionalValue("8088"),
+    Flag.optional,
+    Flag.withDescription("Serve a status page on 127.0.0.1: --dashboard (port 8088) or --dashboard=PORT (0 = any free port)")
+  ),
   webhook: Settings.webhook,
   alertsFile: Settings.alertsFile,
   userAgent: Settings.userAgent,
