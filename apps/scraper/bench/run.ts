@@ -20,7 +20,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { Agent, buildConnector } from "undici"
-import { measure } from "../../../packages/fetch/bench/ceiling.ts"
+import { measure } from "@trawl/fetch/bench/ceiling"
 import { Extractor, Monitor } from "../src/index.ts"
 
 const shops = Number(process.env["BENCH_SHOPS"] ?? 4000)
