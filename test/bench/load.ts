@@ -111,7 +111,7 @@ const program = Effect.gen(function*() {
   const durationSeconds = Math.round(minutes * 60)
   const child = ChildProcess.spawn(process.execPath, [
     "--conditions=@trawl/source", trawlBin, "run", "--db", db, "--resolve", "*.sim.test=127.0.0.1", "--allow-private",
-    "--quiet", "--dashboard", "0", "--duration", `${durationSeconds}s`
+    "--quiet", "--dashboard=0", `--duration=${durationSeconds}s`
   ], { stdio: ["ignore", "ignore", "pipe"] })
   const hardLimit = setTimeout(() => child.kill("SIGKILL"), (durationSeconds + 120) * 1000)
   yield* Effect.addFinalizer(() => Effect.sync(() => {
