@@ -81,6 +81,11 @@ const priceUrls = (web: SimWeb.SimWeb, clock: SimWeb.ClockView, shops: number, p
  * - `kills`: pages whose worker thread dies (spread over the run; keep it under
  *   the pool's crash breaker, 5 crashes in 10 s).
  *
+ * @example
+ * ```ts
+ * import type { WorkerKillOptions } from "./scenarios.ts"
+ * const options: WorkerKillOptions = { shops: 80, products: 2, kills: 3 }
+ * ```
  * @since 0.1.0
  */
 export interface WorkerKillOptions {
@@ -93,6 +98,11 @@ export interface WorkerKillOptions {
 /**
  * What `workerKill` saw.
  *
+ * @example
+ * ```ts
+ * import type { WorkerKillReport } from "./scenarios.ts"
+ * const passed = (report: WorkerKillReport) => report.failures.length === 0
+ * ```
  * @since 0.1.0
  */
 export interface WorkerKillReport {
@@ -259,6 +269,12 @@ export const workerKill = (options: WorkerKillOptions): Effect.Effect<WorkerKill
  * - `resumeSeconds`: how long the restarted run goes on (it stops gracefully);
  *   at least the 10 s interval plus a pass, so every target is visited again.
  *
+ * @example
+ * ```ts
+ * import type { AppKillOptions } from "./scenarios.ts"
+ * const options: AppKillOptions = { shops: 80, products: 2, killAfter: 0.4, resumeSeconds: 13 }
+ * ```
+ *
  * @since 0.1.0
  */
 export interface AppKillOptions {
@@ -281,6 +297,11 @@ export interface AppKillOptions {
 /**
  * What `appKill` saw.
  *
+ * @example
+ * ```ts
+ * import type { AppKillReport } from "./scenarios.ts"
+ * const passed = (report: AppKillReport) => report.failures.length === 0 && report.duplicateAlerts === 0
+ * ```
  * @since 0.1.0
  */
 export interface AppKillReport {

@@ -12,6 +12,11 @@ import type * as Truth from "../src/Truth.ts"
 /**
  * One observation row, with its target's URL.
  *
+ * @example
+ * ```ts
+ * import type { ObservationRow } from "./verify.ts"
+ * const failed = (row: ObservationRow) => row.outcome === "error"
+ * ```
  * @since 0.1.0
  */
 export interface ObservationRow {
@@ -28,6 +33,11 @@ export interface ObservationRow {
 /**
  * One alert row, with its target's URL.
  *
+ * @example
+ * ```ts
+ * import type { AlertRow } from "./verify.ts"
+ * const pending = (alert: AlertRow) => alert.sentAt === null
+ * ```
  * @since 0.1.0
  */
 export interface AlertRow {
@@ -44,6 +54,11 @@ export interface AlertRow {
 /**
  * Reads the database read-only (a running writer in WAL mode is fine).
  *
+ * @example
+ * ```ts
+ * import { readDatabase } from "./verify.ts"
+ * const { alerts, observations } = readDatabase("/tmp/trawl.db")
+ * ```
  * @since 0.1.0
  */
 export const readDatabase = (file: string): { readonly observations: ReadonlyArray<ObservationRow>; readonly alerts: ReadonlyArray<AlertRow> } => {
@@ -73,7 +88,16 @@ export const readDatabase = (file: string): { readonly observations: ReadonlyArr
   }
 }
 
-/** Observation count, or 0 while the database is not there yet. */
+/**
+ * Observation count, or 0 while the database is not there yet.
+ *
+ * @example
+ * ```ts
+ * import { countObservations } from "./verify.ts"
+ * countObservations("/tmp/trawl.db") // 0 before the app created it
+ * ```
+ * @since 0.1.0
+ */
 export const countObservations = (file: string): number => {
   try {
     const db = new DatabaseSync(file, { readOnly: true })
@@ -93,6 +117,11 @@ const storeAvailability = (availability: Truth.Availability) => availability ===
  * The verdict on a database: observations that disagree with the truth, and
  * the alerts expected from the observations (as `url kind newAmount` lines).
  *
+ * @example
+ * ```ts
+ * import type { Verdict } from "./verify.ts"
+ * const clean = (verdict: Verdict) => verdict.wrong.length === 0
+ * ```
  * @since 0.1.0
  */
 export interface Verdict {
@@ -111,6 +140,14 @@ export interface Verdict {
  * `price_up`/`price_down`, an availability flip `out_of_stock`/`back_in_stock`;
  * a 304 must mean the page's version did not change.
  *
+ * @example
+ * ```ts
+ * import type { SimWeb } from "@trawl/harness"
+ * import { judge, readDatabase } from "./verify.ts"
+ * declare const web: SimWeb.SimWeb
+ * declare const clock: SimWeb.ClockView
+ * const verdict = judge(web, readDatabase("/tmp/trawl.db").observations, () => clock)
+ * ```
  * @since 0.1.0
  */
 export const judge = (
@@ -169,6 +206,11 @@ export const judge = (
 /**
  * An alert row as the `url kind newAmount` line `judge` expects.
  *
+ * @example
+ * ```ts
+ * import { alertLine, readDatabase } from "./verify.ts"
+ * const lines = readDatabase("/tmp/trawl.db").alerts.map(alertLine)
+ * ```
  * @since 0.1.0
  */
 export const alertLine = (alert: AlertRow): string => `${alert.url} ${alert.kind} ${alert.newAmount}`
@@ -177,6 +219,11 @@ export const alertLine = (alert: AlertRow): string => `${alert.url} ${alert.kind
  * Differences between two multisets of lines: what is missing from `actual`
  * and what it has too many of.
  *
+ * @example
+ * ```ts
+ * import { diffLines } from "./verify.ts"
+ * diffLines(["a", "b"], ["b", "b"]) // { missing: ["a"], extra: ["b"] }
+ * ```
  * @since 0.1.0
  */
 export const diffLines = (expected: ReadonlyArray<string>, actual: ReadonlyArray<string>) => {
