@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { WorkerError, WorkerPool } from "@trawl/worker"
-import { CrashOnce, Inc, Misbehave, Protocol, Spin } from "./fixtures/protocol.ts"
+import { CrashOnce, CrashWithBytes, Inc, Misbehave, Protocol, Spin } from "./fixtures/protocol.ts"
 import { eventually, expect, handler, osThreads, warmUp } from "./helpers.ts"
 
 const exit = (code: number, delayMs = 0) => new Misbehave({ kind: "exit", code, delayMs })
@@ -52,6 +52,18 @@ describe("crashes", () => {
       // per-ask override
       const once = yield* Effect.flip(WorkerPool.ask(pool, exit(5), { timeout: "10 seconds", retry: "never" }))
       assert.isFalse((once as WorkerError.WorkerCrashed).retried)
+    })))
+
+  it.live("retry once does not re-run a request whose transferred bytes died with the thread", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* WorkerPool.make(Protocol, { handler, minSize: 1, maxSize: 1, retry: "once" })
+      const data = new Uint8Array(1024)
+      const error = yield* Effect.flip(WorkerPool.ask(pool, new CrashWithBytes({ data }), { timeout: "10 seconds" }))
+      assert.isTrue(data.buffer.detached, "the bytes went to the thread that died")
+      assert.instanceOf(error, WorkerError.WorkerCrashed)
+      assert.strictEqual((error as WorkerError.WorkerCrashed).exitCode, 3)
+      assert.isFalse((error as WorkerError.WorkerCrashed).retried)
+      assert.strictEqual((yield* WorkerPool.stats(pool)).crashes, 1, "one attempt only")
     })))
 
   it.live("an uncaught exception in the thread is a crash carrying the error", () =>
