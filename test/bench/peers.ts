@@ -1,6 +1,7 @@
 /**
  * `npm run bench:peers`: Crawlee's `CheerioCrawler` and trawl crawl the same
- * product URLs (default 20,000: 1,000 shops × 20 products, shops interleaved)
+ * product URLs (default 20,000, 20 per shop, shops interleaved; robots-disallowed
+ * pages are left out, since trawl does not fetch them)
  * on one sim-web process (no latency, no injected errors, no hostile shops,
  * prices fixed), one after the other, each extracting the price. Each crawler
  * runs in a child process of its own, so its CPU time (all threads, from
@@ -19,7 +20,7 @@
  * better for pages/s, below 1 is better for CPU), and the share of prices
  * each got right against the truth.
  *
- * Flags: `--shops N` (1000), `--products N` (20), `--concurrency N` (256),
+ * Flags: `--urls N` (20000), `--products N` (products per shop, 20), `--concurrency N` (256),
  * `--only crawlee|trawl`. Run under `flock /tmp/trawl-bench.lock` (2 shared
  * cores, the sim-web server among them: figures are noisy).
  *
@@ -36,7 +37,7 @@ import { SimWeb } from "@trawl/harness"
 
 const { values } = parseArgs({
   options: {
-    shops: { type: "string", default: "1000" },
+    urls: { type: "string", default: "20000" },
     products: { type: "string", default: "20" },
     concurrency: { type: "string", default: "256" },
     only: { type: "string" },
@@ -223,8 +224,10 @@ const runChild = (crawler: string, input: string, port: number, concurrency: num
   })
 
 const orchestrate = Effect.gen(function*() {
-  const shops = Number(values.shops)
+  const wanted = Number(values.urls)
   const products = Number(values.products)
+  // robots.txt disallows a few pages of some shops: a fifth more shops than needed is plenty
+  const shops = Math.ceil((wanted / products) * 1.2)
   const concurrency = Number(values.concurrency)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trawl-peers-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
@@ -241,8 +244,8 @@ const orchestrate = Effect.gen(function*() {
   const clock = yield* web.clock
   const pages: Array<Page> = []
   // shops interleaved (product-major), so neither crawler meets one host many times in a row
-  for (let product = 0; product < products; product++) {
-    for (let shop = 0; shop < shops; shop++) {
+  for (let product = 0; product < products && pages.length < wanted; product++) {
+    for (let shop = 0; shop < shops && pages.length < wanted; shop++) {
       const url = web.productUrl(shop, product)
       const truth = web.truthAt(url, clock.nowMillis)
       // robots-disallowed pages are not fetched by trawl: leave them out for both
