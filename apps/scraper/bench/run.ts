@@ -120,6 +120,7 @@ const program = Effect.gen(function*() {
       all: true,
       notifiers: [],
       fetchFibers: concurrency,
+      ...(process.env["BENCH_EXTRACT_FIBERS"] === undefined ? {} : { extractFibers: Number(process.env["BENCH_EXTRACT_FIBERS"]) }),
       tty: false,
       handleSignals: false,
       print: () => undefined

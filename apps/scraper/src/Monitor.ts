@@ -37,6 +37,8 @@ export interface Options {
   readonly all?: boolean | undefined
   readonly notifiers: ReadonlyArray<Notifier.Notifier>
   readonly fetchFibers: number
+  /** Pages handed to the extractor at once. Default 16. */
+  readonly extractFibers?: number | undefined
   /** Redraw a status line (TTY) instead of logging every few seconds. */
   readonly tty: boolean
   /** Serve the dashboard on this port (0 = any free port). */
@@ -99,7 +101,7 @@ export const run = (options: Options): Effect.Effect<
     const running = yield* Pipeline.start(
       due.map(StoreAdapter.toPipelineTarget),
       writer,
-      { once: options.once, fetchFibers: options.fetchFibers }
+      { once: options.once, fetchFibers: options.fetchFibers, extractFibers: options.extractFibers ?? 16 }
     )
     if (!options.once) {
       const refresh = Effect.flatMap(StoreAdapter.allTargets(store), (targets) =>

@@ -170,8 +170,15 @@ export const start = <E>(
     const pending = yield* Ref.make(options?.once === true ? targets.length : Infinity)
     if (targets.length === 0 && options?.once === true) yield* Deferred.succeed(done, undefined)
 
+    // Targets due at the same moment are interleaved by host (the k-th target
+    // of a host is due k ms later), so the fetch fibers meet many hosts at
+    // once instead of queueing behind one host's politeness delay.
+    const rankInHost = new Map<string, number>()
     for (const target of targets) {
-      yield* scheduler.upsert(target, options?.once === true ? startedAt : target.dueAt, target.failureStreak)
+      const rank = rankInHost.get(target.host) ?? 0
+      rankInHost.set(target.host, rank + 1)
+      const dueAt = options?.once === true ? startedAt : Math.max(target.dueAt ?? startedAt, startedAt)
+      yield* scheduler.upsert(target, dueAt + rank, target.failureStreak)
     }
 
     // scheduler → jobs
