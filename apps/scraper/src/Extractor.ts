@@ -112,7 +112,7 @@ export interface WorkerOptions {
   readonly workers?: number | undefined
   /** Hard limit on one page's extraction; a stuck thread is replaced. Default 10 seconds. */
   readonly deadline?: Duration.Input | undefined
-  /** Heap limit of each worker, in MB. Default 512. */
+  /** Heap limit of each worker, in MB. Default 256. */
   readonly maxHeapMb?: number | undefined
   /**
    * The handler module (default: trawl's own). Tests and tools may wrap it,
@@ -153,7 +153,7 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
         ...(size === undefined ? {} : { minSize: size, maxSize: size }),
         taskDeadline: options?.deadline ?? "10 seconds",
         retry: "never",
-        resourceLimits: { maxOldGenerationSizeMb: options?.maxHeapMb ?? 512 }
+        resourceLimits: { maxOldGenerationSizeMb: options?.maxHeapMb ?? 256 }
       }).pipe(Effect.mapError((error) => new ExtractorUnavailable({ reason: error.message })))
       return {
         extract: (request) =>

@@ -82,7 +82,7 @@ export interface Options {
   readonly fetchFibers?: number | undefined
   /** Extraction fibers feeding the extractor (2× its workers is plenty). Default 8. */
   readonly extractFibers?: number | undefined
-  /** Capacity of each bounded queue between stages. Default 1024. */
+  /** Capacity of the job queue; the page queue holds at most 4 × `extractFibers` (pages carry bodies), the outcome queue 2 × `maxBatch`. Default 1024. */
   readonly queueCapacity?: number | undefined
   /** Largest batch written in one transaction. Default 500. */
   readonly maxBatch?: number | undefined
@@ -157,9 +157,12 @@ export const start = <E>(
     const scheduler = yield* Scheduler.make<Target>({
       hostBlockedUntil: (host) => blockedHosts.get(host)
     })
+    const extractFibers = options?.extractFibers ?? 8
+    const maxBatch = options?.maxBatch ?? 500
     const jobs = yield* Queue.bounded<{ readonly target: Target; readonly lagMillis: number }>(capacity)
-    const pages = yield* Queue.bounded<Fetched>(capacity)
-    const outcomes = yield* Queue.bounded<Outcome>(capacity)
+    // fetched pages hold their bodies: queue only enough to keep the extractor busy
+    const pages = yield* Queue.bounded<Fetched>(Math.min(capacity, Math.max(64, extractFibers * 4)))
+    const outcomes = yield* Queue.bounded<Outcome>(Math.min(capacity, maxBatch * 2))
     const startedAt = yield* Clock.currentTimeMillis
     const counts = { fetched: 0, notModified: 0, extracted: 0, recorded: 0, inFlight: 0 }
     const errorsByTag: Record<string, number> = {}
@@ -241,10 +244,9 @@ export const start = <E>(
         yield* Queue.offer(outcomes, { ...base, ...http, notModified: false, error })
       }
     })
-    for (let i = 0; i < (options?.extractFibers ?? 8); i++) yield* Effect.forkScoped(Effect.forever(extractOne))
+    for (let i = 0; i < extractFibers; i++) yield* Effect.forkScoped(Effect.forever(extractOne))
 
     // outcomes → store writer (batched) → scheduler.complete
-    const maxBatch = options?.maxBatch ?? 500
     const writeBatch = Effect.gen(function*() {
       const taken = yield* Queue.takeBetween(outcomes, 1, maxBatch)
       const batch: Array<Outcome> = []
