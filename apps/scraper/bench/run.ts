@@ -71,14 +71,21 @@ const bareUndici = async (urls: ReadonlyArray<string>) => {
   }
 }
 
+/** Samples the process's memory; returns the peaks (RSS, and the main thread's heap and buffers). */
 const peakRss = () => {
-  let peak = process.memoryUsage.rss()
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss())
-  }, 50)
+  const peak = { rss: 0, heapUsed: 0, arrayBuffers: 0 }
+  const sample = () => {
+    const usage = process.memoryUsage()
+    peak.rss = Math.max(peak.rss, usage.rss)
+    peak.heapUsed = Math.max(peak.heapUsed, usage.heapUsed)
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, usage.arrayBuffers)
+  }
+  sample()
+  const timer = setInterval(sample, 50)
   return () => {
     clearInterval(timer)
-    return Math.max(peak, process.memoryUsage.rss())
+    sample()
+    return peak
   }
 }
 
@@ -138,7 +145,14 @@ const program = Effect.gen(function*() {
   const pagesPerSecond = recorded / result.seconds
   emit({ case: `end-to-end --once, ${pages} pages (fetch + worker extraction + SQLite), pages/s`, value: Math.round(pagesPerSecond), unit: "pages/s", baseline: Math.round(ceiling.pagesPerSecond), ratio: Math.round((pagesPerSecond / ceiling.pagesPerSecond) * 1000) / 1000, target: "ratio >= 0.6", extracted, avgPageKB: Math.round(ceiling.bytes / pages / 1024) })
   emit({ case: "end-to-end --once, client CPU per 1,000 pages", value: Math.round((result.cpuSeconds / recorded) * 1000 * 1000) / 1000, unit: "cpu-s/1000 pages", baseline: Math.round(ceiling.cpuSecondsPer1000 * 1000) / 1000 })
-  emit({ case: "end-to-end --once, peak RSS of the client", value: Math.round(result.rss / 1024 / 1024), unit: "MB" })
+  const mb = (bytes: number) => Math.round(bytes / 1024 / 1024)
+  emit({
+    case: "end-to-end --once, peak RSS of the client (main thread + extraction workers)",
+    value: mb(result.rss.rss),
+    unit: "MB",
+    mainHeapPeakMB: mb(result.rss.heapUsed),
+    arrayBuffersPeakMB: mb(result.rss.arrayBuffers)
+  })
 }).pipe(Effect.scoped, Effect.provideService(Logger.LogToStderr, true))
 
 await Effect.runPromise(program)
