@@ -4,8 +4,9 @@
  * pages named in `TRAWL_CHAOS_KILL_URLS` (comma-separated) the worker thread
  * ends itself with `process.exit(1)` — in a worker thread that ends the
  * thread, not the process. Each page kills once per run (a marker file next
- * to the log, created exclusively, so two threads agree), so a later pass
- * over the same pages shows whether the pool recovered. Every task it starts is logged as one line
+ * to the log, created exclusively, so two threads agree), and none once the
+ * file `<log>.disarmed` exists, so a later pass over the same pages shows
+ * whether the pool recovered. Every task it starts is logged as one line
  * `<threadId> <start|kill> <url>` to `TRAWL_CHAOS_LOG` (and `<threadId> ready -`
  * when a thread loads the module), so the run can tell which pages a dead
  * thread had started and that fresh threads took over.
@@ -44,7 +45,7 @@ const firstTime = (url: string): boolean => {
 
 const handler: WorkerHandler.WorkerHandler<typeof Extractor.Protocol> = WorkerHandler.make(Extractor.Protocol, {
   ExtractPage: (request) => {
-    if (killUrls.has(request.url) && log !== undefined && firstTime(request.url)) {
+    if (killUrls.has(request.url) && log !== undefined && !fs.existsSync(`${log}.disarmed`) && firstTime(request.url)) {
       note("kill", request.url)
       process.exit(1)
     }
