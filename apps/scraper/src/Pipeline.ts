@@ -192,16 +192,19 @@ export const start = <E>(
     }
 
     // jobs → fetch fibers → pages
+    // the newest validators of each target, learned from its last 200 (sent as If-None-Match / If-Modified-Since)
+    const validators = new Map<number, { readonly etag?: string | undefined; readonly lastModified?: string | undefined }>()
     const fetchOne = Effect.gen(function*() {
       const { lagMillis, target } = yield* Queue.take(jobs)
       counts.inFlight++
+      const { etag, lastModified } = validators.get(target.id) ?? target
       const request = new Page.FetchRequest({
         url: target.url,
-        ...(target.etag !== undefined || target.lastModified !== undefined
+        ...(etag !== undefined || lastModified !== undefined
           ? {
             validators: new Page.Validators({
-              ...(target.etag === undefined ? {} : { etag: target.etag }),
-              ...(target.lastModified === undefined ? {} : { lastModified: target.lastModified })
+              ...(etag === undefined ? {} : { etag }),
+              ...(lastModified === undefined ? {} : { lastModified })
             })
           }
           : {})
@@ -230,6 +233,9 @@ export const start = <E>(
         return yield* Queue.offer(outcomes, { ...base, notModified: false, error })
       }
       const http = { status: page.status, etag: page.validators.etag, lastModified: page.validators.lastModified }
+      if (!page.notModified && (http.etag !== undefined || http.lastModified !== undefined)) {
+        validators.set(target.id, { etag: http.etag, lastModified: http.lastModified })
+      }
       if (page.notModified) {
         counts.notModified++
         return yield* Queue.offer(outcomes, { ...base, ...http, notModified: true })

@@ -118,4 +118,16 @@ describe("Pipeline", () => {
       assert.deepStrictEqual(recorded.map((o) => o.target.id), [1, 2])
       assert.strictEqual(requests.filter((r) => r.endsWith("/p/1")).length, 1, "the known target was not fetched again")
     }).pipe(Effect.provide(layers)))
+
+  it.live("a continuous run sends the validators it learned: the next visit is a 304", () =>
+    Effect.gen(function*() {
+      const { port } = yield* shop
+      const recorded: Array<Pipeline.Outcome> = []
+      const writer: Pipeline.Writer<never> = { record: (batch) => Effect.sync(() => void recorded.push(...batch)) }
+      yield* Pipeline.start([{ id: 1, host: "v.shop.test", url: `http://v.shop.test:${port}/p/5`, intervalMillis: 200 }], writer, { fetchFibers: 1 })
+      while (recorded.length < 2) yield* Effect.sleep("20 millis")
+      assert.strictEqual(recorded[0]!.status, 200)
+      assert.strictEqual(recorded[0]!.etag, `"v5"`)
+      assert.isTrue(recorded[1]!.notModified, "the second visit carried If-None-Match")
+    }).pipe(Effect.provide(layers)))
 })
