@@ -470,13 +470,6 @@ export const trawl = Command.make("trawl").pipe(
 )
 
 /**
- * The layers every command runs with.
- *
- * @since 0.1.0
- */
-export const baseLayer = Layer.empty
-
-/**
  * Every failure a command can end with.
  *
  * @since 0.1.0
