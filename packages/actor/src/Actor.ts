@@ -208,29 +208,22 @@ export const ask: {
         reply.resume = undefined
         cell.asks?.delete(reply)
       })
-      const clock = fiber.getRef(Clock.Clock)
       const mailbox = cell.mailbox
-      if (clock.constructor === liveClock && mailbox.size < mailbox.capacity && mailbox.putters === undefined) {
-        // Fast path: the message is queued without waiting, so one timer bounds the whole ask.
-        return cell.tell(makeMessage(reply)).pipe(
-          Effect.andThen(Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
-            if (reply.result !== undefined) return resume(reply.result)
-            reply.resume = resume
-            reply.timer = setTimeout(() => reply.complete(Exit.fail(timedOut()) as never), millis)
-            return Effect.sync(() => reply.clearTimer())
-          })),
-          Effect.onExit((exit) => {
-            if (Exit.isSuccess(exit)) metricsModule.askLatency.updateUnsafe(performance.now() - started, cell.context)
-            return done
-          })
-        )
-      }
-      return cell.tell(makeMessage(reply)).pipe(
-        Effect.andThen(Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
+      // Fast path: with the live clock and room in the mailbox the message is
+      // queued without waiting, so one timer bounds the whole ask (no racing fibers).
+      const fast = fiber.getRef(Clock.Clock).constructor === liveClock && mailbox.size < mailbox.capacity &&
+        mailbox.putters === undefined
+      const asked = Effect.andThen(
+        cell.tell(makeMessage(reply)),
+        Effect.callback<A, E | AskTimeout | ActorStopped>((resume) => {
           if (reply.result !== undefined) return resume(reply.result)
           reply.resume = resume
-        })),
-        Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(timedOut()) }),
+          if (!fast) return
+          reply.timer = setTimeout(() => reply.complete(Exit.fail(timedOut()) as never), millis)
+          return Effect.sync(() => reply.clearTimer())
+        })
+      )
+      return (fast ? asked : Effect.timeoutOrElse(asked, { duration: timeout, orElse: () => Effect.fail(timedOut()) })).pipe(
         Effect.onExit((exit) => {
           if (Exit.isSuccess(exit)) metricsModule.askLatency.updateUnsafe(performance.now() - started, cell.context)
           return done

@@ -229,25 +229,20 @@ export class Cell<Msg, S, E, R> {
             } catch (defect) {
               return Exit.die(defect)
             }
-            if (--budget === 0) {
-              budget = yieldEvery
-              self.current = undefined
-              return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
-            }
-            continue
-          }
-          const next = receive(state, message, context)
-          const proto = Object.getPrototypeOf(next)
-          if (proto === successProto) {
-            state = (next as Exit.Success<S, E>).value
-          } else if (proto === failureProto) {
-            return next
           } else {
-            return Effect.flatMap(next, (nextState) => {
-              self.state = nextState
-              self.current = undefined
-              return Effect.suspend(loop)
-            })
+            const next = receive(state, message, context)
+            const proto = Object.getPrototypeOf(next)
+            if (proto === successProto) {
+              state = (next as Exit.Success<S, E>).value
+            } else if (proto === failureProto) {
+              return next
+            } else {
+              return Effect.flatMap(next, (nextState) => {
+                self.state = nextState
+                self.current = undefined
+                return Effect.suspend(loop)
+              })
+            }
           }
           if (--budget === 0) {
             budget = yieldEvery
