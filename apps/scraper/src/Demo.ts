@@ -19,6 +19,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { InputError } from "./Errors.ts"
 import { ensureDir } from "./internal/files.ts"
+import * as StoreAdapter from "./StoreAdapter.ts"
 
 /**
  * Options of the demo.
@@ -96,7 +97,7 @@ export const setUp = (options: Options): Effect.Effect<
     }).pipe(Effect.mapError((error) => new InputError({ input: "sim-web", reason: error.message })))
     const clock = yield* sim.clock.pipe(Effect.mapError((error) => new InputError({ input: "sim-web", reason: error.message })))
     const store = yield* Store.Store
-    const stored = yield* store.dueTargets({ now: Number.MAX_SAFE_INTEGER, limit: 10_000_000 })
+    const stored = yield* StoreAdapter.allTargets(store)
     // with --keep, targets of an earlier demo's sim-web (another port) are retired
     for (const target of stored) {
       if (target.host.endsWith(".sim.test") && new URL(target.url).port !== String(sim.port)) yield* store.setEnabled(target.id, false)
