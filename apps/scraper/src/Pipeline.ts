@@ -86,6 +86,13 @@ export interface Options {
   readonly queueCapacity?: number | undefined
   /** Largest batch written in one transaction. Default 500. */
   readonly maxBatch?: number | undefined
+  /**
+   * How long the writer lets outcomes gather after the first one before it
+   * writes them (unless `maxBatch` are already there). A transaction costs
+   * far more than a row, so a short wait turns many small transactions into
+   * a few large ones. Default 50 ms.
+   */
+  readonly batchWindowMillis?: number | undefined
   /** One pass: stop once every target due at the start has been recorded. */
   readonly once?: boolean | undefined
 }
@@ -159,6 +166,7 @@ export const start = <E>(
     })
     const extractFibers = options?.extractFibers ?? 8
     const maxBatch = options?.maxBatch ?? 500
+    const batchWindowMillis = options?.batchWindowMillis ?? 50
     const jobs = yield* Queue.bounded<{ readonly target: Target; readonly lagMillis: number }>(capacity)
     // fetched pages hold their bodies: queue only enough to keep the extractor busy
     const pages = yield* Queue.bounded<Fetched>(Math.min(capacity, Math.max(64, extractFibers * 4)))
@@ -254,7 +262,10 @@ export const start = <E>(
 
     // outcomes → store writer (batched) → scheduler.complete
     const writeBatch = Effect.gen(function*() {
-      const taken = yield* Queue.takeBetween(outcomes, 1, maxBatch)
+      const first = yield* Queue.takeBetween(outcomes, 1, maxBatch)
+      const taken = first.length >= maxBatch || batchWindowMillis <= 0
+        ? first
+        : [...first, ...(yield* Effect.andThen(Effect.sleep(batchWindowMillis), Queue.takeBetween(outcomes, 0, maxBatch - first.length)))]
       const batch: Array<Outcome> = []
       for (const outcome of taken) {
         const nextDueAt = yield* scheduler.complete(outcome.target.id, { ok: outcome.error === undefined })

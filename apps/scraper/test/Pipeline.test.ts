@@ -77,6 +77,24 @@ describe("Pipeline", () => {
       assert.strictEqual((yield* second.counters).extracted, 0)
     }).pipe(Effect.provide(layers)))
 
+  it.live("outcomes arriving together are written in a few large transactions (batch window)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* shop
+      const targets: Array<Pipeline.Target> = Array.from({ length: 120 }, (_, i) => ({
+        id: i,
+        host: `s${i % 12}.shop.test`,
+        url: `http://s${i % 12}.shop.test:${port}/p/${i}`,
+        intervalMillis: 60_000
+      }))
+      const batches: Array<number> = []
+      const writer: Pipeline.Writer<never> = { record: (batch) => Effect.sync(() => void batches.push(batch.length)) }
+      const run = yield* Pipeline.start(targets, writer, { once: true, fetchFibers: 16, batchWindowMillis: 300 })
+      yield* run.done.pipe(Effect.timeout("20 seconds"))
+      assert.strictEqual(batches.reduce((a, b) => a + b, 0), 120)
+      // without the window each write takes what one fetch fiber just finished: dozens of transactions
+      assert.isAtMost(batches.length, 8, `batches: ${batches.join(",")}`)
+    }).pipe(Effect.provide(layers)))
+
   it.live("a failing store writer fails the run instead of hanging", () =>
     Effect.gen(function*() {
       const { port } = yield* shop
