@@ -14,9 +14,13 @@
  * 4. **Circuit breaker** — after `circuitFailureThreshold` consecutive host
  *    failures the host is refused (`CircuitOpen`) for a cooldown, then one
  *    probe is let through (half-open); its outcome closes or re-opens it.
- * 5. **Exchange** — over Effect's `HttpClient` on undici, with connect,
+ * 5. **Exchange** — straight on the undici dispatcher with our own dispatch
+ *    handler (Effect's `HttpClient` costs a stream, a promise and an abort
+ *    signal per request, and cannot pause a response), with connect,
  *    headers and total timeouts (`Timeout`), body size cap (`BodyTooLarge`,
- *    checked on `Content-Length` before reading and while streaming),
+ *    checked on `Content-Length` before reading and while streaming), a
+ *    budget of body bytes held in memory (`maxBufferedBodyBytes`: past it
+ *    connections stop reading new responses and responses pause),
  *    decompression with an output cap (`DecompressionBomb`), charset
  *    sniffing (`BadCharset`), conditional GET (`notModified`). Network
  *    timeouts run on real timers; politeness waits (delays, backoff, robots
@@ -44,9 +48,6 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as HttpClient from "effect/http/HttpClient"
-import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -59,7 +60,9 @@ import * as Charset from "./Charset.ts"
 import * as FetchError from "./FetchError.ts"
 import * as FetchMetrics from "./FetchMetrics.ts"
 import * as Body from "./internal/body.ts"
+import { BodyBudget } from "./internal/budget.ts"
 import * as Connector from "./internal/connector.ts"
+import * as Dispatch from "./internal/dispatch.ts"
 import { type HostGate, HostGates } from "./internal/hostGates.ts"
 import { Permits } from "./internal/permits.ts"
 import * as Page from "./Page.ts"
@@ -119,6 +122,12 @@ export interface Options {
   readonly maxBodyBytes: number
   /** Largest body after decompression. Default 32 MiB. */
   readonly maxDecompressedBytes: number
+  /**
+   * Response body bytes held in memory at once, all requests together (read from the wire, not
+   * yet handed to the caller). Past it, connections stop reading new responses and responses under
+   * way pause, so a burst waits in the kernel's socket buffers. Default 32 MiB.
+   */
+  readonly maxBufferedBodyBytes: number
   /** Redirects followed at most. Default 5. */
   readonly maxRedirects: number
   /** Host → IP overrides, `*.suffix` wildcards allowed (see `AddressGuard.resolveMap`). */
@@ -191,6 +200,7 @@ export const defaults: Options = {
   totalTimeoutMillis: 30_000,
   maxBodyBytes: 8 * 1024 * 1024,
   maxDecompressedBytes: 32 * 1024 * 1024,
+  maxBufferedBodyBytes: 32 * 1024 * 1024,
   maxRedirects: 5,
   resolve: {},
   allowRanges: [],
@@ -259,6 +269,7 @@ export const validate = (options: Options): InvalidOptions | undefined => {
     "circuitFailureThreshold",
     "maxBodyBytes",
     "maxDecompressedBytes",
+    "maxBufferedBodyBytes",
     "connectTimeoutMillis",
     "headersTimeoutMillis",
     "totalTimeoutMillis",
@@ -376,6 +387,8 @@ type RobotsEntry =
 const miss: unique symbol = Symbol("miss")
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const drainLimit = 64 * 1024
+// The budget an agent made by makeAgent shares with its connector (its read gate).
+const budgets = new WeakMap<object, BodyBudget>()
 const empty = new Uint8Array(0)
 const robotsDecompressedLimit = 2 * 1024 * 1024
 
@@ -418,25 +431,24 @@ const robotsCounter = (outcome: string) => {
 }
 
 /**
- * Builds a fetcher over the `HttpClient` in context. The SSRF guard and the
- * resolve map live in the undici connector, so use `layer` (or
- * `layerDispatcher`) unless you bring your own guarded client.
+ * Builds a fetcher over the undici `Dispatcher` in context. The SSRF guard,
+ * the resolve map and the read gate of the body budget live in the undici
+ * connector, so use `layer` (or `layerDispatcher`) unless you bring your own
+ * guarded dispatcher (then the budget can only pause responses under way).
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
- * import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+ * import { Effect } from "effect"
  * import { Fetcher } from "@trawl/fetch"
  * const options = Fetcher.resolveOptions({ allowRanges: ["loopback"] })
- * const fetcher = Fetcher.make(options).pipe(
- *   Effect.provide(NodeHttpClient.layerUndiciNoDispatcher.pipe(Layer.provide(Fetcher.layerDispatcher(options))))
- * )
+ * const fetcher = Fetcher.make(options).pipe(Effect.provide(Fetcher.layerDispatcher(options)))
  * ```
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | Scope.Scope> =>
+export const make = (options: Options): Effect.Effect<Service, never, NodeHttpClient.Dispatcher | Scope.Scope> =>
   Effect.gen(function*() {
-    const client = HttpClient.withScope(yield* HttpClient.HttpClient)
+    const dispatcher = yield* NodeHttpClient.Dispatcher
+    const budget = budgets.get(dispatcher) ?? new BodyBudget(options.maxBufferedBodyBytes)
     const gates = new HostGates({ perHostConcurrency: options.perHostConcurrency, idleMillis: options.hostIdleMillis })
     const global = new Permits(options.globalConcurrency)
     const throttleOptions: Throttle.Options = { ...options.throttle, minDelayMillis: 0 }
@@ -447,6 +459,16 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       "accept-encoding": "gzip, deflate, br, zstd"
     }
     let inFlight = 0
+    // What to read of a body, decided from the head (see internal/dispatch.ts).
+    const discard: Dispatch.Plan = { _tag: "Discard" }
+    const stop: Dispatch.Plan = { _tag: "Stop" }
+    const keepPage: Dispatch.Plan = { _tag: "Keep", limit: options.maxBodyBytes, truncate: false }
+    const keepRobots: Dispatch.Plan = { _tag: "Keep", limit: Robots.maxBytes, truncate: true }
+    const discards = (status: number) => status >= 400 || status < 200 || status === 304 || redirectStatuses.has(status)
+    // A declared length over the limit is refused before reading (BodyTooLarge).
+    const planPage = (status: number, headers: Readonly<Record<string, string>>): Dispatch.Plan =>
+      discards(status) ? discard : Number(headers["content-length"]) > options.maxBodyBytes ? stop : keepPage
+    const planRobots = (status: number): Dispatch.Plan => discards(status) ? discard : keepRobots
 
     // --- sweeper: one fiber for all hosts --------------------------------------------------
     const sweepEvery = Math.max(1_000, Math.floor(options.hostIdleMillis / 2))
@@ -591,116 +613,89 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       })
 
     // --- one HTTP exchange ---------------------------------------------------------------------
-    // Each exchange gets its own scope, closed (aborting the request and its connection) only
-    // when the exchange did not consume its response completely: a failure, a timeout, an
-    // interruption or a body we refused. A completed exchange leaves the connection alive.
-    // Timeouts are two plain timers that abort through that scope; the abort fails whatever
-    // the exchange is waiting on, and the failure is reported as the timeout that fired.
-    // (Effect.timeout would fork two fibers per limit per request; this costs two timers.)
+    // Straight on the undici dispatcher with our own handler (see internal/dispatch.ts). The
+    // exchange is disposed on every exit: an unfinished one aborts its request (and connection),
+    // a finished one leaves the connection alive; its body bytes go back to the budget once this
+    // fiber has the result.
+    const dispatchSettings: Dispatch.Settings = {
+      dispatcher,
+      budget,
+      connectTimeoutMillis: options.connectTimeoutMillis,
+      headersTimeoutMillis: options.headersTimeoutMillis,
+      totalTimeoutMillis: options.totalTimeoutMillis,
+      drainLimit
+    }
     const exchange = (
       url: URL,
       headers: Readonly<Record<string, string>>,
       mode: "page" | "robots",
       observation: Observation
     ): Effect.Effect<Exchanged, FetchError.FetchError> =>
-      // Uninterruptible around the body so the timers and the in-flight count set up here are
-      // always undone by the onExit below; the exchange itself runs interruptibly.
-      Effect.uninterruptibleMask((restore) => {
-        const href = url.href
-        const scope = Scope.makeUnsafe()
-        let complete = false
-        let timedOut: "headers" | "total" | undefined
-        const expire = (phase: "headers" | "total") => () => {
-          timedOut ??= phase
-          Effect.runFork(Scope.close(scope, Exit.void))
-        }
-        const totalTimer = setTimeout(expire("total"), options.totalTimeoutMillis)
-        const headersTimer = setTimeout(expire("headers"), options.headersTimeoutMillis)
-        const drain = (response: HttpClientResponse.HttpClientResponse) =>
-          Effect.map(
-            Effect.result(Body.read(response, href, drainLimit, options.connectTimeoutMillis, false)),
-            (result) => {
-              complete = result._tag === "Success"
-            }
-          )
-        const started = performance.now()
+      Effect.suspend(() => {
+        const ongoing = new Dispatch.Exchange(dispatchSettings, url, headers, mode === "page" ? planPage : planRobots)
         inFlight++
-        return restore(Effect.gen(function*() {
-          yield* Metric.update(FetchMetrics.inFlight, inFlight)
-          const response = yield* client.execute(HttpClientRequest.get(href, { headers })).pipe(
-            Effect.mapError((error) => Body.mapTransport(href, error, options.connectTimeoutMillis, true))
-          )
-          clearTimeout(headersTimer)
-          const headersMillis = performance.now() - started
-          const status = response.status
-          const responseHeaders = response.headers
-          observation.status = status
-          observation.latencyMillis = headersMillis
-          if (status === 429 || status === 503) {
-            observation.retryAfterMillis = Throttle.parseRetryAfter(
-              responseHeaders["retry-after"],
-              yield* Clock.currentTimeMillis
-            )
-          }
-          const plainHeaders = { ...responseHeaders } as Record<string, string>
-          const location = responseHeaders["location"]
-          if (redirectStatuses.has(status) && location !== undefined) {
-            yield* drain(response)
-            const target = parseUrl(location, url)
-            if (target instanceof FetchError.InvalidUrl) return yield* target
-            return { status, headers: plainHeaders, location: target, body: empty, charset: "utf-8", headersMillis }
-          }
-          if (status === 304) {
-            yield* drain(response)
-            return { status, headers: plainHeaders, location: undefined, body: empty, charset: "utf-8", headersMillis }
-          }
-          if (status >= 400 || status < 200 || redirectStatuses.has(status)) {
-            yield* drain(response)
-            return yield* new FetchError.HttpStatus({ url: href, status, retryAfterMillis: observation.retryAfterMillis })
-          }
-          const limit = mode === "robots" ? Robots.maxBytes : options.maxBodyBytes
-          const declared = Number(responseHeaders["content-length"])
-          if (mode === "page" && Number.isFinite(declared) && declared > limit) {
-            return yield* new FetchError.BodyTooLarge({ url: href, limit, contentLength: declared })
-          }
-          const raw = yield* (Number.isFinite(declared) && declared <= limit
-            // A declared length within the limit bounds the read: take the cheap path.
-            ? Effect.mapError(
-              Effect.map(response.arrayBuffer, (buffer) => new Uint8Array(buffer)),
-              (error) => Body.mapTransport(href, error, options.connectTimeoutMillis, false)
-            )
-            : Body.read(response, href, limit, options.connectTimeoutMillis, mode === "robots"))
-          complete = raw.byteLength < limit || Number.isFinite(declared)
-          yield* Metric.update(FetchMetrics.bytes, raw.byteLength)
-          const body = yield* Body.decompress(
-            raw,
-            responseHeaders["content-encoding"],
-            href,
-            mode === "robots" ? robotsDecompressedLimit : options.maxDecompressedBytes
-          )
-          if (mode === "robots") {
-            return { status, headers: plainHeaders, location: undefined, body, charset: "utf-8", headersMillis }
-          }
-          const sniffed = Charset.sniff(responseHeaders["content-type"], body)
-          if (sniffed._tag === "Unknown") return yield* new FetchError.BadCharset({ url: href, charset: sniffed.label })
-          return { status, headers: plainHeaders, location: undefined, body, charset: sniffed.charset, headersMillis }
-        }).pipe(Effect.provideService(Scope.Scope, scope))).pipe(
-          Effect.mapError((error) =>
-            timedOut === undefined ? error : new FetchError.Timeout({
-              url: href,
-              phase: timedOut,
-              millis: timedOut === "headers" ? options.headersTimeoutMillis : options.totalTimeoutMillis
-            })
+        return Metric.update(FetchMetrics.inFlight, inFlight).pipe(
+          Effect.andThen(ongoing.run),
+          Effect.flatMap((response) =>
+            response.status === 429 || response.status === 503
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                observation.retryAfterMillis = Throttle.parseRetryAfter(response.headers["retry-after"], now)
+                return settle(url, mode, observation, response)
+              })
+              : settle(url, mode, observation, response)
           ),
-          Effect.onExit((exit) => {
-            clearTimeout(headersTimer)
-            clearTimeout(totalTimer)
+          Effect.onExit(() => {
+            ongoing.dispose()
             inFlight--
-            const update = Metric.update(FetchMetrics.inFlight, inFlight)
-            return complete ? update : Effect.andThen(Scope.close(scope, exit), update)
+            return Metric.update(FetchMetrics.inFlight, inFlight)
           })
         )
       })
+
+    const settle = (
+      url: URL,
+      mode: "page" | "robots",
+      observation: Observation,
+      response: Dispatch.Response
+    ): Effect.Effect<Exchanged, FetchError.FetchError> => {
+      const { status, headers: responseHeaders, headersMillis } = response
+      const href = url.href
+      observation.status = status
+      observation.latencyMillis = headersMillis
+      const location = responseHeaders["location"]
+      if (redirectStatuses.has(status) && location !== undefined) {
+        const target = parseUrl(location, url)
+        if (target instanceof FetchError.InvalidUrl) return Effect.fail(target)
+        return Effect.succeed({ status, headers: responseHeaders, location: target, body: empty, charset: "utf-8", headersMillis })
+      }
+      if (status === 304) {
+        return Effect.succeed({ status, headers: responseHeaders, location: undefined, body: empty, charset: "utf-8", headersMillis })
+      }
+      if (status >= 400 || status < 200 || redirectStatuses.has(status)) {
+        return Effect.fail(new FetchError.HttpStatus({ url: href, status, retryAfterMillis: observation.retryAfterMillis }))
+      }
+      const limit = mode === "robots" ? Robots.maxBytes : options.maxBodyBytes
+      if (response.plan._tag === "Stop") {
+        return Effect.fail(new FetchError.BodyTooLarge({ url: href, limit, contentLength: Number(responseHeaders["content-length"]) }))
+      }
+      if (response.overflow && mode === "page") return Effect.fail(new FetchError.BodyTooLarge({ url: href, limit }))
+      const raw = response.body
+      const encoding = responseHeaders["content-encoding"]
+      const decoded = encoding === undefined
+        ? Effect.as(Metric.update(FetchMetrics.bytes, raw.byteLength), raw)
+        : Effect.andThen(
+          Metric.update(FetchMetrics.bytes, raw.byteLength),
+          Body.decompress(raw, encoding, href, mode === "robots" ? robotsDecompressedLimit : options.maxDecompressedBytes)
+        )
+      return Effect.flatMap(decoded, (body): Effect.Effect<Exchanged, FetchError.FetchError> => {
+        if (mode === "robots") {
+          return Effect.succeed({ status, headers: responseHeaders, location: undefined, body, charset: "utf-8", headersMillis })
+        }
+        const sniffed = Charset.sniff(responseHeaders["content-type"], body)
+        if (sniffed._tag === "Unknown") return Effect.fail(new FetchError.BadCharset({ url: href, charset: sniffed.label }))
+        return Effect.succeed({ status, headers: responseHeaders, location: undefined, body, charset: sniffed.charset, headersMillis })
+      })
+    }
 
     // --- retries ------------------------------------------------------------------------------
     // Retry n waits retryBase * 2^(n-1), jittered ±20 %, capped at retryMaxDelay.
@@ -937,8 +932,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             return Metric.update(outcomeCounter(outcome), 1).pipe(
               Effect.andThen(Metric.update(FetchMetrics.latency, performance.now() - started))
             )
-          }),
-          Effect.provideService(HttpClient.TracerDisabledWhen, () => true)
+          })
         )
       })
 
@@ -964,8 +958,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  */
 export const makeAgent = (options: Options): Effect.Effect<Agent, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() =>
-      new Agent({
+    Effect.sync(() => {
+      const budget = new BodyBudget(options.maxBufferedBodyBytes)
+      const agent = new Agent({
         connections: options.connectionsPerOrigin,
         pipelining: 1,
         keepAliveTimeout: options.keepAliveTimeoutMillis,
@@ -973,10 +968,13 @@ export const makeAgent = (options: Options): Effect.Effect<Agent, never, Scope.S
         connect: Connector.make({
           connectTimeoutMillis: options.connectTimeoutMillis,
           resolve: AddressGuard.resolveMap(options.resolve),
-          allowedRanges: options.allowRanges
+          allowedRanges: options.allowRanges,
+          budget
         })
       })
-    ),
+      budgets.set(agent, budget)
+      return agent
+    }),
     (agent) => Effect.promise(() => agent.destroy())
   )
 
@@ -1010,9 +1008,7 @@ export const layer = (input: Input = {}): Layer.Layer<Fetcher, InvalidOptions> =
       const invalid = validate(options)
       if (invalid !== undefined) return yield* invalid
       const agent = yield* makeAgent(options)
-      // Built directly (not through layerUndiciNoDispatcher) so no context is merged per request.
-      const client = yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, agent)
-      return yield* Effect.provideService(make(options), HttpClient.HttpClient, client)
+      return yield* Effect.provideService(make(options), NodeHttpClient.Dispatcher, agent)
     })
   )
 }

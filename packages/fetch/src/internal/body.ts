@@ -1,13 +1,10 @@
 /**
- * Response bodies: bounded reading, decompression with an output cap, and the
- * mapping of transport failures to typed `FetchError`s.
+ * Response bodies: decompression with an output cap, and the mapping of
+ * transport failures to typed `FetchError`s.
  *
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type * as HttpClientError from "effect/http/HttpClientError"
-import type * as HttpClientResponse from "effect/http/HttpClientResponse"
-import * as Stream from "effect/Stream"
 import * as Zlib from "node:zlib"
 import * as FetchError from "../FetchError.ts"
 import { ForbiddenAddressCause } from "./connector.ts"
@@ -74,57 +71,6 @@ export const mapTransport = (
     return new FetchError.InvalidUrl({ url, reason: root.message })
   }
   return new FetchError.ConnectionLost({ url, code: root.code, reason: root.message })
-}
-
-class Overflow {
-  readonly _tag = "Overflow"
-}
-
-/**
- * Reads the body into one fresh `Uint8Array` (never a pooled slab, so it can
- * be transferred to a worker). Past `limit` bytes the read stops and the
- * request is aborted (by the caller's scope): `BodyTooLarge`, or with
- * `truncate` the first `limit` bytes.
- */
-export const read = (
-  response: HttpClientResponse.HttpClientResponse,
-  url: string,
-  limit: number,
-  connectTimeoutMillis: number,
-  truncate = false
-): Effect.Effect<Uint8Array, FetchError.FetchError> => {
-  const chunks: Array<Uint8Array> = []
-  let total = 0
-  const concat = () => {
-    const size = Math.min(total, limit)
-    if (chunks.length === 1 && chunks[0]!.byteOffset === 0 && chunks[0]!.byteLength === chunks[0]!.buffer.byteLength && size === total) {
-      return chunks[0]!
-    }
-    const out = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      const take = Math.min(chunk.byteLength, size - offset)
-      out.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), offset)
-      offset += take
-      if (offset >= size) break
-    }
-    return out
-  }
-  return Stream.runForEachArray(response.stream, (array) => {
-    for (const chunk of array) {
-      total += chunk.byteLength
-      chunks.push(chunk)
-      if (total > limit) return Effect.fail(new Overflow())
-    }
-    return Effect.void
-  }).pipe(
-    Effect.map(concat),
-    Effect.catch((error: HttpClientError.HttpClientError | Overflow) =>
-      error instanceof Overflow
-        ? truncate ? Effect.sync(concat) : Effect.fail(new FetchError.BodyTooLarge({ url, limit }))
-        : Effect.fail(mapTransport(url, error, connectTimeoutMillis, false))
-    )
-  )
 }
 
 type Decoder = (input: Uint8Array, options: Zlib.ZlibOptions | Zlib.BrotliOptions, callback: (error: Error | null, result: Buffer) => void) => void
