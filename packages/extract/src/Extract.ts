@@ -11,6 +11,7 @@ import * as Result from "effect/Result"
 import { ExtractError } from "./ExtractError.ts"
 import { currencyOfLocale, isIsoCode, localeOfUrl, normalizeCurrency } from "./internal/currency.ts"
 import * as Dom from "./internal/dom.ts"
+import { scanItems, switches } from "./internal/itemScan.ts"
 import { microdataItems, rdfaItems } from "./internal/markup.ts"
 import { detectPlatform, GENERIC, type Platform } from "./internal/platforms.ts"
 import type { PageContext, Reading } from "./internal/reading.ts"
@@ -425,6 +426,21 @@ const readPlatform = (platform: Platform, document: Dom.Document, page: PageCont
   return reading.price === undefined && reading.availability === undefined ? undefined : reading
 }
 
+const MARKUP = /itemscope|typeof ?=/g
+const NO_MARKUP = { microdata: false, rdfa: false } as const
+
+/** Whether the page mentions `itemscope` (microdata) and `typeof=`/`typeof =` (RDFa) anywhere, in one pass. */
+const markupKinds = (html: string): { microdata: boolean; rdfa: boolean } => {
+  let microdata = false
+  let rdfa = false
+  MARKUP.lastIndex = 0
+  for (let match = MARKUP.exec(html); match !== null && !(microdata && rdfa); match = MARKUP.exec(html)) {
+    if (match[0] === "itemscope") microdata = true
+    else rdfa = true
+  }
+  return { microdata, rdfa }
+}
+
 const localeFor = (options: ExtractOptions, found: Scan): string | undefined => {
   if (options.locale !== undefined) return options.locale
   const lang = found.lang
@@ -532,18 +548,25 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
 
   const priced = (source: Source) => readings[source]?.price !== undefined
   const outranked = priced("rules") || priced("json-ld")
-  const hasMicrodata = html.includes("itemscope")
-  const hasRdfa = html.includes("typeof=") || html.includes("typeof =")
-  const needDom = options.exhaustive === true ||
-    (!outranked && (hasMicrodata || hasRdfa || !priced("meta")))
+  // a pass over the whole page: skipped when a more trusted source already decided
+  const exhaustive = options.exhaustive === true
+  const { microdata: hasMicrodata, rdfa: hasRdfa } = exhaustive || !outranked ? markupKinds(html) : NO_MARKUP
+  const needDom = exhaustive || (!outranked && (hasMicrodata || hasRdfa || !priced("meta")))
   if (needDom) {
-    const doc = dom()
+    // microdata and RDFa without the DOM when nothing else needs it (the DOM is then built only for platform markup)
+    const items = switches.enabled && document === undefined && !exhaustive && (hasMicrodata || hasRdfa)
+      ? scanItems(html, limits, hasMicrodata, hasRdfa)
+      : undefined
     if (hasMicrodata) {
-      readings.microdata = readGraphs(microdataItems(doc).map((value, i) => ({ value, label: `microdata item ${i + 1}` })), page)
+      const found = items?.microdata ?? microdataItems(dom())
+      readings.microdata = readGraphs(found.map((value, i) => ({ value, label: `microdata item ${i + 1}` })), page)
     }
-    if (hasRdfa) readings.rdfa = readGraphs(rdfaItems(doc).map((value, i) => ({ value, label: `RDFa item ${i + 1}` })), page)
-    if (options.exhaustive === true || !Object.values(readings).some((r) => r?.price !== undefined)) {
-      readings.platform = readPlatform(detectPlatform(html), doc, page)
+    if (hasRdfa) {
+      const found = items?.rdfa ?? rdfaItems(dom())
+      readings.rdfa = readGraphs(found.map((value, i) => ({ value, label: `RDFa item ${i + 1}` })), page)
+    }
+    if (exhaustive || !Object.values(readings).some((r) => r?.price !== undefined)) {
+      readings.platform = readPlatform(detectPlatform(html), dom(), page)
     }
   }
 

@@ -34,7 +34,7 @@ export interface DomLimits {
   readonly maxElements: number
 }
 
-const VOID = new Set([
+export const VOID: ReadonlySet<string> = new Set([
   "area", "base", "basefont", "br", "col", "command", "embed", "frame", "hr", "img", "input", "isindex", "keygen",
   "link", "meta", "param", "source", "track", "wbr"
 ])
@@ -45,7 +45,7 @@ const FORM_CONTROLS = new Set(["input", "option", "optgroup", "select", "button"
 const DD_DT = new Set(["dd", "dt"])
 
 /** Opening the key closes an open element on top of the stack that is in the value set. */
-const CLOSES_ON_OPEN: ReadonlyMap<string, ReadonlySet<string>> = new Map<string, ReadonlySet<string>>([
+export const CLOSES_ON_OPEN: ReadonlyMap<string, ReadonlySet<string>> = new Map<string, ReadonlySet<string>>([
   ["tr", new Set(["tr", "th", "td"])], ["th", new Set(["th"])], ["td", new Set(["thead", "th", "td"])],
   ["tbody", new Set(["thead", "tbody"])], ["tfoot", new Set(["thead", "tbody"])], ["li", new Set(["li"])],
   ["option", new Set(["option"])], ["optgroup", new Set(["optgroup", "option"])], ["dd", DD_DT], ["dt", DD_DT],

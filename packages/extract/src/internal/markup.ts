@@ -1,12 +1,16 @@
 /**
  * Microdata and RDFa items → schema.org plain objects (the JSON-LD shape), so
- * `readGraphs` can normalize them. Both walks are iterative.
+ * `readGraphs` can normalize them. Both walks are iterative. The syntaxes
+ * read attributes only (the element's text is the caller's), so the DOM walk
+ * here and the DOM-free pass in `itemScan.ts` share them.
  */
 import { type Document, type Element, textOf } from "./dom.ts"
 
-type Item = Record<string, unknown>
+export type Item = Record<string, unknown>
 
-const addProp = (item: Item, name: string, value: unknown): void => {
+export type Attributes = Readonly<Record<string, string>>
+
+export const addProp = (item: Item, name: string, value: unknown): void => {
   const existing = item[name]
   if (existing === undefined) item[name] = value
   else if (Array.isArray(existing)) existing.push(value)
@@ -18,53 +22,62 @@ const URL_ELEMENTS: Readonly<Record<string, string>> = {
   track: "src", video: "src", object: "data", data: "value", meter: "value", time: "datetime"
 }
 
-/** The value of a microdata property element (`content` first: shops put machine values there). */
-const microdataValue = (element: Element): string => {
-  const content = element.attrs["content"]
+/** The value of a microdata property element (`content` first: shops put machine values there); else its text. */
+const microdataValue = (name: string, attrs: Attributes): string | undefined => {
+  const content = attrs["content"]
   if (content !== undefined) return content
-  const attribute = URL_ELEMENTS[element.name]
+  const attribute = Object.hasOwn(URL_ELEMENTS, name) ? URL_ELEMENTS[name] : undefined
   if (attribute !== undefined) {
-    const value = element.attrs[attribute]
+    const value = attrs[attribute]
     if (value !== undefined) return value
   }
-  return textOf(element)
+  return undefined
 }
 
-const rdfaValue = (element: Element): string => {
-  const content = element.attrs["content"]
+const rdfaValue = (name: string, attrs: Attributes): string | undefined => {
+  const content = attrs["content"]
   if (content !== undefined) return content
-  const resource = element.attrs["resource"] ?? element.attrs["href"] ?? element.attrs["src"]
-  if (resource !== undefined && (element.name === "link" || element.name === "a" || element.attrs["resource"] !== undefined)) {
+  const resource = attrs["resource"] ?? attrs["href"] ?? attrs["src"]
+  if (resource !== undefined && (name === "link" || name === "a" || attrs["resource"] !== undefined)) {
     return resource
   }
-  return textOf(element)
+  return undefined
 }
 
-interface ItemSyntax {
-  readonly scope: (element: Element) => boolean
-  readonly types: (element: Element) => Array<string>
-  readonly props: (element: Element) => Array<string>
-  readonly value: (element: Element) => string
+export interface ItemSyntax {
+  readonly scope: (attrs: Attributes) => boolean
+  readonly types: (attrs: Attributes) => Array<string>
+  readonly props: (attrs: Attributes) => Array<string>
+  /** The property value from attributes, or `undefined` when it is the element's text. */
+  readonly value: (name: string, attrs: Attributes) => string | undefined
 }
 
-const MICRODATA: ItemSyntax = {
-  scope: (e) => e.attrs["itemscope"] !== undefined,
-  types: (e) => (e.attrs["itemtype"] ?? "").split(/\s+/).filter((t) => t !== ""),
-  props: (e) => (e.attrs["itemprop"] ?? "").split(/\s+/).filter((p) => p !== ""),
+export const MICRODATA: ItemSyntax = {
+  scope: (a) => a["itemscope"] !== undefined,
+  types: (a) => (a["itemtype"] ?? "").split(/\s+/).filter((t) => t !== ""),
+  props: (a) => (a["itemprop"] ?? "").split(/\s+/).filter((p) => p !== ""),
   value: microdataValue
 }
 
 const stripPrefix = (name: string): string => name.replace(/^https?:\/\/(?:www\.)?schema\.org\/|^schema:/i, "")
 
-const RDFA: ItemSyntax = {
-  scope: (e) => e.attrs["typeof"] !== undefined,
-  types: (e) => (e.attrs["typeof"] ?? "").split(/\s+/).filter((t) => t !== "").map(stripPrefix),
-  props: (e) =>
-    (e.attrs["property"] ?? "")
+export const RDFA: ItemSyntax = {
+  scope: (a) => a["typeof"] !== undefined,
+  types: (a) => (a["typeof"] ?? "").split(/\s+/).filter((t) => t !== "").map(stripPrefix),
+  props: (a) =>
+    (a["property"] ?? "")
       .split(/\s+/)
       .filter((p) => p !== "" && !/^(?:og|product|fb|twitter|article):/i.test(p))
       .map(stripPrefix),
   value: rdfaValue
+}
+
+/** A new item for a scope element: its types, and its id (`itemid`, else `resource`). */
+export const newItem = (syntax: ItemSyntax, attrs: Attributes): Item => {
+  const item: Item = { "@type": syntax.types(attrs) }
+  const id = attrs["itemid"] ?? attrs["resource"]
+  if (id !== undefined) item["@id"] = id
+  return item
 }
 
 const readItems = (document: Document, syntax: ItemSyntax): Array<Item> => {
@@ -76,17 +89,15 @@ const readItems = (document: Document, syntax: ItemSyntax): Array<Item> => {
   }
   while (stack.length > 0) {
     const { element, scope } = stack.pop()!
-    const props = scope === undefined ? [] : syntax.props(element)
+    const props = scope === undefined ? [] : syntax.props(element.attrs)
     let inner = scope
-    if (syntax.scope(element)) {
-      const item: Item = { "@type": syntax.types(element) }
-      const id = element.attrs["itemid"] ?? element.attrs["resource"]
-      if (id !== undefined) item["@id"] = id
+    if (syntax.scope(element.attrs)) {
+      const item = newItem(syntax, element.attrs)
       if (props.length > 0 && scope !== undefined) for (const p of props) addProp(scope, p, item)
       else top.push(item)
       inner = item
     } else if (props.length > 0 && scope !== undefined) {
-      const value = syntax.value(element)
+      const value = syntax.value(element.name, element.attrs) ?? textOf(element)
       for (const p of props) addProp(scope, p, value)
     }
     for (let i = element.children.length - 1; i >= 0; i--) {
