@@ -29,6 +29,8 @@ export class BodyBudget {
   readonly limit: number
   /** Body bytes read and not yet taken by their fibers. */
   held = 0
+  /** The highest `held` seen (for tests and diagnostics). */
+  peak = 0
   /** Connections allowed to read a response head they have not seen yet. */
   reading = 0
   /** Responses under way that are not paused. */
@@ -40,10 +42,12 @@ export class BodyBudget {
     this.limit = limit
   }
 
+  // No exception for "nothing running": bytes held then belong to finished exchanges whose fibers
+  // give them back without any more reading (or to paused responses, which the pump resumes).
   private roomForHead(): boolean {
     return this.held + (this.reading + 1) * readReserve <= this.limit ||
-      // Never starve: with nothing reading and nothing running, one head may always be read.
-      (this.reading === 0 && this.running === 0)
+      // A budget below one read still lets one head in at a time.
+      (this.held === 0 && this.reading === 0)
   }
 
   /** Takes a read slot now if the budget has room (and nobody is queued before us). */
@@ -83,6 +87,7 @@ export class BodyBudget {
 
   charge(bytes: number): void {
     this.held += bytes
+    if (this.held > this.peak) this.peak = this.held
   }
 
   release(bytes: number): void {
