@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ExtractError } from "./ExtractError.ts"
 import { currencyOfLocale, isIsoCode, localeOfUrl, normalizeCurrency } from "./internal/currency.ts"
+import { decode } from "./internal/decode.ts"
 import * as Dom from "./internal/dom.ts"
 import { scanItems, switches } from "./internal/itemScan.ts"
 import { microdataItems, rdfaItems } from "./internal/markup.ts"
@@ -191,7 +192,7 @@ const toText = (input: string | Uint8Array, options: ExtractOptions, limits: Lim
     const charset = sniffCharset(input, options.charset)
     const wide = /^utf-?16/i.test(charset)
     if (!wide && input.subarray(0, 1024).includes(0)) return fail("Binary", url, "the page is binary (NUL bytes), not HTML")
-    html = decoder(charset).decode(input)
+    html = decode(input, decoder(charset))
   }
   if (html.trim() === "") return fail("Empty", url, "the page is empty")
   if (looksBinary(html)) return fail("Binary", url, "the page is binary (control characters), not HTML")
