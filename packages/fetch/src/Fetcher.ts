@@ -45,25 +45,21 @@ import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { Agent } from "undici"
 import * as AddressGuard from "./AddressGuard.ts"
 import * as Charset from "./Charset.ts"
 import * as FetchError from "./FetchError.ts"
 import * as FetchMetrics from "./FetchMetrics.ts"
-import * as Body from "./internal/body.ts"
 import { BodyBudget } from "./internal/budget.ts"
 import * as Connector from "./internal/connector.ts"
-import * as Dispatch from "./internal/dispatch.ts"
-import { type HostGate, HostGates } from "./internal/hostGates.ts"
+import { HostGates } from "./internal/hostGates.ts"
+import * as Job from "./internal/job.ts"
 import { Permits } from "./internal/permits.ts"
 import * as Page from "./Page.ts"
 import * as Robots from "./Robots.ts"
@@ -358,23 +354,6 @@ export interface Service {
  */
 export class Fetcher extends Context.Service<Fetcher, Service>()("@trawl/fetch/Fetcher") {}
 
-/** The result of one HTTP exchange that did not fail. */
-interface Exchanged {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly location: URL | undefined
-  readonly body: Uint8Array
-  readonly charset: string
-  readonly headersMillis: number
-}
-
-/** Filled in during an exchange, read by the gate when it ends. */
-interface Observation {
-  status: number | undefined
-  latencyMillis: number
-  retryAfterMillis: number | undefined
-}
-
 type RobotsEntry =
   | { readonly _tag: "Rules"; readonly rules: Robots.Rules; readonly ttlMillis: number; readonly fetchedAt: number }
   | {
@@ -384,42 +363,12 @@ type RobotsEntry =
     readonly fetchedAt: number
   }
 
-const miss: unique symbol = Symbol("miss")
-const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const drainLimit = 64 * 1024
 // The budget an agent made by makeAgent shares with its connector (its read gate).
 const budgets = new WeakMap<object, BodyBudget>()
-const empty = new Uint8Array(0)
-const robotsDecompressedLimit = 2 * 1024 * 1024
-
-const parseUrl = (input: string, base?: URL): URL | FetchError.InvalidUrl => {
-  const shown = base === undefined ? input : `${input} (from ${base.href})`
-  if (input.length > 8192) return new FetchError.InvalidUrl({ url: shown.slice(0, 200), reason: "longer than 8192 characters" })
-  let url: URL
-  try {
-    url = new URL(input, base)
-  } catch {
-    return new FetchError.InvalidUrl({ url: shown, reason: "not a valid absolute URL" })
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return new FetchError.InvalidUrl({ url: shown, reason: `scheme must be http or https, got ${url.protocol}` })
-  }
-  if (url.hostname === "") return new FetchError.InvalidUrl({ url: shown, reason: "no host" })
-  url.hash = ""
-  return url
-}
 
 const productToken = (userAgent: string): string => userAgent.split(/[/\s]/)[0]!.trim() || "trawl"
 
-const outcomeCounters = new Map<string, Metric.Metric<number, unknown>>()
-const outcomeCounter = (outcome: string) => {
-  let counter = outcomeCounters.get(outcome)
-  if (counter === undefined) {
-    counter = FetchMetrics.requests.pipe(Metric.withAttributes({ outcome }))
-    outcomeCounters.set(outcome, counter)
-  }
-  return counter
-}
 const robotsCounters = new Map<string, Metric.Metric<number, unknown>>()
 const robotsCounter = (outcome: string) => {
   let counter = robotsCounters.get(outcome)
@@ -458,17 +407,25 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
       accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
       "accept-encoding": "gzip, deflate, br, zstd"
     }
-    let inFlight = 0
-    // What to read of a body, decided from the head (see internal/dispatch.ts).
-    const discard: Dispatch.Plan = { _tag: "Discard" }
-    const stop: Dispatch.Plan = { _tag: "Stop" }
-    const keepPage: Dispatch.Plan = { _tag: "Keep", limit: options.maxBodyBytes, truncate: false }
-    const keepRobots: Dispatch.Plan = { _tag: "Keep", limit: Robots.maxBytes, truncate: true }
-    const discards = (status: number) => status >= 400 || status < 200 || status === 304 || redirectStatuses.has(status)
-    // A declared length over the limit is refused before reading (BodyTooLarge).
-    const planPage = (status: number, headers: Readonly<Record<string, string>>): Dispatch.Plan =>
-      discards(status) ? discard : Number(headers["content-length"]) > options.maxBodyBytes ? stop : keepPage
-    const planRobots = (status: number): Dispatch.Plan => discards(status) ? discard : keepRobots
+    // The requests themselves are `Job`s (internal/job.ts) over this shared core.
+    const core: Job.Core = {
+      options,
+      gates,
+      global,
+      settings: {
+        dispatcher,
+        budget,
+        connectTimeoutMillis: options.connectTimeoutMillis,
+        headersTimeoutMillis: options.headersTimeoutMillis,
+        totalTimeoutMillis: options.totalTimeoutMillis,
+        drainLimit
+      },
+      baseHeaders,
+      throttle: throttleOptions,
+      robotsHit: (url, now) => robotsHit(url, now),
+      robotsLookup: (url) => robotsLookup(url),
+      inFlight: 0
+    }
 
     // --- sweeper: one fiber for all hosts --------------------------------------------------
     const sweepEvery = Math.max(1_000, Math.floor(options.hostIdleMillis / 2))
@@ -486,267 +443,9 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
       )
     )
 
-    // --- gate ---------------------------------------------------------------------------------
-    const delayOf = (gate: HostGate) =>
-      Math.max(options.perHostMinDelayMillis, gate.crawlDelayMillis, gate.throttleDelayMillis)
-
-    // Returns the admission: "go", "probe" (half-open), or the time the circuit reopens.
-    const admit = (gate: HostGate, now: number): "go" | "probe" | number => {
-      switch (gate.circuit) {
-        case "closed":
-          return "go"
-        case "open":
-          if (now < gate.retryAt) return gate.retryAt
-          gate.circuit = "halfOpen"
-          gate.probing = true
-          return "probe"
-        case "halfOpen":
-          if (gate.probing) return Math.max(gate.retryAt, now)
-          gate.probing = true
-          return "probe"
-      }
-    }
-
-    const record = (
-      gate: HostGate,
-      observation: Observation,
-      exit: Exit.Exit<unknown, FetchError.FetchError>,
-      probe: boolean,
-      now: number
-    ) => {
-      if (probe) gate.probing = false
-      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
-      if (Exit.isFailure(exit) && error === undefined) return Effect.void // interrupted or defect: no verdict
-      const status = observation.status
-      const hostFailed = status !== undefined ? status >= 500 : error !== undefined && FetchError.isHostFailure(error)
-      if (status !== undefined) {
-        gate.throttleDelayMillis = Throttle.next(throttleOptions, gate.throttleDelayMillis, {
-          _tag: "Response",
-          status,
-          latencyMillis: observation.latencyMillis
-        })
-      } else if (hostFailed) {
-        gate.throttleDelayMillis = Throttle.next(throttleOptions, gate.throttleDelayMillis, { _tag: "Failure" })
-      }
-      if (observation.retryAfterMillis !== undefined) {
-        gate.nextAllowedAt = Math.max(
-          gate.nextAllowedAt,
-          now + Math.min(observation.retryAfterMillis, options.maxRetryAfterMillis)
-        )
-      }
-      if (hostFailed) {
-        gate.consecutiveFailures++
-        if (gate.circuit === "halfOpen" || gate.consecutiveFailures >= options.circuitFailureThreshold) {
-          gate.cooldownMillis = gate.circuit === "halfOpen"
-            ? Math.min(gate.cooldownMillis * 2, 16 * options.circuitCooldownMillis)
-            : options.circuitCooldownMillis
-          gate.circuit = "open"
-          gate.retryAt = now + gate.cooldownMillis
-          return Effect.logWarning(`circuit open for ${gate.host} for ${gate.cooldownMillis} ms`)
-        }
-      } else if (status !== undefined) {
-        gate.consecutiveFailures = 0
-        gate.circuit = "closed"
-        gate.cooldownMillis = 0
-      }
-      return Effect.void
-    }
-
-    // One uninterruptible region per gated call: waits (permits, start slot, use) are the only
-    // interruptible parts, so permits and the gate's user count are always given back.
-    const gated = <A>(
-      clock: Clock.Clock,
-      url: URL,
-      crawlDelayMillis: number | undefined,
-      use: (observation: Observation) => Effect.Effect<A, FetchError.FetchError>
-    ): Effect.Effect<readonly [A, number], FetchError.FetchError> =>
-      Effect.uninterruptibleMask((restore) => {
-        const gate = gates.enter(url.host, clock.currentTimeMillisUnsafe())
-        if (crawlDelayMillis !== undefined) {
-          gate.crawlDelayMillis = Math.min(crawlDelayMillis, options.maxCrawlDelayMillis)
-        }
-        let hostPermit = false
-        let globalPermit = false
-        const waitStarted = performance.now()
-        return Effect.gen(function*() {
-          if (gate.circuit === "open" && clock.currentTimeMillisUnsafe() < gate.retryAt) {
-            return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: gate.retryAt })
-          }
-          if (!gate.permits.tryTake()) yield* restore(gate.permits.take)
-          hostPermit = true
-          // Wait for the host's start slot, then a global permit; re-check the slot after the
-          // global wait so two starts on a host are never closer than the host delay.
-          for (;;) {
-            const now = clock.currentTimeMillisUnsafe()
-            if (gate.nextAllowedAt > now) {
-              yield* restore(Effect.sleep(gate.nextAllowedAt - now))
-              continue
-            }
-            if (!global.tryTake()) yield* restore(global.take)
-            globalPermit = true
-            const after = clock.currentTimeMillisUnsafe()
-            if (after >= gate.nextAllowedAt) {
-              gate.nextAllowedAt = after + delayOf(gate)
-              break
-            }
-            global.release()
-            globalPermit = false
-          }
-          const queuedMillis = performance.now() - waitStarted
-          yield* Metric.update(FetchMetrics.gateWait, queuedMillis)
-          const admission = admit(gate, clock.currentTimeMillisUnsafe())
-          if (typeof admission === "number") {
-            return yield* new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission })
-          }
-          const observation: Observation = { status: undefined, latencyMillis: 0, retryAfterMillis: undefined }
-          const exit = yield* Effect.exit(restore(use(observation)))
-          yield* record(gate, observation, exit, admission === "probe", clock.currentTimeMillisUnsafe())
-          const value = yield* exit
-          return [value, queuedMillis] as const
-        }).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            if (globalPermit) global.release()
-            if (hostPermit) gate.permits.release()
-            gates.leave(gate, clock.currentTimeMillisUnsafe())
-          }))
-        )
-      })
-
-    // --- one HTTP exchange ---------------------------------------------------------------------
-    // Straight on the undici dispatcher with our own handler (see internal/dispatch.ts). The
-    // exchange is disposed on every exit: an unfinished one aborts its request (and connection),
-    // a finished one leaves the connection alive; its body bytes go back to the budget once this
-    // fiber has the result.
-    const dispatchSettings: Dispatch.Settings = {
-      dispatcher,
-      budget,
-      connectTimeoutMillis: options.connectTimeoutMillis,
-      headersTimeoutMillis: options.headersTimeoutMillis,
-      totalTimeoutMillis: options.totalTimeoutMillis,
-      drainLimit
-    }
-    const exchange = (
-      url: URL,
-      headers: Readonly<Record<string, string>>,
-      mode: "page" | "robots",
-      observation: Observation
-    ): Effect.Effect<Exchanged, FetchError.FetchError> =>
-      Effect.suspend(() => {
-        const ongoing = new Dispatch.Exchange(dispatchSettings, url, headers, mode === "page" ? planPage : planRobots)
-        inFlight++
-        return Metric.update(FetchMetrics.inFlight, inFlight).pipe(
-          Effect.andThen(ongoing.run),
-          Effect.flatMap((response) =>
-            response.status === 429 || response.status === 503
-              ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
-                observation.retryAfterMillis = Throttle.parseRetryAfter(response.headers["retry-after"], now)
-                return settle(url, mode, observation, response)
-              })
-              : settle(url, mode, observation, response)
-          ),
-          Effect.onExit(() => {
-            ongoing.dispose()
-            inFlight--
-            return Metric.update(FetchMetrics.inFlight, inFlight)
-          })
-        )
-      })
-
-    const settle = (
-      url: URL,
-      mode: "page" | "robots",
-      observation: Observation,
-      response: Dispatch.Response
-    ): Effect.Effect<Exchanged, FetchError.FetchError> => {
-      const { status, headers: responseHeaders, headersMillis } = response
-      const href = url.href
-      observation.status = status
-      observation.latencyMillis = headersMillis
-      const location = responseHeaders["location"]
-      if (redirectStatuses.has(status) && location !== undefined) {
-        const target = parseUrl(location, url)
-        if (target instanceof FetchError.InvalidUrl) return Effect.fail(target)
-        return Effect.succeed({ status, headers: responseHeaders, location: target, body: empty, charset: "utf-8", headersMillis })
-      }
-      if (status === 304) {
-        return Effect.succeed({ status, headers: responseHeaders, location: undefined, body: empty, charset: "utf-8", headersMillis })
-      }
-      if (status >= 400 || status < 200 || redirectStatuses.has(status)) {
-        return Effect.fail(new FetchError.HttpStatus({ url: href, status, retryAfterMillis: observation.retryAfterMillis }))
-      }
-      const limit = mode === "robots" ? Robots.maxBytes : options.maxBodyBytes
-      if (response.plan._tag === "Stop") {
-        return Effect.fail(new FetchError.BodyTooLarge({ url: href, limit, contentLength: Number(responseHeaders["content-length"]) }))
-      }
-      if (response.overflow && mode === "page") return Effect.fail(new FetchError.BodyTooLarge({ url: href, limit }))
-      const raw = response.body
-      const encoding = responseHeaders["content-encoding"]
-      const decoded = encoding === undefined
-        ? Effect.as(Metric.update(FetchMetrics.bytes, raw.byteLength), raw)
-        : Effect.andThen(
-          Metric.update(FetchMetrics.bytes, raw.byteLength),
-          Body.decompress(raw, encoding, href, mode === "robots" ? robotsDecompressedLimit : options.maxDecompressedBytes)
-        )
-      return Effect.flatMap(decoded, (body): Effect.Effect<Exchanged, FetchError.FetchError> => {
-        if (mode === "robots") {
-          return Effect.succeed({ status, headers: responseHeaders, location: undefined, body, charset: "utf-8", headersMillis })
-        }
-        const sniffed = Charset.sniff(responseHeaders["content-type"], body)
-        if (sniffed._tag === "Unknown") return Effect.fail(new FetchError.BadCharset({ url: href, charset: sniffed.label }))
-        return Effect.succeed({ status, headers: responseHeaders, location: undefined, body, charset: sniffed.charset, headersMillis })
-      })
-    }
-
-    // --- retries ------------------------------------------------------------------------------
-    // Retry n waits retryBase * 2^(n-1), jittered ±20 %, capped at retryMaxDelay.
-    const firstRetryDelay = Effect.map(
-      Random.nextBetween(0.8, 1.2),
-      (jitter) => Math.min(options.retryBaseMillis * jitter, options.retryMaxDelayMillis)
-    )
-    const laterRetries = Schedule.exponential(Duration.millis(options.retryBaseMillis * 2), 2).pipe(
-      Schedule.jittered,
-      Schedule.modifyDelay(({ duration }) =>
-        Effect.succeed(Duration.min(Duration.fromInputUnsafe(duration), Duration.millis(options.retryMaxDelayMillis)))
-      ),
-      Schedule.upTo({ times: Math.max(0, options.maxRetries - 1) })
-    )
-    const shouldRetry = (error: FetchError.FetchError) =>
-      FetchError.isRetryable(error) &&
-      !(error._tag === "HttpStatus" && (error.retryAfterMillis ?? 0) > options.maxRetryAfterMillis)
-
-    // The first attempt runs bare; the Schedule is only engaged after a retryable failure.
-    // `budget.left` is shared by every hop of one fetchPage call: the retry budget is per request.
-    // `budget.attempts` counts the attempts of the current hop.
-    const withRetries = <A>(
-      url: URL,
-      budget: { left: number; attempts: number },
-      attempt: () => Effect.Effect<A, FetchError.FetchError>
-    ): Effect.Effect<A, FetchError.FetchError> => {
-      budget.attempts = 1
-      const canRetry = (error: FetchError.FetchError) => budget.left > 0 && shouldRetry(error)
-      return Effect.catch(attempt(), (error: FetchError.FetchError) =>
-        !canRetry(error)
-          ? Effect.fail(error)
-          : Effect.andThen(
-            Effect.flatMap(firstRetryDelay, Effect.sleep),
-            Effect.retry(
-              Effect.suspend(() => {
-                budget.attempts++
-                budget.left--
-                return Metric.update(FetchMetrics.retries, 1).pipe(
-                  Effect.andThen(Effect.logDebug(`retry ${budget.attempts - 1} of ${url.href}`)),
-                  Effect.andThen(attempt())
-                )
-              }),
-              { schedule: laterRetries, while: canRetry }
-            )
-          ))
-    }
-
     // --- robots.txt ---------------------------------------------------------------------------
     const fetchRobots = (origin: string): Effect.Effect<RobotsEntry> =>
       Effect.gen(function*() {
-        const clock = yield* Effect.clockWith(Effect.succeed)
         let url = new URL("/robots.txt", origin)
         const ok = (rules: Robots.Rules, outcome: string, ttlMillis: number) =>
           Metric.update(robotsCounter(outcome), 1).pipe(
@@ -755,11 +454,9 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
           )
         for (let hop = 0; hop <= 5; hop++) {
           const target = url
-          const result = yield* Effect.exit(
-            gated(clock, target, undefined, (observation) => exchange(target, baseHeaders, "robots", observation))
-          )
+          const result = yield* Effect.exit(Job.robotsAttempt(core, target))
           if (Exit.isSuccess(result)) {
-            const [exchanged] = result.value
+            const exchanged = result.value
             if (exchanged.location !== undefined) {
               url = exchanged.location
               continue
@@ -803,7 +500,7 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
     // Hits are answered synchronously from a bounded map (insertion order = age); misses and
     // expired entries go through the Effect Cache, which dedupes concurrent fetches per origin.
     const robotsHits = new Map<string, { readonly entry: RobotsEntry; readonly expiresAt: number }>()
-    const robotsVerdict = (entry: RobotsEntry, url: URL): number | undefined | FetchError.FetchError => {
+    const robotsVerdict = (entry: RobotsEntry, url: URL): Job.Verdict => {
       if (entry._tag === "Forbidden") return new FetchError.ForbiddenAddress({ ...entry.error, url: url.href })
       const verdict = Robots.isAllowed(entry.rules, url.pathname + url.search)
       if (!verdict.allowed) return new FetchError.RobotsDisallowed({ url: url.href, rule: verdict.rule })
@@ -811,12 +508,12 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
       // 0, not undefined: a Crawl-delay removed from robots.txt must stop applying.
       return delay === undefined ? 0 : delay * 1000
     }
-    const robotsHit = (url: URL, now: number): number | undefined | FetchError.FetchError | typeof miss => {
+    const robotsHit = (url: URL, now: number): Job.Verdict | typeof Job.miss => {
       const hit = robotsHits.get(url.origin)
-      if (hit === undefined) return miss
+      if (hit === undefined) return Job.miss
       if (hit.expiresAt <= now) {
         robotsHits.delete(url.origin)
-        return miss
+        return Job.miss
       }
       return robotsVerdict(hit.entry, url)
     }
@@ -831,113 +528,8 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
         return robotsVerdict(entry, url)
       })
 
-    // --- fetchPage ----------------------------------------------------------------------------
-    const fetchPage = (input: Page.FetchRequest | string): Effect.Effect<Page.Page, FetchError.FetchError> =>
-      Effect.suspend(() => {
-        const request: Pick<Page.FetchRequest, "url" | "validators" | "headers"> = typeof input === "string"
-          ? { url: input, validators: undefined, headers: undefined }
-          : input
-        const started = performance.now()
-        return Effect.gen(function*() {
-          const clock = yield* Effect.clockWith(Effect.succeed)
-          const startedAt = clock.currentTimeMillisUnsafe()
-          const first = parseUrl(request.url)
-          if (first instanceof FetchError.InvalidUrl) return yield* first
-          const validators = request.validators
-          // The shared base headers serve most requests as they are; copy only to add to them.
-          let headers = baseHeaders
-          if (request.headers !== undefined || validators?.etag !== undefined || validators?.lastModified !== undefined) {
-            const own: Record<string, string> = { ...request.headers, ...baseHeaders }
-            if (validators?.etag !== undefined) own["if-none-match"] = validators.etag
-            if (validators?.lastModified !== undefined) own["if-modified-since"] = validators.lastModified
-            headers = own
-          }
-          const budget = { left: options.maxRetries, attempts: 0 }
-          const redirects: Array<Page.Redirect> = []
-          let visited: Set<string> | undefined
-          let url = first
-          let queuedMillis = 0
-          for (;;) {
-            let crawlDelay: number | undefined = undefined
-            if (options.robots) {
-              let verdict = robotsHit(url, clock.currentTimeMillisUnsafe())
-              if (verdict === miss) verdict = yield* robotsLookup(url)
-              if (verdict instanceof FetchError.ForbiddenAddress || verdict instanceof FetchError.RobotsDisallowed) {
-                return yield* verdict
-              }
-              crawlDelay = verdict as number | undefined
-            }
-            const hop = url
-            const [exchanged, queued] = yield* withRetries(hop, budget, () =>
-              gated(clock, hop, crawlDelay, (observation) => exchange(hop, headers, "page", observation))
-            )
-            const attempts = budget.attempts
-            queuedMillis += queued
-            if (exchanged.location !== undefined) {
-              redirects.push(new Page.Redirect({ url: hop.href, status: exchanged.status }))
-              const next = exchanged.location
-              const chain = [...redirects.map((redirect) => redirect.url), next.href]
-              visited ??= new Set([first.href])
-              if (visited.has(next.href)) {
-                return yield* new FetchError.TooManyRedirects({
-                  url: first.href,
-                  limit: options.maxRedirects,
-                  chain,
-                  loop: true
-                })
-              }
-              if (redirects.length > options.maxRedirects) {
-                return yield* new FetchError.TooManyRedirects({
-                  url: first.href,
-                  limit: options.maxRedirects,
-                  chain,
-                  loop: false
-                })
-              }
-              visited.add(next.href)
-              url = next
-              continue
-            }
-            const notModified = exchanged.status === 304
-            const etag = exchanged.headers["etag"] ?? (notModified ? request.validators?.etag : undefined)
-            const lastModified = exchanged.headers["last-modified"] ??
-              (notModified ? request.validators?.lastModified : undefined)
-            return new Page.Page({
-              url: hop.href,
-              requestedUrl: first.href,
-              status: exchanged.status,
-              headers: exchanged.headers,
-              body: exchanged.body,
-              charset: exchanged.charset,
-              notModified,
-              redirects,
-              validators: new Page.Validators({
-                ...(etag === undefined ? {} : { etag }),
-                ...(lastModified === undefined ? {} : { lastModified })
-              }),
-              timings: new Page.Timings({
-                startedAt,
-                queuedMillis,
-                headersMillis: exchanged.headersMillis,
-                totalMillis: performance.now() - started,
-                attempts
-              })
-            })
-          }
-        }).pipe(
-          Effect.onExit((exit) => {
-            const outcome = Exit.isSuccess(exit)
-              ? exit.value.notModified ? "not_modified" : "ok"
-              : Option.match(Exit.findErrorOption(exit), { onNone: () => "interrupted", onSome: (error) => error._tag })
-            return Metric.update(outcomeCounter(outcome), 1).pipe(
-              Effect.andThen(Metric.update(FetchMetrics.latency, performance.now() - started))
-            )
-          })
-        )
-      })
-
     return {
-      fetchPage,
+      fetchPage: (input) => Job.fetchPage(core, input),
       hostCount: Effect.sync(() => gates.gates.size),
       options
     } satisfies Service

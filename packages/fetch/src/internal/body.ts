@@ -4,7 +4,6 @@
  *
  * @internal
  */
-import * as Effect from "effect/Effect"
 import * as Zlib from "node:zlib"
 import * as FetchError from "../FetchError.ts"
 import { ForbiddenAddressCause } from "./connector.ts"
@@ -106,30 +105,27 @@ export const decompress = (
   contentEncoding: string | undefined,
   url: string,
   limit: number
-): Effect.Effect<Uint8Array, FetchError.DecompressionBomb | FetchError.BadContentEncoding> =>
-  Effect.suspend(() => {
-    if (contentEncoding === undefined || body.byteLength === 0) return Effect.succeed(body)
-    const encodings = contentEncoding.split(",").map((part) => part.trim().toLowerCase()).filter((part) =>
-      part !== "" && part !== "identity"
-    )
-    let output = body
-    for (const encoding of encodings.reverse()) {
-      const decoder = decoders[encoding]
-      if (decoder === undefined) {
-        return Effect.fail(new FetchError.BadContentEncoding({ url, encoding, reason: "unsupported encoding" }))
-      }
-      try {
-        output = fresh(decoder(output, { maxOutputLength: limit, chunkSize: Math.min(chunkSize, limit) }))
-      } catch (error) {
-        return Effect.fail(
-          (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError
-            ? new FetchError.DecompressionBomb({ url, encoding, limit })
-            : new FetchError.BadContentEncoding({ url, encoding, reason: (error as Error).message })
-        )
-      }
+): Uint8Array | FetchError.DecompressionBomb | FetchError.BadContentEncoding => {
+  if (contentEncoding === undefined || body.byteLength === 0) return body
+  const encodings = contentEncoding.split(",").map((part) => part.trim().toLowerCase()).filter((part) =>
+    part !== "" && part !== "identity"
+  )
+  let output = body
+  for (const encoding of encodings.reverse()) {
+    const decoder = decoders[encoding]
+    if (decoder === undefined) {
+      return new FetchError.BadContentEncoding({ url, encoding, reason: "unsupported encoding" })
     }
-    return Effect.succeed(output)
-  })
+    try {
+      output = fresh(decoder(output, { maxOutputLength: limit, chunkSize: Math.min(chunkSize, limit) }))
+    } catch (error) {
+      return (error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError
+        ? new FetchError.DecompressionBomb({ url, encoding, limit })
+        : new FetchError.BadContentEncoding({ url, encoding, reason: (error as Error).message })
+    }
+  }
+  return output
+}
 
 // Small Buffers live in Node's shared pool slab; copy them so the page owns its bytes.
 const fresh = (buffer: Buffer): Uint8Array =>

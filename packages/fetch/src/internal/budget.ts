@@ -25,6 +25,16 @@
 /** What one socket read can bring in at most (libuv reads up to 64 KiB). */
 export const readReserve = 64 * 1024
 
+/** A response that can be paused; the budget keeps it (not a closure) until there is room. */
+export interface Pausable {
+  resumeReading(): void
+}
+
+/** A connection queued for a read slot; `granted` is called with the slot taken. */
+export interface SlotWaiter {
+  granted(): void
+}
+
 export class BodyBudget {
   readonly limit: number
   /** Body bytes read and not yet taken by their fibers. */
@@ -35,8 +45,8 @@ export class BodyBudget {
   reading = 0
   /** Responses under way that are not paused. */
   running = 0
-  private readonly slotWaiters = new Set<() => void>()
-  private readonly paused = new Set<() => void>()
+  private readonly slotWaiters = new Set<SlotWaiter>()
+  private readonly paused = new Set<Pausable>()
   private scheduled = false
   constructor(limit: number) {
     this.limit = limit
@@ -59,14 +69,14 @@ export class BodyBudget {
     return false
   }
 
-  /** Queues for a read slot; `grant` is called (with the slot taken) once there is room. */
-  waitSlot(grant: () => void): void {
-    this.slotWaiters.add(grant)
+  /** Queues for a read slot; `waiter.granted` is called (with the slot taken) once there is room. */
+  waitSlot(waiter: SlotWaiter): void {
+    this.slotWaiters.add(waiter)
   }
 
   /** Leaves the slot queue (the connection closed before its turn). */
-  cancelSlot(grant: () => void): void {
-    this.slotWaiters.delete(grant)
+  cancelSlot(waiter: SlotWaiter): void {
+    this.slotWaiters.delete(waiter)
   }
 
   releaseSlot(): void {
@@ -98,19 +108,19 @@ export class BodyBudget {
 
   /**
    * Called after a response took a chunk: true when it must pause. The caller
-   * then pauses its undici response; `resume` is called when there is room
-   * again (the response counts as running again from then on).
+   * then pauses its undici response; `response.resumeReading` is called when
+   * there is room again (the response counts as running again from then on).
    */
-  shouldPause(resume: () => void): boolean {
+  shouldPause(response: Pausable): boolean {
     if (this.held <= this.limit || this.running <= 1) return false
     this.running--
-    this.paused.add(resume)
+    this.paused.add(response)
     return true
   }
 
   /** Forgets a paused response (it was aborted or timed out while paused). */
-  forgetPaused(resume: () => void): boolean {
-    return this.paused.delete(resume)
+  forgetPaused(response: Pausable): boolean {
+    return this.paused.delete(response)
   }
 
   get pausedCount(): number {
@@ -130,17 +140,17 @@ export class BodyBudget {
   private readonly pump = (): void => {
     this.scheduled = false
     // Responses under way first: finishing them is what frees the budget.
-    for (const resume of this.paused) {
+    for (const response of this.paused) {
       if (this.held > this.limit && this.running > 0) break
-      this.paused.delete(resume)
+      this.paused.delete(response)
       this.running++
-      resume()
+      response.resumeReading()
     }
-    for (const grant of this.slotWaiters) {
+    for (const waiter of this.slotWaiters) {
       if (!this.roomForHead()) break
-      this.slotWaiters.delete(grant)
+      this.slotWaiters.delete(waiter)
       this.reading++
-      grant()
+      waiter.granted()
     }
   }
 }

@@ -9,7 +9,7 @@ import * as Dns from "node:dns"
 import * as Net from "node:net"
 import { buildConnector } from "undici"
 import * as AddressGuard from "../AddressGuard.ts"
-import type { BodyBudget } from "./budget.ts"
+import type { BodyBudget, SlotWaiter } from "./budget.ts"
 
 /** Thrown into undici when the guard refuses an address; mapped to `ForbiddenAddress`. */
 export class ForbiddenAddressCause extends Error {
@@ -44,11 +44,93 @@ interface StreamHandle {
   readStop(): number
 }
 
-interface GatedSocket {
+interface GatedSocket extends Net.Socket {
   _handle: StreamHandle | null
   _read(size: number): void
-  push(chunk: unknown, encoding?: BufferEncoding): boolean
-  write(...args: Array<unknown>): boolean
+  [gateKey]?: ReadGate
+}
+
+const gateKey: unique symbol = Symbol("trawl/readGate")
+
+/**
+ * The read gate of one connection. Every connection of a crawl has one, so it
+ * is one small object: the socket's overridden methods are shared functions
+ * that find it under `gateKey`, not closures made per socket.
+ */
+class ReadGate implements SlotWaiter {
+  readonly socket: GatedSocket
+  readonly budget: BodyBudget
+  // The socket class's own methods (net.Socket or tls.TLSSocket).
+  readonly baseRead: (size: number) => void
+  readonly basePush: (chunk: unknown, encoding?: BufferEncoding) => boolean
+  readonly baseWrite: (...args: Array<unknown>) => boolean
+  // free: reads as it likes; waiting: request sent, no slot; slot: may read the response head.
+  state: "free" | "waiting" | "slot" = "free"
+  stalled = false
+  constructor(socket: GatedSocket, budget: BodyBudget) {
+    this.socket = socket
+    this.budget = budget
+    this.baseRead = socket._read
+    this.basePush = socket.push
+    this.baseWrite = socket.write as (...args: Array<unknown>) => boolean
+  }
+
+  granted(): void {
+    if (this.state !== "waiting") {
+      this.budget.releaseSlot()
+      return
+    }
+    this.state = "slot"
+    if (this.stalled) {
+      this.stalled = false
+      this.baseRead.call(this.socket, this.socket.readableHighWaterMark)
+    }
+  }
+}
+
+function gatedRead(this: GatedSocket, size: number): void {
+  const gate = this[gateKey]!
+  if (gate.state === "waiting") {
+    gate.stalled = true
+    return
+  }
+  gate.baseRead.call(this, size)
+}
+
+function gatedPush(this: GatedSocket, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const gate = this[gateKey]!
+  if (gate.state === "slot" && chunk !== null) {
+    gate.state = "free"
+    gate.budget.releaseSlot()
+  }
+  return gate.basePush.call(this, chunk, encoding)
+}
+
+function gatedWrite(this: GatedSocket, ...args: Array<unknown>): boolean {
+  const gate = this[gateKey]!
+  if (gate.state === "free") {
+    if (gate.budget.tryTakeSlot()) {
+      gate.state = "slot"
+    } else {
+      gate.state = "waiting"
+      const handle = this._handle
+      if (handle !== null && handle.reading) {
+        handle.reading = false
+        handle.readStop()
+        // The stream still thinks a read is pending: restart it when the slot comes.
+        gate.stalled = true
+      }
+      gate.budget.waitSlot(gate)
+    }
+  }
+  return gate.baseWrite.apply(this, args)
+}
+
+function gateClosed(this: GatedSocket): void {
+  const gate = this[gateKey]!
+  if (gate.state === "slot") gate.budget.releaseSlot()
+  else if (gate.state === "waiting") gate.budget.cancelSlot(gate)
+  gate.state = "free"
 }
 
 /**
@@ -61,61 +143,12 @@ interface GatedSocket {
  * whose data is consumed through 'readable' (undici's way).
  */
 const gate = (socket: Net.Socket, budget: BodyBudget): void => {
-  const target = socket as unknown as GatedSocket
-  const baseRead = target._read
-  const basePush = target.push
-  const baseWrite = target.write
-  // free: reads as it likes; waiting: request sent, no slot; slot: may read the response head.
-  let state: "free" | "waiting" | "slot" = "free"
-  let stalled = false
-  const grant = () => {
-    if (state !== "waiting") {
-      budget.releaseSlot()
-      return
-    }
-    state = "slot"
-    if (stalled) {
-      stalled = false
-      baseRead.call(target, socket.readableHighWaterMark)
-    }
-  }
-  target._read = function(size) {
-    if (state === "waiting") {
-      stalled = true
-      return
-    }
-    baseRead.call(this, size)
-  }
-  target.push = function(chunk, encoding) {
-    if (state === "slot" && chunk !== null) {
-      state = "free"
-      budget.releaseSlot()
-    }
-    return basePush.call(this, chunk, encoding)
-  }
-  target.write = function(...args) {
-    if (state === "free") {
-      if (budget.tryTakeSlot()) {
-        state = "slot"
-      } else {
-        state = "waiting"
-        const handle = target._handle
-        if (handle !== null && handle.reading) {
-          handle.reading = false
-          handle.readStop()
-          // The stream still thinks a read is pending: restart it when the slot comes.
-          stalled = true
-        }
-        budget.waitSlot(grant)
-      }
-    }
-    return baseWrite.apply(this, args)
-  }
-  socket.once("close", () => {
-    if (state === "slot") budget.releaseSlot()
-    else if (state === "waiting") budget.cancelSlot(grant)
-    state = "free"
-  })
+  const target = socket as GatedSocket
+  target[gateKey] = new ReadGate(target, budget)
+  target._read = gatedRead
+  target.push = gatedPush
+  target.write = gatedWrite as Net.Socket["write"]
+  socket.on("close", gateClosed)
 }
 
 const stripBrackets = (host: string) => host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host

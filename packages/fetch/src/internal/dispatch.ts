@@ -2,8 +2,13 @@
  * One HTTP exchange straight on an undici `Dispatcher`, with our own dispatch
  * handler: no stream object, promise or abort signal per request, bodies
  * copied once into a buffer of the declared size, headers and total timeouts
- * as two plain timers, and the body budget applied as the chunks arrive
+ * on one plain timer, and the body budget applied as the chunks arrive
  * (undici's `controller.pause` / `resume`).
+ *
+ * Thousands of exchanges may wait for their responses at once, so what one
+ * holds while it waits is kept small: one object, one timer that gets the
+ * exchange as its argument (no closure), and the budget keeps the exchange
+ * itself to resume it (no closure either).
  *
  * @internal
  */
@@ -11,7 +16,7 @@ import * as Effect from "effect/Effect"
 import type { Dispatcher } from "undici"
 import * as FetchError from "../FetchError.ts"
 import { mapTransport } from "./body.ts"
-import type { BodyBudget } from "./budget.ts"
+import type { BodyBudget, Pausable } from "./budget.ts"
 
 /** What to do with a response body, decided from the head. */
 export type Plan =
@@ -44,6 +49,7 @@ export interface Settings {
 }
 
 const empty = new Uint8Array(0)
+const discard: Plan = { _tag: "Discard" }
 
 /** undici joins nothing: repeated headers come as arrays. One string per name, like the Fetch API. */
 const flatten = (headers: Record<string, string | Array<string> | undefined>): Record<string, string> => {
@@ -61,63 +67,81 @@ const allocate = (size: number): Uint8Array => new Uint8Array(Buffer.allocUnsafe
 class Aborted extends Error {}
 
 /**
- * The handler of one exchange. `run` dispatches and waits for the outcome;
- * `dispose` (always called, after the outcome was used) aborts an unfinished
- * exchange, clears the timers and gives the body bytes back to the budget.
+ * Who continues when an exchange ends: given the outcome, it returns what the
+ * waiting fiber runs next, so no continuation frame of its own waits beside
+ * the exchange. Without an owner, `run` succeeds or fails with the outcome.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export interface Owner {
+  readonly exchanged: (outcome: Response | FetchError.FetchError) => Effect.Effect<unknown, unknown>
+}
+
+// One timer per exchange: it fires at the headers deadline (or the total one, if sooner); a head
+// already in by then re-arms it for what is left of the total time.
+const onTimer = (exchange: Exchange): void => exchange.timerFired()
+
+const isFailure = (outcome: Response | FetchError.FetchError): outcome is FetchError.FetchError => "_tag" in outcome
+
+/**
+ * The handler of one exchange. `run` dispatches and waits for the outcome;
+ * `dispose` (always called, after the outcome was used, interruption
+ * included) aborts an unfinished exchange, clears the timer and gives the
+ * body bytes back to the budget.
+ */
+export class Exchange implements Dispatcher.DispatchHandler, Pausable {
   private readonly settings: Settings
   private readonly url: URL
-  private readonly headers: Readonly<Record<string, string>>
   private readonly planOf: (status: number, headers: Readonly<Record<string, string>>) => Plan
+  private readonly owner: Owner | undefined
   private controller: Dispatcher.DispatchController | undefined = undefined
-  private resume: ((effect: Effect.Effect<Response, FetchError.FetchError>) => void) | undefined = undefined
+  private resume: ((effect: Effect.Effect<any, any>) => void) | undefined = undefined
   private done = false
   /** The whole response was read (the connection may be reused). */
   complete = false
   private running = false
-  private headersTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  private totalTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly started = performance.now()
   private status = 0
   private responseHeaders: Record<string, string> = {}
   private headersMillis = 0
-  private plan: Plan = { _tag: "Discard" }
+  private plan: Plan = discard
   private length = 0
   private buffer: Uint8Array | undefined = undefined
   private chunks: Array<Uint8Array> | undefined = undefined
   private charged = 0
+  /**
+   * Dispatches the request and waits for its outcome (with an owner: runs what
+   * the owner returns). It has no cancel action: the caller disposes the
+   * exchange on every exit, which aborts it when it is not finished.
+   */
+  readonly run: Effect.Effect<Response, FetchError.FetchError>
 
   constructor(
     settings: Settings,
     url: URL,
     headers: Readonly<Record<string, string>>,
-    planOf: (status: number, headers: Readonly<Record<string, string>>) => Plan
+    planOf: (status: number, headers: Readonly<Record<string, string>>) => Plan,
+    owner?: Owner
   ) {
     this.settings = settings
     this.url = url
-    this.headers = headers
     this.planOf = planOf
+    this.owner = owner
+    this.run = Effect.callback((resume) => {
+      this.resume = resume
+      this.timer = setTimeout(onTimer, Math.min(settings.headersTimeoutMillis, settings.totalTimeoutMillis), this)
+      settings.dispatcher.dispatch({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: "GET",
+        headers,
+        // Our own timer covers both.
+        headersTimeout: 0,
+        bodyTimeout: 0
+      }, this)
+    })
   }
 
-  readonly run: Effect.Effect<Response, FetchError.FetchError> = Effect.callback((resume) => {
-    this.resume = resume
-    const settings = this.settings
-    this.totalTimer = setTimeout(this.expireTotal, settings.totalTimeoutMillis)
-    this.headersTimer = setTimeout(this.expireHeaders, settings.headersTimeoutMillis)
-    settings.dispatcher.dispatch({
-      origin: this.url.origin,
-      path: this.url.pathname + this.url.search,
-      method: "GET",
-      headers: this.headers,
-      // Our own timers cover both.
-      headersTimeout: 0,
-      bodyTimeout: 0
-    }, this)
-    return Effect.sync(this.interrupt)
-  })
-
-  /** Aborts an unfinished exchange, clears the timers, gives the bytes back. Idempotent. */
+  /** Aborts an unfinished exchange, clears the timer, gives the bytes back. Idempotent. */
   dispose(): void {
     if (!this.done) this.finish(undefined)
     if (!this.complete) this.controller?.abort(new Aborted("exchange ended before its response"))
@@ -127,40 +151,62 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.chunks = undefined
   }
 
-  private readonly interrupt = () => {
-    this.dispose()
+  /** The timer's callback. */
+  timerFired(): void {
+    this.timer = undefined
+    if (this.done) return
+    const { headersTimeoutMillis, totalTimeoutMillis } = this.settings
+    if (this.status === 0 && headersTimeoutMillis <= totalTimeoutMillis) {
+      this.expire("headers", headersTimeoutMillis)
+      return
+    }
+    // Timers fire on whole milliseconds of the loop clock: within 1 ms counts as due.
+    const left = totalTimeoutMillis - (performance.now() - this.started)
+    if (left > 1) this.timer = setTimeout(onTimer, left, this)
+    else this.expire("total", totalTimeoutMillis)
   }
 
-  private readonly expireHeaders = () => this.expire("headers", this.settings.headersTimeoutMillis)
-  private readonly expireTotal = () => this.expire("total", this.settings.totalTimeoutMillis)
-
   private expire(phase: "headers" | "total", millis: number): void {
-    if (this.done) return
-    this.finish(Effect.fail(new FetchError.Timeout({ url: this.url.href, phase, millis })))
+    this.finish(new FetchError.Timeout({ url: this.url.href, phase, millis }))
     this.controller?.abort(new Aborted(`${phase} timeout`))
   }
 
-  private finish(outcome: Effect.Effect<Response, FetchError.FetchError> | undefined): void {
+  private finish(outcome: Response | FetchError.FetchError | undefined): void {
     this.done = true
-    clearTimeout(this.headersTimer)
-    clearTimeout(this.totalTimer)
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
     if (this.running) {
       this.running = false
-      if (!this.settings.budget.forgetPaused(this.onRoom)) this.settings.budget.stopped()
+      if (!this.settings.budget.forgetPaused(this)) this.settings.budget.stopped()
     }
-    if (outcome !== undefined) this.resume!(outcome)
+    if (outcome === undefined) return
+    const owner = this.owner
+    if (owner === undefined) {
+      this.resume!(isFailure(outcome) ? Effect.fail(outcome) : Effect.succeed(outcome))
+      return
+    }
+    // The owner's step runs inside an undici callback: a throw must reach the fiber, not undici.
+    let next: Effect.Effect<unknown, unknown>
+    try {
+      next = owner.exchanged(outcome)
+    } catch (defect) {
+      next = Effect.die(defect)
+    }
+    this.resume!(next)
   }
 
   private succeed(overflow: boolean): void {
     const body = this.plan._tag === "Keep" ? this.takeBody() : empty
-    this.finish(Effect.succeed({
+    this.finish({
       status: this.status,
       headers: this.responseHeaders,
       plan: this.plan,
       body,
       overflow,
       headersMillis: this.headersMillis
-    }))
+    })
   }
 
   private takeBody(): Uint8Array {
@@ -180,8 +226,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return out
   }
 
-  // The budget has room again for this paused response.
-  private readonly onRoom = () => {
+  /** The budget has room again for this paused response. */
+  resumeReading(): void {
     if (!this.done) this.controller?.resume()
   }
 
@@ -196,7 +242,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | Array<string> | undefined>
   ): void {
     if (statusCode < 200 || this.done) return
-    clearTimeout(this.headersTimer)
     this.headersMillis = performance.now() - this.started
     this.status = statusCode
     this.responseHeaders = flatten(headers)
@@ -252,7 +297,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       controller.abort(new Aborted("body over the limit"))
       return
     }
-    if (this.settings.budget.shouldPause(this.onRoom)) controller.pause()
+    if (this.settings.budget.shouldPause(this)) controller.pause()
   }
 
   onResponseEnd(): void {
@@ -263,8 +308,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     if (this.done) return
-    this.finish(Effect.fail(
-      mapTransport(this.url.href, error, this.settings.connectTimeoutMillis, this.status === 0)
-    ))
+    this.finish(mapTransport(this.url.href, error, this.settings.connectTimeoutMillis, this.status === 0))
   }
 }
