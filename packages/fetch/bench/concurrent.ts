@@ -4,11 +4,15 @@
  * process by `run.ts` (argv: port, requests, mode) so the RSS is this case's
  * alone. `mode` is `trawl` (the Fetcher) or `bare` (a bare undici loop, the
  * baseline).
+ *
+ * `run.ts` runs this file as plain JavaScript (types stripped) importing the
+ * built package, as a user's program would: so it imports packages only,
+ * no other bench file.
  */
 import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Agent, buildConnector } from "undici"
-import { pageUrl } from "./ceiling.ts"
-import { makeBenchFetcher } from "./trawl.ts"
+import { Fetcher } from "@trawl/fetch"
 
 const port = Number(process.argv[2])
 const requests = Number(process.argv[3] ?? "10000")
@@ -16,6 +20,8 @@ const mode = process.argv[4] ?? "trawl"
 const pageBytes = Number(process.argv[5] ?? String(60 * 1024))
 const hosts = 1000
 const perHost = Math.ceil(requests / hosts)
+// The URLs of the ceiling's load (ceiling.ts): `hosts` virtual hosts resolved to 127.0.0.1.
+const pageUrl = (i: number) => `http://h${i % hosts}.bench.test:${port}/p/${i}`
 
 // Peak RSS is the kernel's high-water mark (getrusage maxrss): a sampling timer would
 // miss the peak, which comes while the event loop is busy with the burst of responses.
@@ -31,7 +37,9 @@ const startRss = process.memoryUsage.rss()
 const runTrawl = async () => {
   // Politeness must not serialize the requests here (the case is about 10,000 in flight):
   // per-host limit = requests per host, no minimum delay, no adaptive throttle. Robots stay on.
-  const { fetcher, dispose } = await makeBenchFetcher({
+  const runtime = ManagedRuntime.make(Fetcher.layer({
+    resolve: { "*.bench.test": "127.0.0.1" },
+    allowRanges: ["loopback"],
     globalConcurrency: requests,
     perHostConcurrency: perHost,
     perHostMinDelayMillis: 0,
@@ -39,17 +47,18 @@ const runTrawl = async () => {
     headersTimeoutMillis: 30_000,
     totalTimeoutMillis: 60_000,
     connectTimeoutMillis: 20_000
-  })
+  }))
+  const fetcher = await runtime.runPromise(Effect.service(Fetcher.Fetcher))
   const outcomes = await Effect.runPromise(
     Effect.forEach(
       Array.from({ length: requests }, (_, i) => i),
       // Keep only the outcome: the bench must not be what holds 10,000 pages.
-      (i) => Effect.result(Effect.map(fetcher.fetchPage(pageUrl(port, hosts, i)), (page) => page.body.byteLength)),
+      (i) => Effect.result(Effect.map(fetcher.fetchPage(pageUrl(i)), (page) => page.body.byteLength)),
       { concurrency: "unbounded" }
     )
   )
   stopSampling()
-  await dispose()
+  await runtime.dispose()
   const failures = outcomes.filter((outcome) => outcome._tag === "Failure")
   return {
     completed: outcomes.length - failures.length,
@@ -65,7 +74,7 @@ const runBare = async () => {
     connect: (options, callback) => dial({ ...options, hostname: "127.0.0.1" }, callback)
   })
   const outcomes = await Promise.allSettled(Array.from({ length: requests }, async (_, i) => {
-    const url = new URL(pageUrl(port, hosts, i))
+    const url = new URL(pageUrl(i))
     const response = await agent.request({ origin: url.origin, path: url.pathname, method: "GET" })
     return (await response.body.arrayBuffer()).byteLength
   }))

@@ -7,8 +7,15 @@
  *    `ROUNDS` alternating rounds after a warm-up that fills robots caches and
  *    keep-alive pools (steady state).
  * 2. 10,000 concurrent requests against a 2 s-delay server (own process): peak RSS.
+ *    The client process runs as a user's program does: plain JavaScript
+ *    loading the compiled `dist` (what `@trawl/fetch` exports; built here
+ *    first), not TypeScript sources through Node's type stripping — that
+ *    alone costs ~25 MB of RSS at start (the stripper is ~17 MB), which the
+ *    peak would count. `concurrent.ts` is stripped into `node_modules/.cache`.
  */
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import { createRequire, stripTypeScriptTypes } from "node:module"
 import * as Path from "node:path"
 import { bareUndiciCeiling, type LoadResult, startServer } from "./ceiling.ts"
 import { makeBenchFetcher, trawlLoad } from "./trawl.ts"
@@ -65,13 +72,35 @@ const throughput = async () => {
   }
 }
 
+// Compiles src to dist (tsconfig.build.json), so the concurrent case runs the current sources.
+const buildDist = () => {
+  const tsc = Path.join(Path.dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin", "tsc")
+  const result = ChildProcess.spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
+    cwd: Path.join(import.meta.dirname, ".."),
+    stdio: "inherit",
+    timeout: 120_000
+  })
+  if (result.status !== 0) throw new Error(`building dist failed (${result.status ?? result.signal})`)
+}
+
+// concurrent.ts as plain JavaScript, under this package's node_modules so that its imports
+// resolve as before (`@trawl/fetch` through the workspace link, to dist).
+const concurrentScript = () => {
+  const dir = Path.join(import.meta.dirname, "..", "node_modules", ".cache", "trawl-fetch-bench")
+  Fs.mkdirSync(dir, { recursive: true })
+  const file = Path.join(dir, "concurrent.mjs")
+  Fs.writeFileSync(file, stripTypeScriptTypes(Fs.readFileSync(Path.join(import.meta.dirname, "concurrent.ts"), "utf8")))
+  return file
+}
+let script: string | undefined
+
 const runConcurrentChild = (port: number, mode: "trawl" | "bare", pageBytes: number) =>
   new Promise<Record<string, unknown>>((resolve, reject) => {
+    // No `@trawl/source` condition: `@trawl/fetch` resolves to dist, as for a user of the package.
     const child = ChildProcess.spawn(
       process.execPath,
       [
-        "--conditions=@trawl/source",
-        Path.join(import.meta.dirname, "concurrent.ts"),
+        script ??= concurrentScript(),
         String(port),
         String(concurrentRequests),
         mode,
@@ -116,6 +145,7 @@ const concurrent = async (pageBytes: number) => {
 const only = process.env["BENCH_CASE"]
 if (only === undefined || only === "throughput") await throughput()
 if (only === undefined || only === "concurrent") {
+  buildDist()
   await concurrent(60 * 1024)
   await concurrent(1024)
 }

@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import { Fetcher } from "../src/index.ts"
+import { Fetcher } from "@trawl/fetch"
 import { type LoadResult, measure, pageUrl } from "./ceiling.ts"
 
 /**
