@@ -110,7 +110,10 @@ const program = Effect.gen(function*() {
 
   const durationSeconds = Math.round(minutes * 60)
   const child = ChildProcess.spawn(process.execPath, [
-    "--conditions=@trawl/source", trawlBin, "run", "--db", db, "--resolve", "*.sim.test=127.0.0.1", "--allow-private",
+    // the V8 flag of the `trawl` binary's shebang (apps/scraper/bin/trawl.js), which a direct run bypasses
+    "--max-semi-space-size=16",
+    "--conditions=@trawl/source",
+    trawlBin, "run", "--db", db, "--resolve", "*.sim.test=127.0.0.1", "--allow-private",
     "--quiet", "--dashboard=0", `--duration=${durationSeconds}s`
   ], { stdio: ["ignore", "ignore", "pipe"] })
   const hardLimit = setTimeout(() => child.kill("SIGKILL"), (durationSeconds + 120) * 1000)

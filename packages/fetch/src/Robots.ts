@@ -33,7 +33,12 @@
 export interface Rule {
   readonly allow: boolean
   readonly pattern: string
-  readonly regex: RegExp
+  /**
+   * Only for patterns with `*` or a final `$`; a plain pattern is a prefix test. A monitor
+   * keeps the rules of every host it watches (50,000 in a price watch): a RegExp per rule
+   * (and its compiled code) was most of that memory.
+   */
+  readonly regex: RegExp | undefined
 }
 
 /**
@@ -172,7 +177,8 @@ const normalizePattern = (pattern: string): string => {
   return out.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase())
 }
 
-const compile = (pattern: string): RegExp => {
+const compile = (pattern: string): RegExp | undefined => {
+  if (!pattern.includes("*") && !pattern.endsWith("$")) return undefined
   const anchored = pattern.endsWith("$")
   const core = anchored ? pattern.slice(0, -1) : pattern
   const source = core
@@ -221,7 +227,7 @@ export const isAllowed = (rules: Rules, path: string): Verdict => {
   const target = normalizePattern(path === "" ? "/" : path)
   let best: Rule | undefined
   for (const rule of rules.rules) {
-    if (!rule.regex.test(target)) continue
+    if (rule.regex === undefined ? !target.startsWith(rule.pattern) : !rule.regex.test(target)) continue
     if (
       best === undefined || rule.pattern.length > best.pattern.length ||
       (rule.pattern.length === best.pattern.length && rule.allow && !best.allow)

@@ -93,4 +93,33 @@ describe("Robots.parse / isAllowed (RFC 9309)", () => {
       else expect(verdict.allowed).toBe(!path.startsWith(disallow))
     }))
   })
+
+  // RFC 9309 matching written the slow, obvious way: `*` any run, final `$` the end.
+  const matches = (pattern: string, path: string): boolean => {
+    const anchored = pattern.endsWith("$")
+    const parts = (anchored ? pattern.slice(0, -1) : pattern).split("*")
+    const walk = (part: number, at: number): boolean => {
+      if (part === parts.length) return !anchored || at === path.length
+      const piece = parts[part]!
+      if (part === 0) return path.startsWith(piece) && walk(1, piece.length)
+      for (let start = at; start <= path.length; start++) {
+        if (path.startsWith(piece, start) && walk(part + 1, start + piece.length)) return true
+      }
+      return false
+    }
+    return walk(0, 0)
+  }
+
+  it("plain prefixes, wildcards and anchors agree with the RFC's matching", () => {
+    const lines = fc.array(fc.tuple(fc.boolean(), fc.stringMatching(/^\/[ab*$/.]{0,5}$/)), { minLength: 1, maxLength: 6 })
+    fc.assert(fc.property(lines, fc.stringMatching(/^\/[ab/.]{0,8}$/), (lines, path) => {
+    const rules = Robots.parse(`User-agent: *\n${lines.map(([allow, p]) => `${allow ? "Allow" : "Disallow"}: ${p}`).join("\n")}`, "trawl")
+    let best: { readonly allow: boolean; readonly pattern: string } | undefined
+    for (const rule of rules.rules) {
+      if (!matches(rule.pattern, path)) continue
+      if (best === undefined || rule.pattern.length > best.pattern.length || (rule.pattern.length === best.pattern.length && rule.allow && !best.allow)) best = rule
+    }
+    expect(Robots.isAllowed(rules, path).allowed).toBe(path === "/robots.txt" || best === undefined || best.allow)
+    }), { numRuns: 2000 })
+  })
 })
