@@ -51,7 +51,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import { Agent } from "undici"
+import { Agent, type Pool } from "undici"
 import * as AddressGuard from "./AddressGuard.ts"
 import * as Charset from "./Charset.ts"
 import * as FetchError from "./FetchError.ts"
@@ -61,6 +61,7 @@ import * as Connector from "./internal/connector.ts"
 import { HostGates } from "./internal/hostGates.ts"
 import * as Job from "./internal/job.ts"
 import { Permits } from "./internal/permits.ts"
+import * as Pools from "./internal/pools.ts"
 import * as Page from "./Page.ts"
 import * as Robots from "./Robots.ts"
 import * as Throttle from "./Throttle.ts"
@@ -557,6 +558,7 @@ export const makeAgent = (options: Options): Effect.Effect<Agent, never, Scope.S
         pipelining: 1,
         keepAliveTimeout: options.keepAliveTimeoutMillis,
         keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMillis, 60_000),
+        factory: (origin, poolOptions) => Pools.factory(origin, poolOptions as Pool.Options),
         connect: Connector.make({
           connectTimeoutMillis: options.connectTimeoutMillis,
           resolve: AddressGuard.resolveMap(options.resolve),

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { Agent, Pool } from "undici"
+import { factory, GrowingQueue, lighten } from "../src/internal/pools.ts"
+import * as TestServer from "./support/server.ts"
+
+describe("lightened undici pools", () => {
+  it("the growing queue is first in, first out, across its compactions", () => {
+    const queue = new GrowingQueue<number>()
+    expect(queue.isEmpty()).toBe(true)
+    expect(queue.shift()).toBeNull()
+    const out: Array<number> = []
+    let next = 0
+    // Interleaved pushes and shifts that keep a backlog of ~1,500: compactions happen mid-stream.
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 100; i++) queue.push(next++)
+      for (let i = 0; i < (round < 15 ? 0 : 60); i++) out.push(queue.shift()!)
+    }
+    while (!queue.isEmpty()) out.push(queue.shift()!)
+    expect(out).toEqual(Array.from({ length: next }, (_, i) => i))
+    expect(queue.shift()).toBeNull()
+  })
+
+  it("swaps undici's fixed 2,048-slot queue of a new Pool (fails if undici's internals change)", () => {
+    const pool = new Pool("http://127.0.0.1:9")
+    expect(lighten(pool)).toBe(true)
+    expect(lighten(pool)).toBe(true)
+    void pool.destroy()
+  })
+
+  it.live("requests queued in a lightened pool all complete, at most `connections` at a time", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        setTimeout(() => res.end(`body of ${req.url}`), 20)
+      })
+      const agent = yield* Effect.acquireRelease(
+        Effect.sync(() => new Agent({ connections: 2, pipelining: 1, factory })),
+        (agent) => Effect.promise(() => agent.destroy())
+      )
+      const bodies = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => `/q/${i}`),
+        (path) =>
+          Effect.promise(async () => {
+            const response = await agent.request({ origin: server.url("127.0.0.1"), path, method: "GET" })
+            return response.body.text()
+          }),
+        { concurrency: "unbounded" }
+      )
+      expect(bodies).toEqual(Array.from({ length: 20 }, (_, i) => `body of /q/${i}`))
+      expect(server.maxConcurrent.get("127.0.0.1")).toBe(2)
+    }))
+})
