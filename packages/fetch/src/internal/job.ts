@@ -563,10 +563,13 @@ export const fetchPage = (
     }
     const job = new Job(core, fiber, "page", headers, validators)
     const first = parseUrl(request.url)
-    return Effect.onExitPrimitive(
-      first instanceof FetchError.InvalidUrl ? Effect.fail(first) : job.begin(first),
-      (exit) => job.end(exit)
-    ) as Effect.Effect<Page.Page, FetchError.FetchError>
+    if (first instanceof FetchError.InvalidUrl) return Effect.onExitPrimitive(Effect.fail(first), (exit) => job.end(exit))
+    // The exit frame keeps its effect for as long as the call runs: give it a thunk, not the first
+    // step (which may be a robots lookup pipeline, held for the whole wait otherwise).
+    return Effect.onExitPrimitive(Effect.suspend(() => job.begin(first)), (exit) => job.end(exit)) as Effect.Effect<
+      Page.Page,
+      FetchError.FetchError
+    >
   })
 
 /**
@@ -576,7 +579,7 @@ export const fetchPage = (
 export const robotsAttempt = (core: Core, url: URL): Effect.Effect<Exchanged, FetchError.FetchError> =>
   Effect.withFiber((fiber) => {
     const job = new Job(core, fiber, "robots", core.baseHeaders, undefined)
-    return Effect.onExitPrimitive(job.begin(url), (exit) => job.end(exit)) as Effect.Effect<
+    return Effect.onExitPrimitive(Effect.suspend(() => job.begin(url)), (exit) => job.end(exit)) as Effect.Effect<
       Exchanged,
       FetchError.FetchError
     >
