@@ -115,6 +115,15 @@ export interface WorkerOptions {
   /** Heap limit of each worker, in MB. Default 256. */
   readonly maxHeapMb?: number | undefined
   /**
+   * Young-generation size of each worker, in MB. Default 16. A page's
+   * garbage (its text, ~100–200 KB, and what scanning it allocates) dies
+   * young; with V8's default for a worker (up to 192 MB) the young generation
+   * grew so large against the old generation's limit that full mark-compacts
+   * ran before any cheap scavenge could: 16 MB costs ~25% less CPU a page,
+   * and less memory.
+   */
+  readonly youngHeapMb?: number | undefined
+  /**
    * The handler module (default: trawl's own). Tests and tools may wrap it,
    * e.g. to inject faults; it must default-export a `WorkerHandler` for
    * `Extractor.Protocol`.
@@ -153,7 +162,10 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
         ...(size === undefined ? {} : { minSize: size, maxSize: size }),
         taskDeadline: options?.deadline ?? "10 seconds",
         retry: "never",
-        resourceLimits: { maxOldGenerationSizeMb: options?.maxHeapMb ?? 256 }
+        resourceLimits: {
+          maxOldGenerationSizeMb: options?.maxHeapMb ?? 256,
+          maxYoungGenerationSizeMb: options?.youngHeapMb ?? 16
+        }
       }).pipe(Effect.mapError((error) => new ExtractorUnavailable({ reason: error.message })))
       return {
         extract: (request) =>

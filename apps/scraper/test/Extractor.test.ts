@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import type { ExtractError, Product } from "@trawl/extract"
+import handler from "../src/extraction/handler.ts"
 import { Extractor } from "../src/index.ts"
 
 const html = (price: string) =>
@@ -32,4 +34,21 @@ describe("Extractor.layerWorker specifics", () => {
       const utilization = yield* extractor.utilization
       assert.isNumber(utilization)
     }).pipe(Effect.provide(Extractor.layerWorker({ workers: 2 }))))
+})
+
+describe("extraction handler", () => {
+  it.live("frees the page's bytes once the product is extracted, also when extraction fails", () =>
+    Effect.gen(function*() {
+      // the handler as the worker runs it: it answers with an Effect
+      const run = (request: Extractor.ExtractPage) =>
+        handler.handlers.ExtractPage(request) as Effect.Effect<Product.Product, ExtractError.ExtractError>
+      const body = html("12.00")
+      const product = yield* run(new Extractor.ExtractPage({ url: "https://shop.example/a", body, charset: "utf-8" }))
+      assert.strictEqual(product.price?.amount, "12.00")
+      assert.isTrue(body.buffer.detached, "the page's buffer is released")
+      const binary = new Uint8Array([0, 1, 2, 3])
+      const error = yield* Effect.flip(run(new Extractor.ExtractPage({ url: "https://shop.example/b", body: binary, charset: "" })))
+      assert.strictEqual(error._tag, "ExtractError")
+      assert.isTrue(binary.buffer.detached)
+    }))
 })
