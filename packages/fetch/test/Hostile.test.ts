@@ -253,6 +253,26 @@ describe("hostile servers", () => {
       expect(server.seen.length).toBe(2)
     }))
 
+  it.live("a head in time outlives the headers deadline: the body may take until the total timeout", () =>
+    Effect.gen(function*() {
+      // Head at once, body after 400 ms (past the 150 ms headers deadline, within the 900 ms total);
+      // /stall never ends its body: that one must end at the total timeout, not the headers one.
+      const server = yield* TestServer.start((req, res) => {
+        res.writeHead(200, { "content-type": "text/html" })
+        res.write("<html>")
+        if (req.url === "/late") setTimeout(() => res.end("late body</html>"), 400)
+      })
+      const fetcher = yield* makeFetcher({ headersTimeoutMillis: 150, totalTimeoutMillis: 900, maxRetries: 0 })
+      const page = yield* fetcher.fetchPage(server.url("late.test", "/late"))
+      expect(page.text).toBe("<html>late body</html>")
+      const started = Date.now()
+      const stalled = yield* Effect.flip(fetcher.fetchPage(server.url("late.test", "/stall")))
+      const elapsed = Date.now() - started
+      expect(stalled._tag === "Timeout" && stalled.phase).toBe("total")
+      expect(elapsed).toBeGreaterThanOrEqual(850)
+      expect(elapsed).toBeLessThan(2_000)
+    }))
+
   it.live("unknown charsets are a typed BadCharset; known ones decode", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.start((req, res) => {
