@@ -117,10 +117,10 @@ export interface WorkerOptions {
   /**
    * Young-generation size of each worker, in MB. Default 16. A page's
    * garbage (its text, ~100–200 KB, and what scanning it allocates) dies
-   * young; with V8's default for a worker (up to 192 MB) the young generation
-   * grew so large against the old generation's limit that full mark-compacts
-   * ran before any cheap scavenge could: 16 MB costs ~25% less CPU a page,
-   * and less memory.
+   * young, so small scavenges suit it; V8's default for a worker (up to
+   * 192 MB) let the young generation grow so large against the old
+   * generation's limit that full mark-compacts came first. Measured with
+   * `bench:extract`: a few % less CPU a page than the default, and less memory.
    */
   readonly youngHeapMb?: number | undefined
   /**
