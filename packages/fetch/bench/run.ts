@@ -94,12 +94,13 @@ const concurrentScript = () => {
 }
 let script: string | undefined
 
-const runConcurrentChild = (port: number, mode: "trawl" | "bare", pageBytes: number) =>
+const runConcurrentChild = (port: number, mode: "trawl" | "bare", pageBytes: number, nodeFlags: ReadonlyArray<string> = []) =>
   new Promise<Record<string, unknown>>((resolve, reject) => {
     // No `@trawl/source` condition: `@trawl/fetch` resolves to dist, as for a user of the package.
     const child = ChildProcess.spawn(
       process.execPath,
       [
+        ...nodeFlags,
         script ??= concurrentScript(),
         String(port),
         String(concurrentRequests),
@@ -134,6 +135,20 @@ const concurrent = async (pageBytes: number) => {
           ...trawl,
           baseline: bare["value"],
           ratio: round2(Number(trawl["value"]) / Number(bare["value"]))
+        })
+      }\n`
+    )
+    // The `trawl` binary caps V8's young generation (apps/scraper/bin/trawl.js): the same
+    // Fetcher as the monitor runs it.
+    const binary = await runConcurrentChild(server.port, "trawl", pageBytes, ["--max-semi-space-size=16"])
+    process.stdout.write(
+      `${
+        JSON.stringify({
+          ...binary,
+          case: `${String(binary["case"])}-trawl-binary-flags`,
+          nodeFlags: "--max-semi-space-size=16",
+          baseline: bare["value"],
+          ratio: round2(Number(binary["value"]) / Number(bare["value"]))
         })
       }\n`
     )
