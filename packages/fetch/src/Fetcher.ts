@@ -500,6 +500,8 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
 
     // Hits are answered synchronously from a bounded map (insertion order = age); misses and
     // expired entries go through the Effect Cache, which dedupes concurrent fetches per origin.
+    // Once the map has the verdict the Cache entry is dropped: it keeps its lookup's fiber, and
+    // a monitor watching 50,000 shops kept ~25 MB of finished fibers that way.
     const robotsHits = new Map<string, { readonly entry: RobotsEntry; readonly expiresAt: number }>()
     const robotsVerdict = (entry: RobotsEntry, url: URL): Job.Verdict => {
       if (entry._tag === "Forbidden") return new FetchError.ForbiddenAddress({ ...entry.error, url: url.href })
@@ -519,14 +521,14 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
       return robotsVerdict(hit.entry, url)
     }
     const robotsLookup = (url: URL) =>
-      Effect.map(Cache.get(robotsCache, url.origin), (entry) => {
+      Effect.flatMap(Cache.get(robotsCache, url.origin), (entry) => {
         if (!robotsHits.has(url.origin)) {
           if (robotsHits.size >= options.robotsCacheCapacity) {
             robotsHits.delete(robotsHits.keys().next().value!)
           }
           robotsHits.set(url.origin, { entry, expiresAt: entry.fetchedAt + entry.ttlMillis })
         }
-        return robotsVerdict(entry, url)
+        return Effect.as(Cache.invalidate(robotsCache, url.origin), robotsVerdict(entry, url))
       })
 
     return {
