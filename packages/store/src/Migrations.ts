@@ -96,6 +96,15 @@ const initial = Effect.gen(function*() {
   yield* sql`CREATE INDEX alerts_observation ON alerts (observation_id)`
 })
 
+// The product's name as the page showed it when the change was seen: an
+// alert re-sent after a restart must read the same as the first attempt, and
+// the name belongs with the alert rather than in the scraper's memory. NULL
+// for alerts written before this migration and for pages without a name.
+const alertProductName = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE alerts ADD COLUMN product_name TEXT`
+})
+
 /**
  * Every migration, keyed `<id>_<name>`.
  *
@@ -103,13 +112,14 @@ const initial = Effect.gen(function*() {
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Object.keys(Migrations.all) // ["1_initial"]
+ * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name"]
  * ```
  *
  * @since 0.1.0
  */
 export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_initial": initial
+  "1_initial": initial,
+  "2_alert_product_name": alertProductName
 }
 
 /**
@@ -119,7 +129,7 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Migrations.latest // 1
+ * Migrations.latest // 2
  * ```
  *
  * @since 0.1.0

@@ -111,6 +111,21 @@ export const Outcome = Schema.Literals(["ok", "unchanged", "error"])
  */
 export type Outcome = typeof Outcome.Type
 
+/**
+ * The longest product name an alert keeps, in UTF-16 code units: a page may
+ * put anything in its name, and every alert it raises would carry it.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * Model.productNameMaxLength // 300
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const productNameMaxLength = 300
+
 const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Id = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
@@ -178,6 +193,9 @@ export class Target extends Schema.Class<Target>("@trawl/store/Target")({
  *   replayed after a lost acknowledgement adds nothing.
  * - `nextDueAt`: when the target is due again; default `observedAt + interval`.
  * - `etag` / `lastModified`: new HTTP validators; `undefined` keeps the old ones.
+ * - `productName`: the product's name as the page showed it. The store keeps
+ *   it with the alerts this observation raises (cut to
+ *   {@link productNameMaxLength} characters), not with the observation.
  *
  * @example
  * ```ts
@@ -189,7 +207,8 @@ export class Target extends Schema.Class<Target>("@trawl/store/Target")({
  *   outcome: "ok",
  *   price: new Model.Money({ amount: "19.99", currency: "EUR" }),
  *   availability: "in_stock",
- *   httpStatus: 200
+ *   httpStatus: 200,
+ *   productName: "Kettle"
  * })
  * ```
  *
@@ -208,7 +227,8 @@ export class ObservationInput extends Schema.Class<ObservationInput>("@trawl/sto
   runId: Schema.optional(Schema.NullOr(Id)),
   nextDueAt: Schema.optional(Millis),
   etag: Schema.optional(Schema.NullOr(Schema.String)),
-  lastModified: Schema.optional(Schema.NullOr(Schema.String))
+  lastModified: Schema.optional(Schema.NullOr(Schema.String)),
+  productName: Schema.optional(Schema.NullOr(Schema.String))
 }) {}
 
 /**
@@ -284,7 +304,10 @@ export type AlertKind = typeof AlertKind.Type
  * An alert in the outbox. `key` (`t<target>-o<observation>-<kind>`) is its
  * idempotency key: notifiers hand it to receivers so a re-delivery after a
  * crash is recognised. `percent` is the exact change relative to the old
- * price, rounded half away from zero to 2 places (`"-12.50"`).
+ * price, rounded half away from zero to 2 places (`"-12.50"`). `productName`
+ * is the name the observation that raised it read from the page: `null` when
+ * the page showed none (a failed visit has none) or the alert predates the
+ * column.
  *
  * @example
  * ```ts
@@ -312,7 +335,8 @@ export class Alert extends Schema.Class<Alert>("@trawl/store/Alert")({
   percent: Schema.NullOr(Schema.String),
   failureStreak: Schema.Int,
   createdAt: Millis,
-  sentAt: Schema.NullOr(Millis)
+  sentAt: Schema.NullOr(Millis),
+  productName: Schema.NullOr(Schema.String)
 }) {}
 
 /**

@@ -325,7 +325,7 @@ const toObservation = (row: Record<string, unknown>): Model.Observation =>
   })
 
 const alertColumns =
-  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at"
+  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at, a.product_name"
 
 const toAlert = (row: Record<string, unknown>): Model.Alert =>
   trusted(Model.Alert, {
@@ -340,7 +340,8 @@ const toAlert = (row: Record<string, unknown>): Model.Alert =>
     percent: strOrNull(row.percent),
     failureStreak: num(row.failure_streak),
     createdAt: num(row.created_at),
-    sentAt: numOrNull(row.sent_at)
+    sentAt: numOrNull(row.sent_at),
+    productName: strOrNull(row.product_name)
   })
 
 const toRun = (row: Record<string, unknown>): Model.Run =>
@@ -362,6 +363,19 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
 const nonEmpty = (rows: ReadonlyArray<object>) =>
   rows as unknown as readonly [Record<string, unknown>, ...Array<Record<string, unknown>>]
 
+/**
+ * The name an alert keeps: blank is none, and a long one is cut (never inside
+ * a surrogate pair, which would leave half a character).
+ */
+const productNameOf = (input: Model.ObservationInput): string | null => {
+  const name = input.productName?.trim()
+  if (name === undefined || name === "") return null
+  if (name.length <= Model.productNameMaxLength) return name
+  const end = Model.productNameMaxLength
+  const high = name.charCodeAt(end - 1)
+  return name.slice(0, high >= 0xd800 && high <= 0xdbff ? end - 1 : end)
+}
+
 /** The idempotency key of an observation: a target is visited once per millisecond at most. */
 const keyOf = (input: Model.ObservationInput): string => `${input.targetId}@${input.observedAt}`
 
@@ -381,6 +395,7 @@ interface PendingAlert {
   readonly targetId: number
   readonly url: string
   readonly observationId: number
+  readonly productName: string | null
   readonly detected: Detect.DetectedAlert
 }
 
@@ -636,6 +651,7 @@ export const make = (
           if (input.etag !== undefined) target.etag = input.etag
           if (input.lastModified !== undefined) target.lastModified = input.lastModified
           target.dirty = true
+          const productName = alerts.length === 0 ? null : productNameOf(input)
           for (const detected of alerts) {
             pending.push({
               index,
@@ -643,6 +659,7 @@ export const make = (
               targetId: input.targetId,
               url: target.url,
               observationId,
+              productName,
               detected
             })
           }
@@ -663,7 +680,8 @@ export const make = (
               new_currency: alert.detected.newCurrency,
               percent: alert.detected.percent,
               failure_streak: alert.detected.failureStreak,
-              created_at: now
+              created_at: now,
+              product_name: alert.productName
             }))))
           } ON CONFLICT (key) DO NOTHING RETURNING id, key`
           for (const row of returned) alertIds.set(String(row.key), num(row.id))
@@ -716,7 +734,8 @@ export const make = (
               percent: alert.detected.percent,
               failureStreak: alert.detected.failureStreak,
               createdAt: now,
-              sentAt: null
+              sentAt: null,
+              productName: alert.productName
             })
           )
           byIndex.set(alert.index, list)

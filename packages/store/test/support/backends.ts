@@ -1,20 +1,22 @@
 /**
  * The two backends the shared suite runs on. Each `fresh` database is new
  * and empty (a temp SQLite file, or a Postgres schema of its own) and is
- * removed when the scope closes; `layer` opens it (again) as a Store.
+ * removed when the scope closes; `layer` opens it (again) as a Store,
+ * `client` as a bare SQL connection (no migrations run).
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import type * as SqlClient from "effect/sql/SqlClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as SqliteClient from "../../src/SqliteClient.ts"
 import * as Store from "../../src/Store.ts"
 import type * as StoreError from "../../src/StoreError.ts"
 
@@ -23,6 +25,7 @@ export interface Database {
   readonly layer: (
     options?: Store.StoreOptions
   ) => Layer.Layer<Store.Store | SqlClient.SqlClient, StoreError.SchemaTooNew | StoreError.DatabaseError>
+  readonly client: Layer.Layer<SqlClient.SqlClient>
 }
 
 export interface Backend {
@@ -42,7 +45,8 @@ export const sqlite: Backend = {
         dir,
         database: {
           name: filename,
-          layer: (options: Store.StoreOptions = {}) => Store.layerSqlite({ ...options, filename })
+          layer: (options: Store.StoreOptions = {}) => Store.layerSqlite({ ...options, filename }),
+          client: Layer.orDie(SqliteClient.layer({ filename }))
         }
       }
     }),
@@ -59,7 +63,16 @@ export const postgres = (url: string): Backend => ({
         schema,
         database: {
           name: schema,
-          layer: (options: Store.StoreOptions = {}) => Store.layerPostgres({ ...options, url, schema, maxConnections: 4 })
+          layer: (options: Store.StoreOptions = {}) => Store.layerPostgres({ ...options, url, schema, maxConnections: 4 }),
+          client: Layer.effect(
+            SqlClient.SqlClient,
+            Effect.gen(function*() {
+              // the search path may name the schema before it exists: it is resolved per statement
+              const sql = yield* PgClient.make({ url: Redacted.make(url), maxConnections: 1, startupParameters: { search_path: schema } })
+              yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+              return sql
+            })
+          ).pipe(Layer.provide(Reactivity.layer), Layer.orDie)
         }
       }
     }),

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as Migrator from "effect/sql/Migrator"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as Migrations from "../../src/Migrations.ts"
 import * as Model from "../../src/Model.ts"
@@ -116,6 +117,79 @@ export const storeSuite = (backend: Backend) => {
         assert.match(failed.message, /upgrade trawl/)
       })))
 
+    it.live("migrates a database created at schema 1: its pending alert reads without a name, new alerts carry theirs", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* backend.fresh
+        // the database as the first schema left it, with an alert waiting in the outbox
+        const old = yield* Effect.provide(
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            const applied = yield* Migrator.make({})({
+              loader: Migrator.fromRecord({ "1_initial": Migrations.all["1_initial"]! }),
+              table: Migrations.table
+            })
+            assert.deepStrictEqual(applied.map(([id]) => id), [1])
+            const [target] = yield* sql<{ id: unknown }>`INSERT INTO targets ${
+              sql.insert({
+                url: "https://shop.example/p/1",
+                host: "shop.example",
+                interval_ms: 5 * MINUTE,
+                next_due_at: T0 + 5 * MINUTE,
+                last_amount: "10.00",
+                last_currency: "EUR",
+                last_availability: "in_stock",
+                last_observed_at: T0,
+                created_at: T0
+              })
+            } RETURNING id`
+            const targetId = Number(target!.id)
+            const [observation] = yield* sql<{ id: unknown }>`INSERT INTO observations ${
+              sql.insert({ target_id: targetId, observed_at: T0, outcome: "ok", amount: "10.00", currency: "EUR", availability: "in_stock" })
+            } RETURNING id`
+            const key = `t${targetId}-o${Number(observation!.id)}-first_seen`
+            yield* sql`INSERT INTO alerts ${
+              sql.insert({
+                key,
+                target_id: targetId,
+                observation_id: Number(observation!.id),
+                kind: "first_seen",
+                new_amount: "10.00",
+                new_currency: "EUR",
+                created_at: T0
+              })
+            }`
+            return { targetId, key }
+          }),
+          db.client
+        )
+
+        const after = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            const sql = yield* SqlClient.SqlClient
+            const versions = yield* sql<{ migration_id: unknown }>`SELECT migration_id FROM ${sql(Migrations.table)} ORDER BY migration_id`
+            const pending = yield* store.pendingAlerts(10)
+            const recorded = yield* store.recordObservations([
+              ok(old.targetId, T0 + MINUTE, money("8.00"), "in_stock", { productName: "Kettle" })
+            ])
+            const delivered: Array<Model.Alert> = []
+            const delivery = yield* store.deliver((alert) => Effect.sync(() => delivered.push(alert)))
+            return { versions: versions.map((row) => Number(row.migration_id)), pending, recorded, delivery, delivered }
+          }),
+          db.layer()
+        )
+        assert.deepStrictEqual(after.versions, Object.keys(Migrations.all).map((key) => Number.parseInt(key, 10)))
+        assert.strictEqual(after.versions.at(-1), Migrations.latest)
+        assert.deepStrictEqual(
+          after.pending.map((a) => [a.key, a.kind, a.newPrice, a.createdAt, a.productName]),
+          [[old.key, "first_seen", money("10.00"), T0, null]],
+          "the old row reads whole, without a name"
+        )
+        assert.deepStrictEqual(after.recorded[0]!.alerts.map((a) => [a.kind, a.percent, a.productName]), [["price_down", "-20.00", "Kettle"]])
+        assert.deepStrictEqual(after.delivery, { delivered: 2, failed: 0 })
+        assert.deepStrictEqual(after.delivered.map((a) => [a.kind, a.productName]), [["first_seen", null], ["price_down", "Kettle"]])
+      })))
+
     it.live("adds targets; duplicates and invalid URLs are typed errors and write nothing", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
@@ -217,6 +291,47 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual(history[0]!.observedAt, at(16))
           assert.deepStrictEqual(history.at(-1)!.price, money("19.99"))
           assert.strictEqual((yield* store.history(id, { since: at(15) })).length, 2)
+        })))
+
+    it.live("an alert keeps the product name of the observation that raised it, and none when it had none", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          const at = (n: number) => T0 + n * MINUTE
+          const named = (n: number, amount: string, productName: string) =>
+            ok(id, at(n), money(amount), "in_stock", { productName })
+          const names = (results: ReadonlyArray<Model.RecordResult>) =>
+            results.flatMap((result) => result.alerts.map((a) => [a.kind, a.productName]))
+
+          assert.deepStrictEqual(names(yield* store.recordObservations([named(1, "10", "Kettle 1L")])), [["first_seen", "Kettle 1L"]])
+          assert.deepStrictEqual(names(yield* store.recordObservations([named(2, "10", "Kettle, 1 litre")])), [], "no change, no alert")
+          // the name the page showed when the price moved, not the first one
+          assert.deepStrictEqual(names(yield* store.recordObservations([named(3, "12", "  Kettle 1.5L\n")])), [["price_up", "Kettle 1.5L"]])
+          assert.deepStrictEqual(names(yield* store.recordObservations([ok(id, at(4), money("11"))])), [["price_down", null]])
+          assert.deepStrictEqual(names(yield* store.recordObservations([named(5, "13", " \t ")])), [["price_up", null]])
+          // long names are cut, never between the halves of a surrogate pair
+          const cut = (yield* store.recordObservations([named(6, "14", "€".repeat(Model.productNameMaxLength - 1) + "😀 and the rest")]))[0]!
+          assert.strictEqual(cut.alerts[0]!.productName, "€".repeat(Model.productNameMaxLength - 1))
+          const long = (yield* store.recordObservations([named(7, "15", "y".repeat(Model.productNameMaxLength + 100))]))[0]!
+          assert.strictEqual(long.alerts[0]!.productName, "y".repeat(Model.productNameMaxLength))
+          // a failed visit read no name
+          yield* store.recordObservations([failure(id, at(8)), failure(id, at(9))])
+          const broken = yield* store.recordObservations([failure(id, at(10))])
+          assert.deepStrictEqual(names(broken), [["extraction_broken", null]])
+
+          // the outbox reads back what recording returned, name included
+          const pending = yield* store.pendingAlerts(100)
+          assert.deepStrictEqual(pending.map((a) => [a.kind, a.productName === null ? null : a.productName.slice(0, 12)]), [
+            ["first_seen", "Kettle 1L"],
+            ["price_up", "Kettle 1.5L"],
+            ["price_down", null],
+            ["price_up", null],
+            ["price_up", "€".repeat(12)],
+            ["price_up", "y".repeat(12)],
+            ["extraction_broken", null]
+          ])
+          assert.deepStrictEqual(pending.at(-2), long.alerts[0])
+          assert.deepStrictEqual(pending.at(-1), broken[0]!.alerts[0])
         })))
 
     it.live("a batch applies changes in order, several targets at once", () =>
