@@ -306,8 +306,8 @@ export type AlertKind = typeof AlertKind.Type
  * crash is recognised. `percent` is the exact change relative to the old
  * price, rounded half away from zero to 2 places (`"-12.50"`). `productName`
  * is the name the observation that raised it read from the page: `null` when
- * the page showed none (a failed visit has none) or the alert predates the
- * column.
+ * that observation carried none (a page without a name, a failed fetch) or
+ * the alert predates the column.
  *
  * @example
  * ```ts

@@ -314,7 +314,7 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual(cut.alerts[0]!.productName, "€".repeat(Model.productNameMaxLength - 1))
           const long = (yield* store.recordObservations([named(7, "15", "y".repeat(Model.productNameMaxLength + 100))]))[0]!
           assert.strictEqual(long.alerts[0]!.productName, "y".repeat(Model.productNameMaxLength))
-          // a failed visit read no name
+          // a failed fetch read no name
           yield* store.recordObservations([failure(id, at(8)), failure(id, at(9))])
           const broken = yield* store.recordObservations([failure(id, at(10))])
           assert.deepStrictEqual(names(broken), [["extraction_broken", null]])
