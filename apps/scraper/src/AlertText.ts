@@ -1,6 +1,8 @@
 /**
  * How an alert reads: one human line (stdout, logs) and a JSON body
- * (webhook, JSONL file), both from the store's outbox row.
+ * (webhook, JSONL file), both from the store's outbox row alone: the row
+ * carries the product's name, so an alert re-sent by another process (after
+ * a crash or restart) reads exactly like the first attempt.
  *
  * @since 0.1.0
  */
@@ -21,6 +23,8 @@ export interface AlertLike {
   readonly percent: string | null
   readonly failureStreak: number
   readonly createdAt: number
+  /** The name the page showed when the change was seen; `null` when it showed none. */
+  readonly productName: string | null
 }
 
 const money = (price: AlertLike["oldPrice"]) => price === null ? "?" : `${price.amount} ${price.currency}`
@@ -44,15 +48,15 @@ const headline: Record<string, string> = {
  * AlertText.line({
  *   key: "7:42", kind: "price_down", url: "https://shop.example/kettle", targetId: 7,
  *   oldPrice: { amount: "24.90", currency: "EUR" }, newPrice: { amount: "19.90", currency: "EUR" },
- *   percent: "-20.08", failureStreak: 0, createdAt: 0
- * }, "Kettle")
+ *   percent: "-20.08", failureStreak: 0, createdAt: 0, productName: "Kettle"
+ * })
  * // "price down: Kettle 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle"
  * ```
  * @since 0.1.0
  */
-export const line = (alert: AlertLike, name?: string): string => {
+export const line = (alert: AlertLike): string => {
   const what = headline[alert.kind] ?? alert.kind
-  const product = name === undefined || name === "" ? "" : `${name} `
+  const product = alert.productName === null || alert.productName === "" ? "" : `${alert.productName} `
   switch (alert.kind) {
     case "price_up":
     case "price_down":
@@ -75,18 +79,18 @@ export const line = (alert: AlertLike, name?: string): string => {
  * ```ts
  * import { AlertText } from "@trawl/scraper"
  * declare const alert: AlertText.AlertLike
- * const notification = AlertText.notification(alert, "Kettle")
+ * const notification = AlertText.notification(alert)
  * ```
  * @since 0.1.0
  */
-export const notification = (alert: AlertLike, name?: string): Notifier.Notification => ({
+export const notification = (alert: AlertLike): Notifier.Notification => ({
   key: alert.key,
-  text: line(alert, name),
+  text: line(alert),
   json: {
     kind: alert.kind,
     targetId: alert.targetId,
     url: alert.url,
-    ...(name === undefined ? {} : { name }),
+    ...(alert.productName === null ? {} : { name: alert.productName }),
     oldPrice: alert.oldPrice,
     newPrice: alert.newPrice,
     percent: alert.percent,

@@ -89,12 +89,10 @@ export const run = (options: Options): Effect.Effect<
     const now = yield* Clock.currentTimeMillis
     const stored = yield* StoreAdapter.allTargets(store)
     const due = options.once && options.all !== true ? stored.filter((t) => t.nextDueAt <= now) : stored
-    const names = new Map<number, string>()
     const runRecord = yield* store.startRun()
     let failures = 0
     const writer = StoreAdapter.writer(store, (_results, batch) => {
       for (const outcome of batch) {
-        if (outcome.product?.name !== undefined) names.set(outcome.target.id, outcome.product.name)
         if (outcome.error !== undefined) failures++
       }
     })
@@ -112,8 +110,10 @@ export const run = (options: Options): Effect.Effect<
     const snapshot = Progress.snapshotOf(running, extractor.utilization)
 
     let delivered = 0
-    const notifyAll = (alert: Parameters<typeof AlertText.notification>[0]) =>
-      Effect.forEach(options.notifiers, (notifier) => notifier.deliver(AlertText.notification(alert, names.get(alert.targetId))), { discard: true })
+    // The outbox row names the product itself: an alert left by a crashed
+    // process reads the same here as it would have there.
+    const notifyAll = (alert: AlertText.AlertLike) =>
+      Effect.forEach(options.notifiers, (notifier) => notifier.deliver(AlertText.notification(alert)), { discard: true })
     // one delivery pass at a time: two passes could hand the same alert out twice
     const delivering = yield* Semaphore.make(1)
     const deliverBatch = Semaphore.withPermit(delivering, Effect.map(store.deliver(notifyAll, { limit: 1000 }), (result) => {

@@ -77,7 +77,9 @@ export const toObservation = (outcome: Pipeline.Outcome): Model.ObservationInput
     httpStatus: outcome.status ?? null,
     ...(outcome.nextDueAt === undefined ? {} : { nextDueAt: Math.max(0, Math.round(outcome.nextDueAt)) }),
     ...(outcome.etag === undefined ? {} : { etag: outcome.etag }),
-    ...(outcome.lastModified === undefined ? {} : { lastModified: outcome.lastModified })
+    ...(outcome.lastModified === undefined ? {} : { lastModified: outcome.lastModified }),
+    // kept by the store with the alerts this visit raises, for their notifications
+    ...(outcome.product?.name === undefined ? {} : { productName: outcome.product.name })
   }
   if (outcome.error !== undefined) {
     return new Model.ObservationInput({ ...common, outcome: "error", errorTag: outcome.error.tag })

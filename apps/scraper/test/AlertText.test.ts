@@ -10,19 +10,26 @@ const base: AlertText.AlertLike = {
   newPrice: { amount: "19.90", currency: "EUR" },
   percent: "-20.08",
   failureStreak: 0,
-  createdAt: Date.UTC(2026, 10, 24)
+  createdAt: Date.UTC(2026, 10, 24),
+  productName: "Kettle"
 }
 
 describe("AlertText", () => {
-  it("reads old → new with percent, name and URL", () => {
-    expect(AlertText.line(base, "Kettle")).toBe("price down: Kettle 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle")
-    expect(AlertText.line({ ...base, kind: "back_in_stock", oldPrice: null })).toBe("back in stock: 19.90 EUR https://shop.example/kettle")
-    expect(AlertText.line({ ...base, kind: "extraction_broken", failureStreak: 3 }, "Kettle")).toBe("extraction broken: Kettle 3 failures in a row https://shop.example/kettle")
+  it("reads old → new with percent, the alert's product name and URL", () => {
+    expect(AlertText.line(base)).toBe("price down: Kettle 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle")
+    expect(AlertText.line({ ...base, kind: "back_in_stock", oldPrice: null, productName: null })).toBe("back in stock: 19.90 EUR https://shop.example/kettle")
+    expect(AlertText.line({ ...base, kind: "extraction_broken", failureStreak: 3 })).toBe("extraction broken: Kettle 3 failures in a row https://shop.example/kettle")
   })
 
-  it("the notification carries the outbox key and exact decimal prices", () => {
-    const n = AlertText.notification(base, "Kettle")
+  it("the notification carries the outbox key, the name and exact decimal prices", () => {
+    const n = AlertText.notification(base)
     expect(n.key).toBe("7:42")
     expect(n.json).toMatchObject({ kind: "price_down", name: "Kettle", newPrice: { amount: "19.90", currency: "EUR" }, at: "2026-11-24T00:00:00.000Z" })
+  })
+
+  it("an alert without a name has no name field, and no gap in its line", () => {
+    const n = AlertText.notification({ ...base, productName: null })
+    expect(n.json).not.toHaveProperty("name")
+    expect(n.text).toBe("price down: 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle")
   })
 })

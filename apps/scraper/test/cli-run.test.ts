@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -116,6 +118,58 @@ describe("trawl run", { timeout: 120_000 }, () => {
       }
     } finally {
       shop.delayMillis = 0
+      await receiver.close()
+    }
+  })
+
+  it("alerts left in the outbox by one process are delivered by the next with the product's name, read from the store", async () => {
+    const db = path.join(dir, "restart-names.db")
+    const file = path.join(dir, "restart-names.csv")
+    const few = [1, 2, 3, 4]
+    await fs.writeFile(file, ["url,interval", ...few.map((i) => `http://names.shop.test:${shop.port}/p/${i},5m`)].join("\n") + "\n")
+    // a receiver that turns every alert away (400: not worth a retry), so each stays in the outbox
+    let refused = 0
+    const refusing = http.createServer((req, res) => {
+      req.resume()
+      req.on("end", () => {
+        refused++
+        res.writeHead(400).end()
+      })
+    })
+    await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve))
+    const refusingUrl = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/hook`
+    const receiver = await startReceiver()
+    const alertsFile = path.join(dir, "restart-names.jsonl")
+    try {
+      shop.step = 0
+      const first = await runTrawl(["run", "--once", "--targets", file, ...common(db), "--webhook", refusingUrl], { timeoutMillis: 60_000 })
+      expect(first.code).toBe(0)
+      shop.step = 1 // products 2 and 4 go up
+      const second = await runTrawl(["run", "--once", "--all", ...common(db), "--webhook", refusingUrl], { timeoutMillis: 60_000 })
+      expect(second.code).toBe(0)
+      expect(refused).toBeGreaterThanOrEqual(few.length + 2)
+      expect((await runTrawl(["status", "--db", db])).stdout).toMatch(/alertsPending +6\b/)
+
+      // a new process on the same database, with nothing due: it fetches no page, so every name
+      // it puts in a notification came from the outbox row
+      const requests = shop.requests()
+      const third = await runTrawl(["run", "--once", ...common(db), "--webhook", receiver.url, "--alerts-file", alertsFile], { timeoutMillis: 60_000 })
+      expect(third.code).toBe(0)
+      expect(shop.requests()).toBe(requests)
+      const product = (url: unknown) => Number(/\/p\/(\d+)$/.exec(String(url))![1])
+      expect(receiver.deliveries.map((d) => [d.body.kind, d.body.name]).sort()).toEqual([
+        ...few.map((i) => ["first_seen", `Item ${i}`]),
+        ["price_up", "Item 2"],
+        ["price_up", "Item 4"]
+      ].sort())
+      for (const { body } of receiver.deliveries) expect(body.name).toBe(`Item ${product(body.url)}`)
+      const lines = (await fs.readFile(alertsFile, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(lines.map((l) => l.name).sort()).toEqual(receiver.deliveries.map((d) => d.body.name).sort())
+      expect(third.stdout).toMatch(/price up: Item 2 20\.00 EUR → 21\.00 EUR \(5\.00%\) http:\/\/names\.shop\.test:\d+\/p\/2/)
+      expect(third.stdout).toMatch(/price up: Item 4 40\.00 EUR → 41\.00 EUR \(2\.50%\) /)
+    } finally {
+      refusing.closeAllConnections()
+      await new Promise<void>((resolve) => refusing.close(() => resolve()))
       await receiver.close()
     }
   })
