@@ -138,15 +138,15 @@ const concurrent = async (pageBytes: number) => {
         })
       }\n`
     )
-    // The `trawl` binary caps V8's young generation (apps/scraper/bin/trawl.js): the same
-    // Fetcher as the monitor runs it.
-    const binary = await runConcurrentChild(server.port, "trawl", pageBytes, ["--max-semi-space-size=16"])
+    // With the `trawl` binary's V8 flags (apps/scraper/bin/trawl.js): the Fetcher as the
+    // monitor runs it.
+    const binary = await runConcurrentChild(server.port, "trawl", pageBytes, ["--max-semi-space-size=16", "--heap-growing-percent=50"])
     process.stdout.write(
       `${
         JSON.stringify({
           ...binary,
           case: `${String(binary["case"])}-trawl-binary-flags`,
-          nodeFlags: "--max-semi-space-size=16",
+          nodeFlags: "--max-semi-space-size=16 --heap-growing-percent=50",
           baseline: bare["value"],
           ratio: round2(Number(binary["value"]) / Number(bare["value"]))
         })

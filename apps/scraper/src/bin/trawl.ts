@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=16 --heap-growing-percent=50
 /**
  * The `trawl` binary: runs the command line and turns any failure into one
  * message line on stderr and a documented exit code (never a stack trace).
