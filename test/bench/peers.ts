@@ -1,7 +1,8 @@
 /**
  * `npm run bench:peers`: Crawlee's `CheerioCrawler` and trawl crawl the same
  * product URLs (default 20,000, 20 per shop, shops interleaved; robots-disallowed
- * pages are left out, since trawl does not fetch them)
+ * pages are left out, since trawl does not fetch them, and so are shops whose
+ * robots.txt asks for a Crawl-delay, which trawl honours and Crawlee ignores)
  * on one sim-web process (no latency, no injected errors, no hostile shops,
  * prices fixed), one after the other, each extracting the price. Each crawler
  * runs in a child process of its own, so its CPU time (all threads, from
@@ -33,7 +34,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { SimWeb } from "@trawl/harness"
+import { SimWeb, Truth } from "@trawl/harness"
 
 const { values } = parseArgs({
   options: {
@@ -226,8 +227,9 @@ const runChild = (crawler: string, input: string, port: number, concurrency: num
 const orchestrate = Effect.gen(function*() {
   const wanted = Number(values.urls)
   const products = Number(values.products)
-  // robots.txt disallows a few pages of some shops: a fifth more shops than needed is plenty
-  const shops = Math.ceil((wanted / products) * 1.2)
+  // robots.txt disallows a few pages of some shops and a tenth of the shops ask for a
+  // Crawl-delay: two fifths more shops than needed is plenty
+  const shops = Math.ceil((wanted / products) * 1.4)
   const concurrency = Number(values.concurrency)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trawl-peers-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
@@ -246,6 +248,9 @@ const orchestrate = Effect.gen(function*() {
   // shops interleaved (product-major), so neither crawler meets one host many times in a row
   for (let product = 0; product < products && pages.length < wanted; product++) {
     for (let shop = 0; shop < shops && pages.length < wanted; shop++) {
+      // trawl honours a Crawl-delay (1–2 s between pages: a shop's 20 pages take 20–40 s,
+      // whatever the crawler's speed) and Crawlee does not: such shops would measure the delay
+      if (Truth.shop(web.world, shop).crawlDelaySeconds !== undefined) continue
       const url = web.productUrl(shop, product)
       const truth = web.truthAt(url, clock.nowMillis)
       // robots-disallowed pages are not fetched by trawl: leave them out for both
