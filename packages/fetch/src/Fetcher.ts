@@ -370,15 +370,7 @@ const budgets = new WeakMap<object, BodyBudget>()
 
 const productToken = (userAgent: string): string => userAgent.split(/[/\s]/)[0]!.trim() || "trawl"
 
-const robotsCounters = new Map<string, Metric.Metric<number, unknown>>()
-const robotsCounter = (outcome: string) => {
-  let counter = robotsCounters.get(outcome)
-  if (counter === undefined) {
-    counter = FetchMetrics.robots.pipe(Metric.withAttributes({ outcome }))
-    robotsCounters.set(outcome, counter)
-  }
-  return counter
-}
+const robotsCounter = Job.byOutcome(FetchMetrics.robots)
 
 /**
  * Builds a fetcher over the undici `Dispatcher` in context. The SSRF guard,

@@ -111,15 +111,20 @@ const planPage = (core: Core) => {
   return plan
 }
 
-const outcomeCounters = new Map<string, Metric.Metric<number, unknown>>()
-const outcomeCounter = (outcome: string) => {
-  let counter = outcomeCounters.get(outcome)
-  if (counter === undefined) {
-    counter = FetchMetrics.requests.pipe(Metric.withAttributes({ outcome }))
-    outcomeCounters.set(outcome, counter)
+/** `metric` with an `outcome` attribute, one instance per outcome made once (a hot path). */
+export const byOutcome = (metric: Metric.Metric<number, unknown>) => {
+  const counters = new Map<string, Metric.Metric<number, unknown>>()
+  return (outcome: string): Metric.Metric<number, unknown> => {
+    let counter = counters.get(outcome)
+    if (counter === undefined) {
+      counter = metric.pipe(Metric.withAttributes({ outcome }))
+      counters.set(outcome, counter)
+    }
+    return counter
   }
-  return counter
 }
+
+const outcomeCounter = byOutcome(FetchMetrics.requests)
 
 const isError = (value: object): value is FetchError.FetchError => "_tag" in value
 
