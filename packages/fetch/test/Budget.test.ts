@@ -39,6 +39,16 @@ const gatedAgent = (budget: BodyBudget) =>
     (agent) => Effect.promise(() => agent.destroy())
   )
 
+/** Exchange settings over `gatedAgent(budget)`, with the timeouts a case needs. */
+const gatedSettings = (budget: BodyBudget, timeouts: { readonly headersTimeoutMillis: number; readonly totalTimeoutMillis: number }) =>
+  Effect.map(gatedAgent(budget), (agent): Dispatch.Settings => ({
+    dispatcher: agent,
+    budget,
+    connectTimeoutMillis: 5_000,
+    drainLimit: 64 * 1024,
+    ...timeouts
+  }))
+
 const keep: Dispatch.Plan = { _tag: "Keep", limit: 8 * 1024 * 1024, truncate: false }
 
 describe("body budget", () => {
@@ -88,15 +98,7 @@ describe("body budget", () => {
         setTimeout(() => res.writeHead(200, { "content-length": String(size) }).end(bodyFor(req.url ?? "", size)), 300)
       })
       const budget = new BodyBudget(512 * 1024)
-      const agent = yield* gatedAgent(budget)
-      const settings: Dispatch.Settings = {
-        dispatcher: agent,
-        budget,
-        connectTimeoutMillis: 5_000,
-        headersTimeoutMillis: 10_000,
-        totalTimeoutMillis: 20_000,
-        drainLimit: 64 * 1024
-      }
+      const settings = yield* gatedSettings(budget, { headersTimeoutMillis: 10_000, totalTimeoutMillis: 20_000 })
       let maxPaused = 0
       let maxWaiting = 0
       const exchanges = Array.from({ length: count }, (_, i) => {
@@ -134,15 +136,7 @@ describe("body budget", () => {
         res.write(Buffer.alloc(512 * 1024, 120))
       })
       const budget = new BodyBudget(256 * 1024)
-      const agent = yield* gatedAgent(budget)
-      const settings: Dispatch.Settings = {
-        dispatcher: agent,
-        budget,
-        connectTimeoutMillis: 5_000,
-        headersTimeoutMillis: 5_000,
-        totalTimeoutMillis: 1_500,
-        drainLimit: 64 * 1024
-      }
+      const settings = yield* gatedSettings(budget, { headersTimeoutMillis: 5_000, totalTimeoutMillis: 1_500 })
       let sawPaused = 0
       const watch = Effect.forever(
         Effect.andThen(Effect.sync(() => (sawPaused = Math.max(sawPaused, budget.pausedCount))), Effect.sleep(20))
