@@ -305,7 +305,7 @@ export class Job implements Dispatch.Owner {
     const queued = performance.now() - this.waitStarted
     this.attemptQueuedMillis = queued
     FetchMetrics.gateWait.updateUnsafe(queued, this.context)
-    const admission = admit(gate, this.clock.currentTimeMillisUnsafe())
+    const admission = admit(gate, after)
     if (typeof admission === "number") {
       return this.attemptEnded(new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission }), false)
     }
