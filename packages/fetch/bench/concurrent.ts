@@ -1,9 +1,11 @@
 /**
  * 10,000 requests in flight at once against a server that answers each page
  * after 2 s: all must complete; reports the client's peak RSS. Run in its own
- * process by `run.ts` (argv: port, requests, mode) so the RSS is this case's
- * alone. `mode` is `trawl` (the Fetcher) or `bare` (a bare undici loop, the
- * baseline).
+ * process by `run.ts` (argv: port, requests, mode, page bytes, consumer) so
+ * the RSS is this case's alone. `mode` is `trawl` (the Fetcher) or `bare` (a
+ * bare undici loop, the baseline). The trawl consumer `release`s each page
+ * once it has read it (`Page.release`, what the scraper's hand-off to a worker
+ * amounts to) or `drop`s it for the garbage collector.
  *
  * `run.ts` runs this file as plain JavaScript (types stripped) importing the
  * built package, as a user's program would: so it imports packages only,
@@ -12,12 +14,13 @@
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Agent, buildConnector } from "undici"
-import { Fetcher } from "@trawl/fetch"
+import { Fetcher, Page } from "@trawl/fetch"
 
 const port = Number(process.argv[2])
 const requests = Number(process.argv[3] ?? "10000")
 const mode = process.argv[4] ?? "trawl"
 const pageBytes = Number(process.argv[5] ?? String(60 * 1024))
+const consumer = process.argv[6] ?? "release"
 const hosts = 1000
 const perHost = Math.ceil(requests / hosts)
 // The URLs of the ceiling's load (ceiling.ts): `hosts` virtual hosts resolved to 127.0.0.1.
@@ -53,7 +56,12 @@ const runTrawl = async () => {
     Effect.forEach(
       Array.from({ length: requests }, (_, i) => i),
       // Keep only the outcome: the bench must not be what holds 10,000 pages.
-      (i) => Effect.result(Effect.map(fetcher.fetchPage(pageUrl(i)), (page) => page.body.byteLength)),
+      (i) =>
+        Effect.result(Effect.map(fetcher.fetchPage(pageUrl(i)), (page) => {
+          const bytes = page.body.byteLength
+          if (consumer === "release") Page.release(page)
+          return bytes
+        })),
       { concurrency: "unbounded" }
     )
   )
@@ -103,10 +111,13 @@ process.stdout.write(
   `${
     JSON.stringify({
       bench: "fetch",
-      case: `concurrent-10k-2s-delay-${Math.round(pageBytes / 1024)}kb-peak-rss${mode === "bare" ? "-bare-undici" : ""}`,
+      case: `concurrent-10k-2s-delay-${Math.round(pageBytes / 1024)}kb-peak-rss${
+        mode === "bare" ? "-bare-undici" : consumer === "drop" ? "-pages-dropped" : ""
+      }`,
       value: Math.round(peak / 1024 / 1024),
       unit: "MB",
       requests,
+      ...(mode === "bare" ? {} : { consumer }),
       completed,
       errors,
       seconds: Number(seconds.toFixed(2)),

@@ -94,18 +94,25 @@ const concurrentScript = () => {
 }
 let script: string | undefined
 
-const runConcurrentChild = (port: number, mode: "trawl" | "bare", pageBytes: number, nodeFlags: ReadonlyArray<string> = []) =>
+interface ConcurrentRun {
+  readonly mode: "trawl" | "bare"
+  readonly consumer?: "release" | "drop"
+  readonly nodeFlags?: ReadonlyArray<string>
+}
+
+const runConcurrentChild = (port: number, pageBytes: number, run: ConcurrentRun) =>
   new Promise<Record<string, unknown>>((resolve, reject) => {
     // No `@trawl/source` condition: `@trawl/fetch` resolves to dist, as for a user of the package.
     const child = ChildProcess.spawn(
       process.execPath,
       [
-        ...nodeFlags,
+        ...(run.nodeFlags ?? []),
         script ??= concurrentScript(),
         String(port),
         String(concurrentRequests),
-        mode,
-        String(pageBytes)
+        run.mode,
+        String(pageBytes),
+        run.consumer ?? "release"
       ],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
@@ -117,41 +124,44 @@ const runConcurrentChild = (port: number, mode: "trawl" | "bare", pageBytes: num
     child.on("exit", (code) => {
       clearTimeout(timer)
       if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, unknown>)
-      else reject(new Error(`concurrent bench (${mode}) exited with ${code}: ${out}`))
+      else reject(new Error(`concurrent bench (${run.mode}) exited with ${code}: ${out}`))
     })
   })
 
+// The `trawl` binary's V8 flags (apps/scraper/bin/trawl.js): the Fetcher as the monitor runs it.
+const binaryFlags = ["--max-semi-space-size=16", "--heap-growing-percent=50"]
+
 // Run for ~60 KB pages (10,000 bodies ≈ 600 MB arrive within about a second, so the payload
-// dominates) and for 1 KB pages (the cost of 10,000 requests in flight itself).
+// dominates) and for 1 KB pages (the cost of 10,000 requests in flight itself). The trawl
+// client releases each page once read, with Node's defaults and with the binary's flags; and,
+// with the flags, drops its pages for the GC instead.
 const concurrent = async (pageBytes: number) => {
   const server = await startServer({ delayMillis: 2_000, pageBytes })
   try {
-    const bare = await runConcurrentChild(server.port, "bare", pageBytes)
+    const bare = await runConcurrentChild(server.port, pageBytes, { mode: "bare" })
     process.stdout.write(`${JSON.stringify(bare)}\n`)
-    const trawl = await runConcurrentChild(server.port, "trawl", pageBytes)
-    process.stdout.write(
-      `${
-        JSON.stringify({
-          ...trawl,
-          baseline: bare["value"],
-          ratio: round2(Number(trawl["value"]) / Number(bare["value"]))
-        })
-      }\n`
-    )
-    // With the `trawl` binary's V8 flags (apps/scraper/bin/trawl.js): the Fetcher as the
-    // monitor runs it.
-    const binary = await runConcurrentChild(server.port, "trawl", pageBytes, ["--max-semi-space-size=16", "--heap-growing-percent=50"])
-    process.stdout.write(
-      `${
-        JSON.stringify({
-          ...binary,
-          case: `${String(binary["case"])}-trawl-binary-flags`,
-          nodeFlags: "--max-semi-space-size=16 --heap-growing-percent=50",
-          baseline: bare["value"],
-          ratio: round2(Number(binary["value"]) / Number(bare["value"]))
-        })
-      }\n`
-    )
+    const runs: ReadonlyArray<ConcurrentRun> = [
+      { mode: "trawl" },
+      { mode: "trawl", nodeFlags: binaryFlags },
+      { mode: "trawl", nodeFlags: binaryFlags, consumer: "drop" }
+    ]
+    for (const run of runs) {
+      const trawl = await runConcurrentChild(server.port, pageBytes, run)
+      const flagged = run.nodeFlags === undefined ? {} : {
+        case: `${String(trawl["case"])}-trawl-binary-flags`,
+        nodeFlags: run.nodeFlags.join(" ")
+      }
+      process.stdout.write(
+        `${
+          JSON.stringify({
+            ...trawl,
+            ...flagged,
+            baseline: bare["value"],
+            ratio: round2(Number(trawl["value"]) / Number(bare["value"]))
+          })
+        }\n`
+      )
+    }
   } finally {
     await server.stop()
   }

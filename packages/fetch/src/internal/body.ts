@@ -87,13 +87,13 @@ const decoders: Record<string, Decoder | undefined> = {
 }
 
 /**
- * The decoders' output chunk, sized so a page inflates into one chunk that is then shrunk in
- * place: gzip states the inflated size in its last 4 bytes (a hint only — a wrong one costs
- * extra chunks, never wrong output), other encodings get 8× the compressed size. Node's
- * default 16 KB chunks (or one fixed large chunk, then a copy) left 2–3 dropped buffers per
- * page outside the V8 heap, and that external garbage forced a full GC every few hundred
- * pages; decompressing synchronously costs ~50 µs a sim-web page instead of ~230 µs through
- * the threadpool.
+ * The decoders' output chunk, sized so a page inflates into one chunk, then moved into a
+ * buffer of its size (`exact`): gzip states the inflated size in its last 4 bytes (a hint
+ * only — a wrong one costs extra chunks, never wrong output), other encodings get 8× the
+ * compressed size. Node's default 16 KB chunks (or one fixed large chunk, then a copy)
+ * left 2–3 dropped buffers per page outside the V8 heap, and that external garbage forced a
+ * full GC every few hundred pages; decompressing synchronously costs ~50 µs a sim-web page
+ * instead of ~230 µs through the threadpool.
  */
 const outputChunk = (input: Uint8Array, encoding: string, limit: number): number => {
   const hint = (encoding === "gzip" || encoding === "x-gzip") && input.length >= 18
@@ -141,7 +141,8 @@ export const decompress = (
 
 /**
  * The output as a Uint8Array that owns exactly its bytes (the extractor transfers it to a
- * worker whole): a view at the start of a larger chunk is shrunk in place; small outputs
+ * worker whole): a view at the start of a larger chunk is moved into a buffer of its size
+ * (`transfer`: one copy, and the chunk is freed at once instead of by a GC); small outputs
  * live in Node's shared pool slab and are copied out of it.
  */
 const exact = (buffer: Buffer): Uint8Array => {

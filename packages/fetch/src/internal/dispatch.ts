@@ -1,6 +1,7 @@
 /**
  * One HTTP exchange straight on an undici `Dispatcher`, with our own dispatch
- * handler: no stream object, promise or abort signal per request, bodies
+ * handler: no stream object, promise or abort signal per request, a body
+ * that came in one socket read kept as that read (no copy), other bodies
  * copied once into a buffer of the declared size, headers and total timeouts
  * on one plain timer, and the body budget applied as the chunks arrive
  * (undici's `controller.pause` / `resume`).
@@ -64,6 +65,25 @@ const flatten = (headers: Record<string, string | Array<string> | undefined>): R
 // A fresh, exactly sized buffer (not a slice of Node's pool): the page owns it and can transfer it.
 const allocate = (size: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size)
 
+/** What a socket read may hold besides the body it is kept for: the response head (undici's limit is 16 KiB). */
+export const maxAdoptSlack = 16 * 1024
+
+/**
+ * The chunk, when it can be the page's body as it is: Node gives every socket
+ * read an ArrayBuffer of its own, so a body that arrived in one read needs no
+ * copy — the page keeps that read (its response head in front, nothing else
+ * in use). Copying it instead left one dead 60 KB read buffer per page for
+ * V8 to find, and that external garbage is what set the peak memory of a
+ * burst of responses (and forced full GCs). Refused: a chunk that may lie in
+ * Node's shared pool (`Buffer.poolSize`; socket reads joined by the stream are
+ * pooled when small), and one in a much larger buffer (it would pin it).
+ */
+const adopt = (chunk: Buffer): Uint8Array | undefined =>
+  chunk.byteLength >= Buffer.poolSize >>> 1 && chunk.buffer instanceof ArrayBuffer &&
+    chunk.buffer.byteLength - chunk.byteLength <= maxAdoptSlack
+    ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    : undefined
+
 class Aborted extends Error {}
 
 /**
@@ -108,6 +128,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
   private buffer: Uint8Array | undefined = undefined
   private chunks: Array<Uint8Array> | undefined = undefined
   private charged = 0
+  /** The declared length of a body to keep (0: unknown or over the limit). */
+  private declared = 0
   /**
    * Dispatches the request and waits for its outcome (with an owner: runs what
    * the owner returns). It has no cancel action: the caller disposes the
@@ -256,9 +278,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
     this.settings.budget.started()
     if (plan._tag === "Keep") {
       const declared = Number(this.responseHeaders["content-length"])
-      // A declared length within the limit: one buffer of that size, chunks copied in as they come
-      // (the socket's read buffers are not kept alive by the page).
-      if (declared > 0 && declared <= plan.limit && Number.isSafeInteger(declared)) this.buffer = allocate(declared)
+      if (declared > 0 && declared <= plan.limit && Number.isSafeInteger(declared)) this.declared = declared
     }
   }
 
@@ -278,16 +298,23 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
     const room = plan.limit - before
     const take = Math.min(room, chunk.byteLength)
     if (take > 0) {
+      const piece = take === chunk.byteLength ? chunk : chunk.subarray(0, take)
       const buffer = this.buffer
-      if (buffer !== undefined && before + take <= buffer.byteLength) {
-        buffer.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), before)
+      if (before === 0 && take <= this.declared) {
+        // The declared body whole in its first chunk is kept as it is; else one buffer of the
+        // declared size, the chunks copied in as they come.
+        const adopted = take === this.declared ? adopt(piece) : undefined
+        if (adopted !== undefined) this.buffer = adopted
+        else (this.buffer = allocate(this.declared)).set(piece, 0)
+      } else if (buffer !== undefined && before + take <= buffer.byteLength) {
+        buffer.set(piece, before)
       } else {
         if (buffer !== undefined) {
           // More than declared (undici normally refuses that): fall back to chunks.
           this.chunks = [buffer.subarray(0, before)]
           this.buffer = undefined
         }
-        ;(this.chunks ??= []).push(take === chunk.byteLength ? chunk : chunk.subarray(0, take))
+        ;(this.chunks ??= []).push(piece)
       }
       this.charged += take
       this.settings.budget.charge(take)
