@@ -132,7 +132,7 @@ const fetchForExtract = (url: string, resolve: Record<string, string>, allowPriv
     const page = yield* fetcher.fetchPage(url).pipe(
       Effect.mapError((error) => new InputError({ input: url, reason: `${error._tag}: ${error.message}` }))
     )
-    return { url: page.url, body: page.body, charset: page.charset }
+    return { url: page.url, body: page.body, ownsBuffer: true, charset: page.charset }
   }).pipe(Effect.provide(fetcherLayer(resolve, allowPrivate)))
 
 // -----------------------------------------------------------------------------

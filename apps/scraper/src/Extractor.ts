@@ -28,9 +28,17 @@ import { ExtractPage, Protocol } from "./extraction/protocol.ts"
  */
 export interface ExtractRequest {
   readonly url: string
+  /** The page bytes. The worker extractor transfers them to a worker: they are gone from the caller's view. */
   readonly body: Uint8Array
   readonly charset: string
   readonly rules?: Rules.Rules | undefined
+  /**
+   * `body.buffer` holds nothing else in use, so the worker extractor transfers
+   * it whole even when the body is only part of it — true of a fetched
+   * `Page`'s body, whose buffer may hold its response head too. Otherwise a
+   * body that is part of a larger buffer is copied first.
+   */
+  readonly ownsBuffer?: boolean | undefined
 }
 
 /**
@@ -97,10 +105,13 @@ const handlerModule = (): URL => {
 }
 
 /** A page's bytes in a buffer of their own, so transferring it detaches nothing else. */
-const ownBuffer = (body: Uint8Array): Uint8Array<ArrayBuffer> =>
-  body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer
+const ownBuffer = (request: ExtractRequest): Uint8Array<ArrayBuffer> => {
+  const body = request.body
+  return body.buffer instanceof ArrayBuffer &&
+      (request.ownsBuffer === true || (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength))
     ? body as Uint8Array<ArrayBuffer>
     : body.slice()
+}
 
 /**
  * Options of the worker-backed extractor.
@@ -173,7 +184,7 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
             pool,
             new ExtractPage({
               url: request.url,
-              body: ownBuffer(request.body),
+              body: ownBuffer(request),
               charset: request.charset,
               ...(request.rules === undefined ? {} : { rules: request.rules })
             }),

@@ -248,7 +248,7 @@ export const start = <E>(
         counts.notModified++
         return yield* Queue.offer(outcomes, { ...base, ...http, notModified: true })
       }
-      const extracted = yield* Effect.result(extractor.extract({ url: page.url, body: page.body, charset: page.charset, rules: target.rules }))
+      const extracted = yield* Effect.result(extractor.extract({ url: page.url, body: page.body, ownsBuffer: true, charset: page.charset, rules: target.rules }))
       if (extracted._tag === "Success") {
         counts.extracted++
         yield* Queue.offer(outcomes, { ...base, ...http, notModified: false, product: extracted.success })

@@ -34,6 +34,30 @@ describe("Extractor.layerWorker specifics", () => {
       const utilization = yield* extractor.utilization
       assert.isNumber(utilization)
     }).pipe(Effect.provide(Extractor.layerWorker({ workers: 2 }))))
+
+  it.live("a body that is part of its buffer moves whole when it owns the buffer (a fetched page), else is copied", () =>
+    Effect.gen(function*() {
+      const extractor = yield* Extractor.Extractor
+      // A fetched page's body can be its socket read: the response head in front of it.
+      const inRead = (price: string) => {
+        const head = new TextEncoder().encode("HTTP/1.1 200 OK\r\ncontent-length: 200\r\n\r\n")
+        const page = html(price)
+        const read = new Uint8Array(head.byteLength + page.byteLength)
+        read.set(head)
+        read.set(page, head.byteLength)
+        return read.subarray(head.byteLength)
+      }
+      const owned = inRead("1.00")
+      const ownedBuffer = owned.buffer
+      const product = yield* extractor.extract({ url: "https://shop.example/o", body: owned, ownsBuffer: true, charset: "utf-8" })
+      assert.strictEqual(product.price?.amount, "1.00")
+      assert.isTrue(ownedBuffer.detached, "transferred, not copied")
+      const shared = inRead("2.00")
+      const again = yield* extractor.extract({ url: "https://shop.example/s", body: shared, charset: "utf-8" })
+      assert.strictEqual(again.price?.amount, "2.00")
+      assert.isFalse(shared.buffer.detached, "copied: the rest of the buffer stays the caller's")
+      assert.include(new TextDecoder().decode(shared), "2.00")
+    }).pipe(Effect.provide(Extractor.layerWorker({ workers: 1 }))))
 })
 
 describe("extraction handler", () => {
