@@ -9,9 +9,9 @@ import * as TestServer from "./support/server.ts"
 // Distinct bytes per page number, so a body mixed up with another page's (or a head) is caught.
 const pageBytes = (n: number, size: number): Buffer => {
   const out = Buffer.allocUnsafe(size)
-  let seed = (n * 2654435761) >>> 0
+  let seed = Math.imul(n, 2654435761) >>> 0
   for (let i = 0; i < size; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
     out[i] = 97 + (seed >>> 24) % 26
   }
   return out
@@ -98,6 +98,63 @@ describe("page bodies own their buffers", () => {
       expect(pages[0]!.body.byteLength).toBe(0)
       expect(Buffer.from(moved).equals(pageBytes(1, size))).toBe(true)
       pages.slice(1).forEach((page, i) => expect(Buffer.from(page.body).equals(pageBytes(i + 2, size))).toBe(true))
+    }))
+
+  it.live("whatever the split of the response into reads, the body is exact and its buffer holds only its own response", () =>
+    Effect.gen(function*() {
+      // One seeded case per page: body size (0–100 KB, chunked or not) and the cut points of the
+      // response's bytes, each piece written after the previous one was read.
+      let seed = 20261201
+      const random = (below: number) => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+        return Math.floor(seed / 2 ** 32 * below)
+      }
+      const cases = Array.from({ length: 60 }, (_, n) => {
+        const size = [0, 1, 4095, 4096, 40 * 1024, 60 * 1024, 100 * 1024][n % 7]! + (n < 7 ? 0 : random(2048))
+        return { n, size, chunked: random(4) === 0, cuts: Array.from({ length: random(4) }, () => random(size + 200)) }
+      })
+      const server = yield* Raw.start((socket) => {
+        socket.setNoDelay(true)
+        socket.on("data", (data) => {
+          const c = cases[pageNumber(data.toString("latin1").split(" ")[1])]!
+          const body = pageBytes(c.n, c.size)
+          const bytes = c.chunked
+            ? Buffer.concat([
+              Buffer.from("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"),
+              ...(c.size === 0 ? [] : [Buffer.from(`${c.size.toString(16)}\r\n`), body, Buffer.from("\r\n")]),
+              Buffer.from("0\r\n\r\n")
+            ])
+            : Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${c.size}\r\n\r\n`), body])
+          const cuts = [...new Set(c.cuts.filter((cut) => cut > 0 && cut < bytes.length))].sort((a, b) => a - b)
+          const pieces = [0, ...cuts].map((start, i) => bytes.subarray(start, cuts[i] ?? bytes.length))
+          const next = () => {
+            const piece = pieces.shift()
+            if (piece !== undefined) socket.write(piece, () => setTimeout(next, 2))
+          }
+          next()
+        })
+      })
+      const fetcher = yield* makeFetcher()
+      const buffers = new Set<ArrayBufferLike>()
+      let adopted = 0
+      for (const c of cases) {
+        const page = yield* fetcher.fetchPage(`http://split.test:${server.port}/p/${c.n}`)
+        expect(Buffer.from(page.body).equals(pageBytes(c.n, c.size)), `page ${c.n}`).toBe(true)
+        if (c.size === 0) continue
+        expect(buffers.has(page.body.buffer), `page ${c.n}: a buffer of its own`).toBe(false)
+        buffers.add(page.body.buffer)
+        expect(page.body.buffer.byteLength - page.body.byteLength).toBeLessThanOrEqual(maxAdoptSlack)
+        if (!ownsWholeBuffer(page.body)) {
+          adopted++
+          expect(c.chunked).toBe(false)
+          expect(Buffer.from(page.body.buffer, 0, page.body.byteOffset).toString("latin1")).toBe(
+            `HTTP/1.1 200 OK\r\ncontent-length: ${c.size}\r\n\r\n`
+          )
+          expect(page.body.byteOffset + page.body.byteLength).toBe(page.body.buffer.byteLength)
+        }
+      }
+      // Uncut 40–60 KB pages came in one read: some of them were kept as that read.
+      expect(adopted).toBeGreaterThan(0)
     }))
 
   it.live("Page.release frees the body; releasing a 304 leaves other empty bodies usable", () =>

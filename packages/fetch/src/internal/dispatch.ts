@@ -75,8 +75,9 @@ export const maxAdoptSlack = 16 * 1024
  * in use). Copying it instead left one dead 60 KB read buffer per page for
  * V8 to find, and that external garbage is what set the peak memory of a
  * burst of responses (and forced full GCs). Refused: a chunk that may lie in
- * Node's shared pool (`Buffer.poolSize`; socket reads joined by the stream are
- * pooled when small), and one in a much larger buffer (it would pin it).
+ * Node's shared pool (socket reads joined by the stream are pooled below half
+ * of `Buffer.poolSize`, which a program may raise), and one in a much larger
+ * buffer (it would pin it).
  */
 const adopt = (chunk: Buffer): Uint8Array | undefined =>
   chunk.byteLength >= Buffer.poolSize >>> 1 && chunk.buffer instanceof ArrayBuffer &&
