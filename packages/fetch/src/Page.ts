@@ -158,6 +158,5 @@ export class Page extends Schema.Class<Page>("@trawl/fetch/Page")({
  */
 export const release = (page: Page): void => {
   const buffer = page.body.buffer
-  // Empty bodies (304s, redirects) share one buffer: nothing to free there.
-  if (buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength > 0) buffer.transfer(0)
+  if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0)
 }

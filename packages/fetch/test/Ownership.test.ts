@@ -157,6 +157,31 @@ describe("page bodies own their buffers", () => {
       expect(adopted).toBeGreaterThan(0)
     }))
 
+  it.live("empty bodies have buffers of their own too: transferring one breaks no later page", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        if (req.url === "/moved") {
+          res.writeHead(301, { location: "/empty" })
+          res.end()
+          return
+        }
+        res.setHeader("content-type", "text/html")
+        res.end(req.url === "/empty" ? "" : "<p>9.99</p>")
+      })
+      const fetcher = yield* makeFetcher()
+      // What the worker extractor does with a fetched page: move its buffer to another thread.
+      const hand = (page: Page.Page) => structuredClone(page.body, { transfer: [page.body.buffer as ArrayBuffer] })
+      for (const path of ["/empty", "/moved", "/empty"]) {
+        const page = yield* fetcher.fetchPage(server.url("empty.test", path))
+        expect(page.body.byteLength).toBe(0)
+        hand(page)
+      }
+      const full = yield* fetcher.fetchPage(server.url("empty.test", "/full"))
+      expect(full.text).toBe("<p>9.99</p>")
+      const again = yield* fetcher.fetchPage(server.url("empty.test", "/empty"))
+      expect(again.text).toBe("")
+    }))
+
   it.live("Page.release frees the body; releasing a 304 leaves other empty bodies usable", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.start((req, res) => {

@@ -49,7 +49,8 @@ export interface Settings {
   readonly drainLimit: number
 }
 
-const empty = new Uint8Array(0)
+// The body of a response that is not kept (a `Discard` or `Stop` plan): never a page's body.
+const discarded = new Uint8Array(0)
 const discard: Plan = { _tag: "Discard" }
 
 /** undici joins nothing: repeated headers come as arrays. One string per name, like the Fetch API. */
@@ -221,7 +222,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
   }
 
   private succeed(overflow: boolean): void {
-    const body = this.plan._tag === "Keep" ? this.takeBody() : empty
+    const body = this.plan._tag === "Keep" ? this.takeBody() : discarded
     this.finish({
       status: this.status,
       headers: this.responseHeaders,
@@ -237,7 +238,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
     const buffer = this.buffer
     if (buffer !== undefined) return size === buffer.byteLength ? buffer : buffer.subarray(0, size)
     const chunks = this.chunks
-    if (chunks === undefined) return empty
+    // Empty, but a buffer of its own all the same: a page's buffer may be transferred.
+    if (chunks === undefined) return new Uint8Array(0)
     const out = allocate(size)
     let offset = 0
     for (const chunk of chunks) {

@@ -70,7 +70,6 @@ export interface Core {
 }
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
-const empty = new Uint8Array(0)
 const robotsDecompressedLimit = 2 * 1024 * 1024
 
 /** An absolute http(s) URL without fragment, or why not. */
@@ -366,10 +365,11 @@ export class Job implements Dispatch.Owner {
     if (redirectStatuses.has(status) && location !== undefined) {
       const target = parseUrl(location, url)
       if (target instanceof FetchError.InvalidUrl) return target
-      return { status, headers, location: target, body: empty, charset: "utf-8", headersMillis }
+      return { status, headers, location: target, body: new Uint8Array(0), charset: "utf-8", headersMillis }
     }
     if (status === 304) {
-      return { status, headers, location: undefined, body: empty, charset: "utf-8", headersMillis }
+      // A 304's page: empty, with a buffer of its own like every page body (it may be transferred).
+      return { status, headers, location: undefined, body: new Uint8Array(0), charset: "utf-8", headersMillis }
     }
     if (status >= 400 || status < 200 || redirectStatuses.has(status)) {
       return new FetchError.HttpStatus({ url: href, status, retryAfterMillis: this.retryAfterMillis })
