@@ -258,10 +258,10 @@ const makeImpl = (options: Options | undefined, owner: Scope.Scope, parent: Pare
       lifetime,
       parent
     ) as Effect.Effect<Cell<ChildExited, void, RestartIntensityExceeded, never>, InvalidOptions>)
-    // When the control stops for good, so does everything it supervised, with the same exit.
-    impl.control.addWatcher((terminated) => {
-      Effect.runFork(Scope.close(lifetime, terminated.exit))
-    })
+    // When the control stops for good, so does everything it supervised, with
+    // the same exit: closed from the control's own closing finalizer (no fiber
+    // of its own), and before anyone watching the supervisor learns it stopped.
+    impl.control.onTerminate = (exit) => Scope.close(lifetime, exit)
     return impl
   })
 

@@ -158,6 +158,46 @@ describe("Supervisor", () => {
       assert.strictEqual(tagOf(stopped), "ActorStopped")
     }))
 
+  it.effect("a supervisor that gives up has closed its children (their finalizers ran, under the test's clock) before it reports Terminated", () =>
+    Effect.gen(function*() {
+      const released: Array<string> = []
+      const supervisor = yield* Supervisor.make({ name: "closing", maxRestarts: 0, backoff: noDelay })
+      const slowRelease = (name: string) =>
+        Behavior.make({
+          init: Effect.addFinalizer(() =>
+            Effect.andThen(Effect.sleep("1 second"), Effect.sync(() => released.push(name)))
+          ),
+          receive: (_: void, msg: "crash" | "ok") => msg === "crash" ? Effect.fail("boom") : Effect.void
+        })
+      const a = yield* Supervisor.spawn(supervisor, slowRelease("a"))
+      const b = yield* Supervisor.spawn(supervisor, slowRelease("b"))
+      const waiting = yield* Effect.forkChild(Supervisor.awaitTermination(supervisor))
+      yield* Actor.tell(a, "crash")
+      yield* settle
+      // the children's finalizers sleep on the TestClock: nothing is released until it moves
+      assert.deepStrictEqual(released, [])
+      assert.isUndefined(waiting.pollUnsafe(), "the supervisor has not terminated while its children are still closing")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const terminated = yield* Fiber.join(waiting)
+      assert.isTrue(Exit.isFailure(terminated.exit))
+      assert.deepStrictEqual([...released].sort(), ["a", "b"])
+      assert.isFalse(yield* Actor.isAlive(a))
+      assert.isFalse(yield* Actor.isAlive(b))
+    }))
+
+  it.effect("interrupting a supervisor's ref closes its children", () =>
+    Effect.gen(function*() {
+      const starts = new Map<string, number>()
+      const supervisor = yield* Supervisor.make({ backoff: noDelay })
+      const a = yield* Supervisor.spawn(supervisor, child("a", starts))
+      yield* Actor.interrupt(supervisor.ref)
+      const terminated = yield* Actor.awaitTermination(a)
+      assert.isTrue(Exit.isFailure(terminated.exit))
+      assert.isFalse(yield* Actor.isAlive(supervisor.ref))
+    }))
+
   it.effect("restarts spread over more than the window do not exceed the intensity", () =>
     Effect.gen(function*() {
       const starts = new Map<string, number>()

@@ -86,6 +86,12 @@ export class Cell<Msg, S, E, R> {
   readonly named: boolean
   depthGauge: ReturnType<typeof metrics.depthOf> | undefined = undefined
   actorContext: unknown = undefined
+  /**
+   * Runs when the actor stops for good, before watchers learn of it, inside
+   * the closing finalizer: an owner (a supervisor) closes what it owns here,
+   * so it never needs a fiber of its own.
+   */
+  onTerminate: ((exit: Exit.Exit<void, unknown>) => Effect.Effect<void>) | undefined = undefined
 
   constructor(
     name: string | undefined,
@@ -349,25 +355,29 @@ export class Cell<Msg, S, E, R> {
 
   /** Runs once, as the last finalizer of the last incarnation. */
   private terminate(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Effect.sync(() => {
-      if (this.status === "stopped") return
+    return Effect.suspend(() => {
+      if (this.status === "stopped") return Effect.void
       this.status = "stopped"
       this.fiber = undefined
       this.mailbox.shutdown()
       const terminatedExit: Exit.Exit<void, unknown> = Exit.isSuccess(exit) ? Exit.void : exit as Exit.Exit<never, unknown>
-      this.exit = terminatedExit
-      const asks = this.asks
-      this.asks = undefined
-      if (asks !== undefined) {
-        const error = Exit.fail(new ActorStopped({ actor: this.name }))
-        for (const ask of asks) ask.complete(error)
-      }
-      const watchers = this.watchers
-      this.watchers = undefined
-      if (watchers !== undefined) {
-        const terminated: Terminated = { _tag: "Terminated", actor: this.name, exit: terminatedExit }
-        for (const watcher of watchers) watcher(terminated)
-      }
+      const notify = Effect.sync(() => {
+        this.exit = terminatedExit
+        const asks = this.asks
+        this.asks = undefined
+        if (asks !== undefined) {
+          const error = Exit.fail(new ActorStopped({ actor: this.name }))
+          for (const ask of asks) ask.complete(error)
+        }
+        const watchers = this.watchers
+        this.watchers = undefined
+        if (watchers !== undefined) {
+          const terminated: Terminated = { _tag: "Terminated", actor: this.name, exit: terminatedExit }
+          for (const watcher of watchers) watcher(terminated)
+        }
+      })
+      const onTerminate = this.onTerminate
+      return onTerminate === undefined ? notify : Effect.ensuring(onTerminate(terminatedExit), notify)
     })
   }
 
