@@ -3,7 +3,9 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import { summarize } from "./internal/cause.ts"
 
 /**
  * A `tell` or `ask` found the mailbox full under the `fail` overflow policy.
@@ -103,12 +105,22 @@ export class MailboxClosed extends Data.TaggedError("MailboxClosed")<{
 
 /**
  * A supervisor restarted its children more often than its intensity allows and
- * gave up; it fails with this error, which escalates to its own parent.
+ * gave up; it fails with this error, which escalates to its own parent. It
+ * names the child whose failure exceeded the intensity and carries that
+ * failure's cause.
  *
  * @example
  * ```ts
+ * import { Cause } from "effect"
  * import { ActorError } from "@trawl/actor"
- * const error = new ActorError.RestartIntensityExceeded({ supervisor: "pipeline", restarts: 4, withinMillis: 5000 })
+ * const error = new ActorError.RestartIntensityExceeded({
+ *   supervisor: "pipeline",
+ *   restarts: 4,
+ *   withinMillis: 5000,
+ *   child: "fetch",
+ *   cause: Cause.die(new Error("boom"))
+ * })
+ * error.message // 'supervisor "pipeline" gave up: 4 restarts within 5000 ms; last: actor "fetch" died: Error: boom'
  * ```
  * @since 0.1.0
  */
@@ -116,9 +128,16 @@ export class RestartIntensityExceeded extends Data.TaggedError("RestartIntensity
   readonly supervisor: string
   readonly restarts: number
   readonly withinMillis: number
+  /** The child whose exit exceeded the intensity. */
+  readonly child: string
+  /** How that child last ended: empty when it stopped itself (a `permanent` child). */
+  readonly cause: Cause.Cause<unknown>
 }> {
   override get message(): string {
-    return `${this.supervisor} exceeded its restart intensity: ${this.restarts} restarts within ${this.withinMillis} ms`
+    const last = this.cause.reasons.length === 0
+      ? `actor "${this.child}" stopped`
+      : `actor "${this.child}" died: ${summarize(this.cause)}`
+    return `supervisor "${this.supervisor}" gave up: ${this.restarts} restarts within ${this.withinMillis} ms; last: ${last}`
   }
 }
 

@@ -21,6 +21,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,6 +30,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Actor from "./Actor.ts"
 import { ActorStopped, InvalidOptions, RestartIntensityExceeded } from "./ActorError.ts"
+import { summarize } from "./internal/cause.ts"
 import type { Behavior } from "./Behavior.ts"
 import type { Cell, Parent } from "./internal/cell.ts"
 import * as Durations from "./internal/duration.ts"
@@ -165,11 +167,22 @@ class SupervisorImpl implements Supervisor, Parent {
       const windowMillis = Duration.toMillis(self.within)
       self.restartTimes = self.restartTimes.filter((t) => now - t < windowMillis)
       self.restartTimes.push(now)
-      if (self.restartTimes.length > self.maxRestarts) {
-        return yield* Effect.fail(
-          new RestartIntensityExceeded({ supervisor: self.name, restarts: self.restartTimes.length, withinMillis: windowMillis })
+      const cause: Cause.Cause<unknown> = Exit.isFailure(event.exit) ? event.exit.cause : Cause.empty
+      const annotations = { supervisor: self.name, actor: event.cell.name }
+      const giveUp = Effect.suspend(() => {
+        const error = new RestartIntensityExceeded({
+          supervisor: self.name,
+          restarts: self.restartTimes.length,
+          withinMillis: windowMillis,
+          child: event.cell.name,
+          cause
+        })
+        return Effect.andThen(
+          Effect.annotateLogs(Effect.logError(error.message, cause), annotations),
+          Effect.fail(error)
         )
-      }
+      })
+      if (self.restartTimes.length > self.maxRestarts) return yield* giveUp
       const index = self.children.indexOf(child)
       const affected = self.strategy === "oneForOne"
         ? [child]
@@ -178,11 +191,18 @@ class SupervisorImpl implements Supervisor, Parent {
         : self.children.slice(index)
       for (let i = affected.length - 1; i >= 0; i--) yield* affected[i]!.suspend
       const delay = yield* self.nextDelay(child, now)
-      if (delay === undefined) {
-        return yield* Effect.fail(
-          new RestartIntensityExceeded({ supervisor: self.name, restarts: self.restartTimes.length, withinMillis: windowMillis })
-        )
-      }
+      if (delay === undefined) return yield* giveUp
+      yield* Effect.annotateLogs(
+        Effect.logWarning(
+          `supervisor "${self.name}" restarts actor "${event.cell.name}" ` +
+            `(${failed ? `died: ${summarize(cause)}` : "stopped itself"}): ` +
+            `restart ${self.restartTimes.length} of ${self.maxRestarts} within ${windowMillis} ms, ` +
+            `in ${Duration.toMillis(delay)} ms` +
+            (affected.length > 1 ? ` with ${affected.length - 1} sibling(s) (${self.strategy})` : ""),
+          cause
+        ),
+        { ...annotations, restarts: self.restartTimes.length, delayMillis: Duration.toMillis(delay) }
+      )
       if (Duration.isPositive(delay)) yield* Effect.sleep(delay)
       for (const c of affected) {
         const restarted = yield* Effect.exit(c.restartChild)

@@ -1,10 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
-import { Actor, Behavior, Reply, Supervisor } from "../src/index.ts"
+import { Actor, ActorError, Behavior, Reply, Supervisor } from "../src/index.ts"
 
 /** A child that counts its incarnations and fails on "crash". */
 type Msg = "crash" | "stop" | { readonly reply: Reply.Reply<{ readonly incarnation: number; readonly seen: number }> }
@@ -197,6 +200,65 @@ describe("Supervisor", () => {
       assert.isTrue(Exit.isFailure(terminated.exit))
       assert.isFalse(yield* Actor.isAlive(supervisor.ref))
     }))
+
+  it.effect("every restart is logged at Warning with the child's cause, the restart count and the delay, annotated", () => {
+    const logs: Array<{ level: string; message: string; cause: Cause.Cause<unknown>; annotations: Record<string, unknown> }> = []
+    const logger = Logger.make(({ cause, fiber, logLevel, message }) => {
+      logs.push({
+        level: logLevel,
+        message: (Array.isArray(message) ? message : [message]).map(String).join(" "),
+        cause,
+        annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
+      })
+    })
+    return Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({
+        name: "pipeline",
+        maxRestarts: 5,
+        within: "1 minute",
+        backoff: Schedule.spaced("20 millis")
+      })
+      const fetch = yield* Supervisor.spawn(supervisor, Behavior.stateless((_: "crash") => Effect.die(new Error("boom"))), { name: "fetch" })
+      yield* Actor.tell(fetch, "crash")
+      yield* settle
+      yield* TestClock.adjust("20 millis")
+      yield* settle
+      yield* Actor.tell(fetch, "crash")
+      yield* settle
+      const warnings = logs.filter((log) => log.level === "Warn")
+      assert.strictEqual(warnings.length, 2)
+      const [first, second] = warnings
+      assert.include(first!.message, `supervisor "pipeline" restarts actor "fetch"`)
+      assert.include(first!.message, "died: Error: boom")
+      assert.include(first!.message, "restart 1 of 5 within 60000 ms, in 20 ms")
+      assert.include(second!.message, "restart 2 of 5")
+      assert.strictEqual((Cause.squash(first!.cause) as Error).message, "boom")
+      assert.strictEqual((Cause.squash(second!.cause) as Error).message, "boom")
+      assert.deepInclude(first!.annotations, { supervisor: "pipeline", actor: "fetch", restarts: 1, delayMillis: 20 })
+    }).pipe(Effect.provide(Logger.layer([logger])))
+  })
+
+  it.effect("RestartIntensityExceeded names the child that exceeded it and carries its last cause", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* Supervisor.make({ name: "pipeline", maxRestarts: 1, within: "5 seconds", backoff: noDelay })
+      const calm = yield* Supervisor.spawn(supervisor, Behavior.stateless((_: "crash") => Effect.fail("calm failed")), { name: "calm" })
+      const fetch = yield* Supervisor.spawn(supervisor, Behavior.stateless((_: "crash") => Effect.die(new Error("boom"))), { name: "fetch" })
+      yield* Actor.tell(calm, "crash")
+      yield* settle
+      yield* Actor.tell(fetch, "crash")
+      const terminated = yield* Supervisor.awaitTermination(supervisor)
+      const error = Exit.findErrorOption(terminated.exit)
+      assert.strictEqual(error._tag, "Some")
+      const exceeded = (error as { readonly value: ActorError.RestartIntensityExceeded }).value
+      assert.instanceOf(exceeded, ActorError.RestartIntensityExceeded)
+      assert.strictEqual(exceeded.child, "fetch")
+      assert.strictEqual(exceeded.restarts, 2)
+      assert.strictEqual((Cause.squash(exceeded.cause) as Error).message, "boom")
+      assert.strictEqual(
+        exceeded.message,
+        `supervisor "pipeline" gave up: 2 restarts within 5000 ms; last: actor "fetch" died: Error: boom`
+      )
+    }).pipe(Effect.provide(Logger.layer([]))))
 
   it.effect("restarts spread over more than the window do not exceed the intensity", () =>
     Effect.gen(function*() {
