@@ -16,7 +16,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { dual } from "effect/Function"
-import { type ActorStopped, AskTimeout, type InvalidOptions, type MailboxFull } from "./ActorError.ts"
+import { type ActorStopped, AskTimeout, InvalidOptions, type MailboxFull } from "./ActorError.ts"
 import type { Behavior } from "./Behavior.ts"
 import * as Mailbox from "./Mailbox.ts"
 import * as Reply from "./Reply.ts"
@@ -86,6 +86,18 @@ const asCell = <Msg>(ref: ActorRef<Msg>): Cell<Msg, any, any, any> => ref as unk
 export const isActorRef = (u: unknown): u is ActorRef<unknown> =>
   typeof u === "object" && u !== null && (u as any)[TypeId] === TypeId
 
+const positiveInteger = (option: string, value: number): Effect.Effect<void, InvalidOptions> =>
+  Number.isSafeInteger(value) && value > 0
+    ? Effect.void
+    : Effect.fail(new InvalidOptions({ option, reason: `must be a positive integer, got ${value}` }))
+
+const validateBehavior = (behavior: Behavior<any, any, any, any>): Effect.Effect<void, InvalidOptions> =>
+  behavior.batch !== undefined
+    ? positiveInteger("maxBatch", behavior.batch.maxBatch)
+    : behavior.concurrent !== undefined
+    ? positiveInteger("concurrency", behavior.concurrent.concurrency)
+    : Effect.void
+
 /** @internal */
 export const spawnCell = <Msg, S, E, R>(
   behavior: Behavior<Msg, S, E, R>,
@@ -93,7 +105,7 @@ export const spawnCell = <Msg, S, E, R>(
   owner: Scope.Scope,
   parent: Parent | undefined
 ): Effect.Effect<Cell<Msg, S, E, R>, E | InvalidOptions, R> =>
-  Effect.flatMap(Mailbox.validateOptions(options), ({ capacity, overflow }) =>
+  Effect.flatMap(Effect.andThen(validateBehavior(behavior), Mailbox.validateOptions(options)), ({ capacity, overflow }) =>
     Effect.contextWith((context: Context.Context<R>) => {
       const name = options?.name
       const mailbox = new Mailbox.MailboxImpl<Msg>(name ?? "actor", capacity, overflow)
@@ -315,6 +327,23 @@ export const mailboxSize = <Msg>(self: ActorRef<Msg>): Effect.Effect<number> =>
   Effect.sync(() => asCell(self).mailbox.size)
 
 /**
+ * Messages the actor is handling right now: up to the concurrency for a
+ * `Behavior.concurrent` stage, the batch size for a `Behavior.batched` one
+ * in the middle of a batch, otherwise 0 or 1.
+ *
+ * @example
+ * ```ts
+ * import { Actor } from "@trawl/actor"
+ *
+ * declare const fetcher: Actor.ActorRef<string>
+ * const program = Actor.inProgress(fetcher)
+ * ```
+ * @since 0.1.0
+ */
+export const inProgress = <Msg>(self: ActorRef<Msg>): Effect.Effect<number> =>
+  Effect.sync(() => asCell(self).inProgress)
+
+/**
  * Messages the actor's mailbox dropped so far (drop policies).
  *
  * @example
@@ -369,6 +398,9 @@ const makeActorContext = <Msg>(cell: Cell<Msg, any, any, any>): ActorContext<Msg
 })
 
 setContextFactory(makeActorContext)
+
+/** @internal fibers an actor holds right now: none when idle */
+export const fiberCount = <Msg>(self: ActorRef<Msg>): number => asCell(self).fiberCount
 
 /** @internal */
 export const fiberOf = <Msg>(self: ActorRef<Msg>): Fiber.Fiber<void, never> | undefined => asCell(self).fiber

@@ -2,7 +2,8 @@
  * What an actor does: an `init` effect that makes its initial state (run at
  * spawn and at every restart, inside the incarnation's Scope, so resources it
  * acquires are released on restart and stop), and a `receive` function that
- * processes one message and returns the next state.
+ * processes one message and returns the next state. `batched` processes
+ * queued messages a batch at a time; `concurrent` handles up to N at once.
  *
  * @since 0.1.0
  */
@@ -30,6 +31,22 @@ export interface Behavior<in out Msg, in out S, out E = never, out R = never> {
    * failing message is dropped.
    */
   readonly redeliverOnRestart?: boolean | undefined
+  /**
+   * Set by `batched`: the actor hands `batch.receive` up to `maxBatch` queued
+   * messages at a time instead of calling `receive` per message.
+   */
+  readonly batch?: {
+    readonly maxBatch: number
+    readonly receive: (state: S, batch: ReadonlyArray<Msg>, context: ActorContext<Msg>) => Effect.Effect<S, E, R>
+  } | undefined
+  /**
+   * Set by `concurrent`: up to `concurrency` messages are handled at once, each
+   * by `handle` in a fiber of the current incarnation; the state is unused.
+   */
+  readonly concurrent?: {
+    readonly concurrency: number
+    readonly handle: (message: Msg, context: ActorContext<Msg>) => Effect.Effect<void, E, R>
+  } | undefined
 }
 
 /**
@@ -110,3 +127,93 @@ export const stateless = <Msg, E = never, R = never>(
   init: Effect.void,
   receive: (_state, message, context) => handler(message, context)
 })
+
+/**
+ * A behaviour that drains its mailbox in batches: `receive` gets 1 to
+ * `maxBatch` messages, oldest first — all that were queued (up to `maxBatch`)
+ * when the batch was taken. Messages that arrive while a batch is processed
+ * make the next one, so under load batches grow by themselves (a store writer
+ * writes them in one transaction). A graceful `Actor.stop` processes every
+ * queued message, in batches, before stopping. With `redeliverOnRestart` the
+ * failed batch is handed again, first, after a supervised restart. A
+ * `maxBatch` that is not a positive integer fails the spawn with
+ * `InvalidOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Behavior } from "@trawl/actor"
+ *
+ * declare const writeAll: (rows: ReadonlyArray<string>) => Effect.Effect<void>
+ *
+ * const writer = Behavior.batched({
+ *   init: Effect.succeed(0),
+ *   maxBatch: 500,
+ *   receive: (written, rows: ReadonlyArray<string>) => Effect.as(writeAll(rows), written + rows.length)
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const batched = <Msg, S, E = never, R = never>(options: {
+  readonly init: Effect.Effect<S, E, R | Scope.Scope>
+  /** Largest batch handed to `receive`; a positive integer. */
+  readonly maxBatch: number
+  /** Called with 1..maxBatch messages, oldest first, all that were queued (up to maxBatch) when the batch was taken. */
+  readonly receive: (state: S, batch: ReadonlyArray<Msg>, context: ActorContext<Msg>) => Effect.Effect<S, E, R>
+  /** After a restart, hand the failed batch again first (put back at the head of the mailbox). Default false. */
+  readonly redeliverOnRestart?: boolean | undefined
+}): Behavior<Msg, S, E, R> => {
+  const receive = options.receive
+  return {
+    init: options.init,
+    receive: (state, message, context) => receive(state, [message], context),
+    redeliverOnRestart: options.redeliverOnRestart,
+    batch: { maxBatch: options.maxBatch, receive }
+  }
+}
+
+/**
+ * A stage whose messages are handled by up to `concurrency` fibers at once
+ * (a fetch stage with 256 requests in flight). Each message is handled in its
+ * own fiber inside the actor's current incarnation scope, in no particular
+ * order of completion; with `concurrency` handlers running the actor takes no
+ * more messages, so its bounded mailbox fills and backpressure reaches the
+ * senders. An idle stage holds no fiber.
+ *
+ * - A handler that fails fails the actor like a failing `receive`; on a
+ *   supervised restart the messages whose handlers were still running are put
+ *   back at the head of the mailbox, in their original order, and handled
+ *   again; the failed message too with `redeliverOnRestart`.
+ * - `Actor.stop` handles everything queued and waits for every handler;
+ *   `Actor.interrupt` (or closing the scope) interrupts them.
+ * - `Actor.inProgress` tells how many handlers are running.
+ *
+ * A `concurrency` that is not a positive integer fails the spawn with
+ * `InvalidOptions`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Behavior } from "@trawl/actor"
+ *
+ * declare const fetchPage: (url: string) => Effect.Effect<void, Error>
+ *
+ * const fetcher = Behavior.concurrent({ concurrency: 256, handle: (url: string) => fetchPage(url) })
+ * ```
+ * @since 0.1.0
+ */
+export const concurrent = <Msg, E = never, R = never>(options: {
+  /** Messages handled at once; a positive integer. */
+  readonly concurrency: number
+  readonly handle: (message: Msg, context: ActorContext<Msg>) => Effect.Effect<void, E, R>
+  /** After a restart, handle the message whose handler failed once more. Default false. */
+  readonly redeliverOnRestart?: boolean | undefined
+}): Behavior<Msg, void, E, R> => {
+  const handle = options.handle
+  return {
+    init: Effect.void,
+    receive: (_state, message, context) => handle(message, context),
+    redeliverOnRestart: options.redeliverOnRestart,
+    concurrent: { concurrency: options.concurrency, handle }
+  }
+}

@@ -113,7 +113,9 @@ export class MailboxImpl<A> implements Mailbox<A> {
 
   private grow(): void {
     const old = this.buffer
-    const next: Array<A | undefined> = new Array(Math.min(this.capacity, Math.max(4, old.length * 2)))
+    // at least one more slot: a restart may put messages back into a full
+    // mailbox (redelivery), briefly holding more than the capacity
+    const next: Array<A | undefined> = new Array(Math.max(this.size + 1, Math.min(this.capacity, Math.max(4, old.length * 2))))
     for (let i = 0; i < this.size; i++) {
       next[i] = old[(this.head + i) % old.length]
     }
@@ -209,7 +211,10 @@ export class MailboxImpl<A> implements Mailbox<A> {
     }
   }
 
-  /** Puts a message back at the head (a failed message redelivered after a restart). */
+  /**
+   * Puts a message back at the head (a message redelivered after a restart),
+   * even into a full mailbox: senders wait until it is below capacity again.
+   */
   unshift(message: A): void {
     if (this.size === this.buffer.length) this.grow()
     this.head = (this.head - 1 + this.buffer.length) % this.buffer.length

@@ -29,6 +29,14 @@ export interface Behavior<Msg, S, E, R> {
   readonly receive: (state: S, message: Msg, context: any) => Effect.Effect<S, E, R>
   readonly reduce?: ((state: S, message: Msg, context: any) => S) | undefined
   readonly redeliverOnRestart?: boolean | undefined
+  readonly batch?: {
+    readonly maxBatch: number
+    readonly receive: (state: S, batch: ReadonlyArray<Msg>, context: any) => Effect.Effect<S, E, R>
+  } | undefined
+  readonly concurrent?: {
+    readonly concurrency: number
+    readonly handle: (message: Msg, context: any) => Effect.Effect<void, E, R>
+  } | undefined
 }
 
 /** The parent a supervised cell reports its exits to. */
@@ -76,8 +84,21 @@ export class Cell<Msg, S, E, R> {
   restarting = false
   /** Set by an explicit `stop`/`interrupt` from outside: a supervisor never restarts it. */
   stopRequested = false
-  /** The message whose processing failed, kept for `redeliverOnRestart`. */
+  /** The message being processed by an effectful step (the one that failed, after a failure). */
   current: Msg | undefined = undefined
+  /** The batch being processed by a batched behaviour. */
+  currentBatch: ReadonlyArray<Msg> | undefined = undefined
+  /**
+   * Concurrent behaviours: the messages whose handlers are running, by take
+   * order (a Map iterates in insertion order, so this is mailbox order).
+   */
+  inFlight: Map<number, Msg> | undefined = undefined
+  /** Concurrent behaviours: worker fibers alive, and those forked but not yet taking. */
+  workers = 0
+  starting = 0
+  private taken = 0
+  /** Bumped when an incarnation closes for a restart: exits of its workers are then ignored. */
+  private incarnation = 0
   exit: Exit.Exit<void, unknown> | undefined = undefined
   watchers: Array<(terminated: Terminated) => void> | undefined = undefined
   /** Pending asks, failed with `ActorStopped` when the actor stops. */
@@ -159,7 +180,9 @@ export class Cell<Msg, S, E, R> {
     return Effect.suspend((): Effect.Effect<void, MailboxFull | ActorStopped> => {
       switch (this.mailbox.offer(message)) {
         case "accepted":
-          return this.status === "idle" ? this.activate() : Effect.void
+          return this.behavior.concurrent === undefined
+            ? (this.status === "idle" ? this.activate() : Effect.void)
+            : this.wakeWorkers()
         case "dropped":
           return metrics.dropped(this.context)
         case "closed":
@@ -170,10 +193,16 @@ export class Cell<Msg, S, E, R> {
           }
           return Effect.flatMap(
             Mailbox.waitForRoom(this.mailbox, message, () => new ActorStopped({ actor: this.name })),
-            () => this.status === "idle" ? this.activate() : Effect.void
+            () => this.wake()
           )
       }
     })
+  }
+
+  /** Starts processing queued messages, if nothing is processing them yet. */
+  wake(): Effect.Effect<void> {
+    if (this.behavior.concurrent !== undefined) return this.wakeWorkers()
+    return this.status === "idle" && this.mailbox.size > 0 ? this.activate() : Effect.void
   }
 
   /** Forks a fiber that drains the mailbox; it ends when the mailbox is empty. */
@@ -204,6 +233,7 @@ export class Cell<Msg, S, E, R> {
    * fibers every `yieldEvery` messages.
    */
   private drain(): Effect.Effect<void, E, R> {
+    if (this.behavior.batch !== undefined) return this.drainBatches(this.behavior.batch)
     const self = this
     const context = contextOf(self)
     let budget = yieldEvery
@@ -219,6 +249,7 @@ export class Cell<Msg, S, E, R> {
         while (true) {
           const message = mailbox.poll()
           if (message === Mailbox.empty) {
+            self.current = undefined
             if (lingered) return Effect.void
             // Let the fibers we just answered run once before going idle: a
             // conversation (ask, reply, ask…) then costs a yield per message,
@@ -241,8 +272,10 @@ export class Cell<Msg, S, E, R> {
             if (proto === successProto) {
               state = (next as Exit.Success<S, E>).value
             } else if (proto === failureProto) {
+              self.current = message
               return next
             } else {
+              self.current = message
               return Effect.flatMap(next, (nextState) => {
                 self.state = nextState
                 self.current = undefined
@@ -262,6 +295,110 @@ export class Cell<Msg, S, E, R> {
       }
     }
     return Effect.suspend(loop)
+  }
+
+  /**
+   * A batched behaviour: takes up to `maxBatch` queued messages at once (which
+   * lets waiting senders in as room frees) and hands them to `receive`
+   * together; messages that arrive meanwhile make the next batch.
+   */
+  private drainBatches(batching: NonNullable<Behavior<Msg, S, E, R>["batch"]>): Effect.Effect<void, E, R> {
+    const self = this
+    const context = contextOf(self)
+    const { maxBatch, receive } = batching
+    let lingered = false
+    const step = (next: S): Effect.Effect<void, E, R> => {
+      self.state = next
+      self.currentBatch = undefined
+      return loop()
+    }
+    const loop = (): Effect.Effect<void, E, R> => {
+      const batch = self.mailbox.drain(maxBatch)
+      if (batch.length === 0) {
+        if (lingered) return Effect.void
+        // one yield before going idle: senders woken by the last take get to
+        // refill the mailbox, and the next batch is a full one
+        lingered = true
+        return Effect.andThen(Effect.yieldNow, Effect.suspend(loop))
+      }
+      lingered = false
+      self.currentBatch = batch
+      self.processed += batch.length
+      return Effect.flatMap(receive(self.state, batch, context), step)
+    }
+    return Effect.suspend(loop)
+  }
+
+  /**
+   * A concurrent behaviour: forks workers (into the incarnation scope) up to
+   * the concurrency, never more than there are messages for. Each worker takes
+   * one message at a time and ends when the mailbox is empty, so an idle actor
+   * holds no fiber; with every worker busy nothing takes from the mailbox, and
+   * senders feel backpressure.
+   */
+  wakeWorkers(): Effect.Effect<void> {
+    if (this.status !== "idle" && this.status !== "active") return Effect.void
+    const wanted = Math.min(this.behavior.concurrent!.concurrency - this.workers, this.mailbox.size - this.starting)
+    if (wanted <= 0) return Effect.void
+    this.status = "active"
+    this.workers += wanted
+    this.starting += wanted
+    const worker = Effect.provideContext(this.worker(this.incarnation) as Effect.Effect<void>, this.context as Context.Context<never>)
+    const scope = this.scope
+    const fork = Effect.asVoid(Effect.forkIn(worker, scope))
+    return wanted === 1 ? fork : Effect.forEach(new Array<void>(wanted), () => fork, { discard: true })
+  }
+
+  private worker(incarnation: number): Effect.Effect<void, never, R> {
+    const self = this
+    const handle = self.behavior.concurrent!.handle
+    const context = contextOf(self)
+    const inFlight = self.inFlight ??= new Map()
+    let key = 0
+    let processed = 0
+    const done = () => {
+      inFlight.delete(key)
+      key = 0
+      return next()
+    }
+    const next = (): Effect.Effect<void, E, R> => {
+      // a failure elsewhere suspends the actor: take nothing more
+      if (self.incarnation !== incarnation || self.status !== "active") return Effect.void
+      const message = self.mailbox.poll()
+      if (message === Mailbox.empty) return Effect.void
+      key = ++self.taken
+      inFlight.set(key, message)
+      processed++
+      return Effect.flatMap(handle(message, context), done)
+    }
+    return Effect.flatMap(
+      Effect.exit(Effect.suspend(() => {
+        if (self.incarnation === incarnation) self.starting--
+        return next()
+      })),
+      (exit) => Effect.andThen(metrics.processed(self.context, processed), self.workerExited(incarnation, key, exit))
+    )
+  }
+
+  private workerExited(incarnation: number, key: number, exit: Exit.Exit<void, E>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      // the incarnation closed for a restart: the restart accounts for its messages
+      if (this.incarnation !== incarnation || this.status === "stopped") return Effect.void
+      this.workers--
+      if (Exit.isSuccess(exit)) {
+        if (this.status !== "active") return Effect.void
+        if (this.mailbox.size > 0) return this.wakeWorkers()
+        if (this.workers > 0) return Effect.void
+        this.status = "idle"
+        // ended mailbox, drained, every handler done: a graceful stop completes here
+        return this.mailbox.status === "open" ? Effect.void : this.exitWith(Exit.void, !this.stopRequested)
+      }
+      if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+      if (this.behavior.redeliverOnRestart !== true) this.inFlight?.delete(key)
+      // only the first failure of an incarnation fails the actor
+      if (this.status !== "active") return Effect.void
+      return this.exitWith(exit as Exit.Exit<void, unknown>, false)
+    })
   }
 
   private afterRun(exit: Exit.Exit<void, E>): Effect.Effect<void> {
@@ -326,6 +463,7 @@ export class Cell<Msg, S, E, R> {
       this.status = "suspended"
       if (this.scope.state._tag === "Closed") return Effect.void
       this.restarting = true
+      this.incarnation++
       return Effect.ensuring(
         Scope.close(this.scope, Exit.interrupt()),
         Effect.sync(() => {
@@ -340,17 +478,51 @@ export class Cell<Msg, S, E, R> {
   restart(): Effect.Effect<void, E> {
     return Effect.andThen(this.suspend(), Effect.suspend(() => {
       if (this.status === "stopped") return Effect.void
-      const failed = this.current
-      this.current = undefined
-      if (failed !== undefined && this.behavior.redeliverOnRestart === true) {
-        this.mailbox.unshift(failed)
-      }
+      const redeliver = this.takeRedelivery()
+      for (let i = redeliver.length - 1; i >= 0; i--) this.mailbox.unshift(redeliver[i]!)
       if (this.mailbox.status === "ended") this.mailbox.reopen()
       return Effect.andThen(this.start(), Effect.suspend(() => {
         this.status = "idle"
-        return this.mailbox.size > 0 ? this.activate() : Effect.void
+        return this.wake()
       }))
     }))
+  }
+
+  /**
+   * What a restart puts back at the head of the mailbox, oldest first: the
+   * messages of interrupted concurrent handlers (and of the failed one with
+   * `redeliverOnRestart`), or the failed message or batch with `redeliverOnRestart`.
+   */
+  private takeRedelivery(): ReadonlyArray<Msg> {
+    const redeliver = this.behavior.redeliverOnRestart === true
+    const current = this.current
+    const batch = this.currentBatch
+    const inFlight = this.inFlight
+    this.current = undefined
+    this.currentBatch = undefined
+    this.workers = 0
+    this.starting = 0
+    if (inFlight !== undefined && inFlight.size > 0) {
+      const messages = [...inFlight.values()]
+      inFlight.clear()
+      return messages
+    }
+    if (!redeliver) return []
+    if (batch !== undefined) return batch
+    return current === undefined ? [] : [current]
+  }
+
+  /** Messages being handled right now. */
+  get inProgress(): number {
+    if (this.inFlight !== undefined) return this.inFlight.size
+    if (this.status !== "active") return 0
+    if (this.currentBatch !== undefined) return this.currentBatch.length
+    return this.current === undefined ? 0 : 1
+  }
+
+  /** Fibers the actor holds right now (none when idle). */
+  get fiberCount(): number {
+    return this.behavior.concurrent !== undefined ? this.workers : this.fiber === undefined ? 0 : 1
   }
 
   /** Runs once, as the last finalizer of the last incarnation. */
