@@ -174,11 +174,12 @@ export const batched = <Msg, S, E = never, R = never>(options: {
 
 /**
  * A stage whose messages are handled by up to `concurrency` fibers at once
- * (a fetch stage with 256 requests in flight). Each message is handled in its
- * own fiber inside the actor's current incarnation scope, in no particular
- * order of completion; with `concurrency` handlers running the actor takes no
- * more messages, so its bounded mailbox fills and backpressure reaches the
- * senders. An idle stage holds no fiber.
+ * (a fetch stage with 256 requests in flight). Messages are taken in order by
+ * up to `concurrency` fibers forked in the actor's current incarnation scope,
+ * each handling one message at a time (completions come in any order); with
+ * `concurrency` handlers running the actor takes no more messages, so its
+ * bounded mailbox fills and backpressure reaches the senders. A fiber ends as
+ * soon as it finds the mailbox empty: an idle stage holds no fiber.
  *
  * - A handler that fails fails the actor like a failing `receive`; on a
  *   supervised restart the messages whose handlers were still running are put

@@ -343,10 +343,19 @@ export class Cell<Msg, S, E, R> {
     this.status = "active"
     this.workers += wanted
     this.starting += wanted
-    const worker = Effect.provideContext(this.worker(this.incarnation) as Effect.Effect<void>, this.context as Context.Context<never>)
     const scope = this.scope
-    const fork = Effect.asVoid(Effect.forkIn(worker, scope))
-    return wanted === 1 ? fork : Effect.forEach(new Array<void>(wanted), () => fork, { discard: true })
+    const incarnation = this.incarnation
+    const fork = () =>
+      Effect.asVoid(Effect.forkIn(
+        Effect.provideContext(this.worker(incarnation) as Effect.Effect<void>, this.context as Context.Context<never>),
+        scope
+      ))
+    if (wanted === 1) return fork()
+    return Effect.suspend(() => {
+      let forks: Effect.Effect<void> = fork()
+      for (let i = 1; i < wanted; i++) forks = Effect.andThen(forks, fork())
+      return forks
+    })
   }
 
   private worker(incarnation: number): Effect.Effect<void, never, R> {
@@ -354,6 +363,7 @@ export class Cell<Msg, S, E, R> {
     const handle = self.behavior.concurrent!.handle
     const context = contextOf(self)
     const inFlight = self.inFlight ??= new Map()
+    // one worker's own state: a worker effect is forked once and never shared
     let key = 0
     let processed = 0
     const done = () => {
@@ -383,8 +393,9 @@ export class Cell<Msg, S, E, R> {
   private workerExited(incarnation: number, key: number, exit: Exit.Exit<void, E>): Effect.Effect<void> {
     return Effect.suspend(() => {
       // the incarnation closed for a restart: the restart accounts for its messages
-      if (this.incarnation !== incarnation || this.status === "stopped") return Effect.void
+      if (this.incarnation !== incarnation) return Effect.void
       this.workers--
+      if (this.status === "stopped") return Effect.void
       if (Exit.isSuccess(exit)) {
         if (this.status !== "active") return Effect.void
         if (this.mailbox.size > 0) return this.wakeWorkers()
@@ -531,6 +542,8 @@ export class Cell<Msg, S, E, R> {
       if (this.status === "stopped") return Effect.void
       this.status = "stopped"
       this.fiber = undefined
+      this.workers = 0
+      this.starting = 0
       this.mailbox.shutdown()
       const terminatedExit: Exit.Exit<void, unknown> = Exit.isSuccess(exit) ? Exit.void : exit as Exit.Exit<never, unknown>
       const notify = Effect.sync(() => {
