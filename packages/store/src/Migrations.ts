@@ -105,6 +105,39 @@ const alertProductName = Effect.gen(function*() {
   yield* sql`ALTER TABLE alerts ADD COLUMN product_name TEXT`
 })
 
+// Delivery per alert and notifier (an outbox per channel): each notifier
+// delivers each alert on its own, so a failing webhook holds back neither
+// stdout nor the file. `watermark` is the highest alert id at or below which
+// every alert is done for that notifier (delivered, or sent before it was
+// registered): the pending scan starts there. `alerts.sent_at` keeps meaning
+// "delivered by every registered notifier". The notifiers table starts empty:
+// the first registration of a notifier starts it below the lowest unsent
+// alert, so alerts pending at migration are delivered by the notifiers of the
+// next run and alerts sent before it by none. `alerts.claimed_until` is no
+// longer used (claims are per delivery row).
+const deliveries = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE notifiers (
+    name TEXT NOT NULL PRIMARY KEY,
+    watermark BIGINT NOT NULL,
+    registered_at BIGINT NOT NULL,
+    last_error TEXT,
+    last_error_at BIGINT,
+    last_delivered_at BIGINT
+  )`
+  yield* sql`CREATE TABLE deliveries (
+    alert_id BIGINT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    notifier TEXT NOT NULL REFERENCES notifiers (name) ON DELETE CASCADE,
+    claimed_until BIGINT,
+    sent_at BIGINT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (alert_id, notifier)
+  )`
+  // notifierStatus counts a notifier's deliveries; deleting a notifier cascades
+  yield* sql`CREATE INDEX deliveries_notifier ON deliveries (notifier)`
+})
+
 /**
  * Every migration, keyed `<id>_<name>`.
  *
@@ -112,14 +145,15 @@ const alertProductName = Effect.gen(function*() {
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name"]
+ * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries"]
  * ```
  *
  * @since 0.1.0
  */
 export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_initial": initial,
-  "2_alert_product_name": alertProductName
+  "2_alert_product_name": alertProductName,
+  "3_deliveries": deliveries
 }
 
 /**
@@ -129,7 +163,7 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Migrations.latest // 2
+ * Migrations.latest // 3
  * ```
  *
  * @since 0.1.0

@@ -314,10 +314,11 @@ export type AlertKind = typeof AlertKind.Type
  * import { Effect } from "effect"
  * import { Store } from "@trawl/store"
  *
- * const keys = Effect.gen(function*() {
+ * const keys: Array<string> = []
+ * const pass = Effect.gen(function*() {
  *   const store = yield* Store.Store
- *   const pending = yield* store.pendingAlerts(10)
- *   return pending.map((alert) => alert.key)
+ *   yield* store.registerNotifiers(["stdout"])
+ *   return yield* store.deliver("stdout", (alert) => Effect.sync(() => keys.push(alert.key)))
  * })
  * ```
  *
@@ -408,4 +409,31 @@ export class StatusCounts extends Schema.Class<StatusCounts>("@trawl/store/Statu
   alertsPending: Schema.Int,
   alertsSent: Schema.Int,
   runs: Schema.Int
+}) {}
+
+/**
+ * Where a notifier stands: alerts still to deliver, alerts delivered, and its
+ * last failure and last success (epoch ms). `lastError` stays after a later
+ * success: compare `lastErrorAt` with `lastDeliveredAt`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ *
+ * const failing = Effect.map(
+ *   Effect.flatMap(Store.Store, (store) => store.notifierStatus()),
+ *   (all) => all.filter((n) => n.lastErrorAt !== null && n.lastErrorAt > (n.lastDeliveredAt ?? 0))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class NotifierStatus extends Schema.Class<NotifierStatus>("@trawl/store/NotifierStatus")({
+  name: Schema.String,
+  pending: Schema.Int,
+  delivered: Schema.Int,
+  lastError: Schema.NullOr(Schema.String),
+  lastErrorAt: Schema.NullOr(Millis),
+  lastDeliveredAt: Schema.NullOr(Millis)
 }) {}

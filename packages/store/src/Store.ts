@@ -83,7 +83,7 @@ export interface ObservationFilter {
 }
 
 /**
- * How a delivery pass went.
+ * How a delivery pass of one notifier went.
  *
  * @example
  * ```ts
@@ -95,8 +95,12 @@ export interface ObservationFilter {
  * @since 0.1.0
  */
 export interface Delivery {
+  /** Alerts delivered (and recorded) in this pass. */
   readonly delivered: number
+  /** 1 when a failure stopped the pass, else 0. */
   readonly failed: number
+  /** What that failure said (its `message`, else its `_tag`, else the value), at most 1000 characters. */
+  readonly lastError?: string
 }
 
 /**
@@ -151,24 +155,41 @@ export interface Service {
     targetId: number,
     options?: { readonly since?: number | undefined; readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<Model.Observation>, StoreError.DatabaseError>
+  /** Counts for a status page; `alertsPending`/`alertsSent` count alerts not yet / already delivered by every notifier. */
   readonly statusCounts: (now: number) => Effect.Effect<Model.StatusCounts, StoreError.DatabaseError>
-  /** Unsent alerts, oldest first. */
-  readonly pendingAlerts: (limit: number) => Effect.Effect<ReadonlyArray<Model.Alert>, StoreError.DatabaseError>
-  /** Marks alerts sent; returns how many were not sent before (0 for a repeat). */
-  readonly markSent: (keys: ReadonlyArray<string>) => Effect.Effect<number, StoreError.DatabaseError>
   /**
-   * Claims up to `limit` unsent alerts (oldest first, default 100) for
-   * `leaseMillis` (default 60 s), hands each to `notify`, and marks it sent
-   * once `notify` succeeded. Concurrent deliverers (fibers or processes) never
-   * claim the same alert. A crash between notifying and marking leaves the
-   * alert claimed until its lease ends, then it is delivered again under the
-   * same key: receivers deduplicate on `Alert.key`, so each alert takes effect
-   * exactly once. A failed `notify` releases the alert for the next pass.
+   * Registers notifiers by stable name (`"stdout"`, `"jsonl ./alerts.jsonl"`,
+   * `"webhook https://hooks.example/x"`); idempotent. A notifier seen for the
+   * first time gets the alerts still unsent (not delivered by every notifier
+   * registered before it) and every later one, not the history already sent.
+   * Register every notifier of a run before its first `deliver`: an alert
+   * counts as sent (`Alert.sentAt`) once every registered notifier delivered it.
+   */
+  readonly registerNotifiers: (names: ReadonlyArray<string>) => Effect.Effect<void, StoreError.DatabaseError>
+  /**
+   * One delivery pass for one notifier: claims up to `limit` alerts pending
+   * for it (oldest first, default 100) for `leaseMillis` (default 60 s), hands
+   * each to `notify` in order, and records it delivered for this notifier once
+   * `notify` succeeded. Each notifier delivers on its own: a failing one holds
+   * back no other. Concurrent deliverers (fibers or processes) never claim the
+   * same alert for the same notifier.
+   *
+   * A typed failure of `notify` is recorded (attempts and last error on the
+   * delivery, last error on the notifier), the alert and the rest of the pass
+   * are released, and the pass stops: the next pass starts with that alert
+   * again, so order is kept and a failing channel does not spin. Interruption
+   * (a crash) and defects end the pass with its alerts claimed until their
+   * lease ends; then they are delivered again under the same `Alert.key`, on
+   * which receivers deduplicate. Fails with `StorageFailure` for a notifier
+   * never registered.
    */
   readonly deliver: <E, R>(
+    notifier: string,
     notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
     options?: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined }
   ) => Effect.Effect<Delivery, StoreError.DatabaseError, R>
+  /** Every registered notifier, by name: pending and delivered counts, last error and last delivery. */
+  readonly notifierStatus: () => Effect.Effect<ReadonlyArray<Model.NotifierStatus>, StoreError.DatabaseError>
   readonly startRun: () => Effect.Effect<Model.Run, StoreError.DatabaseError>
   readonly finishRun: (
     id: number,
@@ -353,6 +374,27 @@ const toRun = (row: Record<string, unknown>): Model.Run =>
     observations: num(row.observations),
     failures: num(row.failures)
   })
+
+/** What a failed notification said, for the delivery and notifier rows. */
+const errorText = (error: unknown): string => {
+  let text: string
+  if (typeof error === "string") text = error
+  else if (typeof error === "object" && error !== null) {
+    const { _tag, message } = error as { _tag?: unknown; message?: unknown }
+    text = typeof message === "string" && message !== ""
+      ? message
+      : typeof _tag === "string"
+      ? _tag
+      : (() => {
+        try {
+          return JSON.stringify(error) ?? String(error)
+        } catch {
+          return String(error)
+        }
+      })()
+  } else text = String(error)
+  return text.length > 1000 ? text.slice(0, 1000) : text
+}
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -800,83 +842,196 @@ export const make = (
         Effect.mapError(failed("statusCounts"))
       )
 
-    const pendingAlerts = (limit: number) =>
-      sql`SELECT ${sql.literal(alertColumns)} FROM alerts a JOIN targets t ON t.id = a.target_id WHERE a.sent_at IS NULL ORDER BY a.id LIMIT ${
-        Math.max(0, Math.floor(limit))
-      }`.pipe(
-        Effect.map((rows) => rows.map(toAlert)),
-        Effect.mapError(failed("pendingAlerts"))
+    // Alert ids come from a sequence and commit out of order on Postgres: a
+    // writer may still hold id 10 uncommitted when id 11 is visible. Before a
+    // notifier's watermark is set from what is visible, wait for the writers
+    // in flight (and keep new ones out for the few statements that follow).
+    // SQLite has one writer at a time, so what is visible is all there is.
+    const holdAlertIds = (wait: "short" | "lockTimeout"): Effect.Effect<void, SqlError.SqlError> =>
+      dialect !== "pg"
+        ? Effect.void
+        : wait === "short"
+        ? Effect.andThen(sql`SET LOCAL lock_timeout = '200ms'`, sql`LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE`).pipe(Effect.asVoid)
+        : Effect.asVoid(sql`LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE`)
+
+    const registerNotifiers = (names: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const unique = Array.from(new Set(names))
+        if (unique.length === 0) return
+        if (unique.some((name) => name.length === 0)) {
+          return yield* new StoreError.StorageFailure({ operation: "registerNotifiers", detail: "a notifier name is empty" })
+        }
+        const now = yield* Clock.currentTimeMillis
+        yield* sql.withTransaction(Effect.gen(function*() {
+          const known = new Set<string>()
+          for (const chunk of chunks(unique, chunkSize)) {
+            const rows = yield* sql<{ name: unknown }>`SELECT name FROM notifiers WHERE ${sql.in("name", chunk)}`
+            for (const row of rows) known.add(String(row.name))
+          }
+          const missing = unique.filter((name) => !known.has(name))
+          if (missing.length === 0) return
+          yield* holdAlertIds("lockTimeout")
+          // below the oldest alert not yet delivered everywhere; else past the newest
+          const [row] = yield* sql<{ pending: unknown; top: unknown }>`SELECT
+            (SELECT min(id) FROM alerts WHERE sent_at IS NULL) AS pending,
+            (SELECT max(id) FROM alerts) AS top`
+          const pending = numOrNull(row?.pending)
+          const watermark = pending !== null ? pending - 1 : numOrNull(row?.top) ?? 0
+          for (const chunk of chunks(missing, chunkSize)) {
+            yield* sql`INSERT INTO notifiers ${
+              sql.insert(nonEmpty(chunk.map((name) => ({ name, watermark, registered_at: now }))))
+            } ON CONFLICT (name) DO NOTHING`
+          }
+        }))
+      }).pipe(
+        Effect.mapError((error) => error instanceof StoreError.StorageFailure ? error : failed("registerNotifiers")(error)),
+        Effect.withSpan("Store.registerNotifiers")
       )
 
-    const markSent = (keys: ReadonlyArray<string>) =>
+    // An alert is pending for a notifier when it is above the notifier's
+    // watermark, not yet delivered everywhere (the partial index
+    // `alerts_pending`), and not delivered by this notifier.
+    const claim = (notifier: string, limit: number, leaseMillis: number) =>
       Effect.gen(function*() {
-        if (keys.length === 0) return 0
-        const now = yield* Clock.currentTimeMillis
-        let marked = 0
-        for (const chunk of chunks(keys, chunkSize)) {
-          const rows = yield* sql`UPDATE alerts SET sent_at = ${now} WHERE ${sql.in("key", chunk)} AND sent_at IS NULL RETURNING key`
-          marked += rows.length
+        const [registered] = yield* sql<{ watermark: unknown }>`SELECT watermark FROM notifiers WHERE name = ${notifier}`
+        if (registered === undefined) {
+          return yield* new StoreError.StorageFailure({
+            operation: "deliver",
+            detail: `notifier ${JSON.stringify(notifier)} is not registered (registerNotifiers first)`
+          })
         }
-        return marked
-      }).pipe(Effect.mapError(failed("markSent")))
-
-    const claim = (limit: number, leaseMillis: number) =>
-      Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        // The condition is repeated outside the subquery: on Postgres a
-        // deliverer that waited for another's row lock re-checks it there.
-        const claimed = yield* sql<{ id: unknown }>`UPDATE alerts SET claimed_until = ${now + leaseMillis}
-          WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ${now}) AND id IN (
-            SELECT id FROM alerts WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ${now})
-            ORDER BY id LIMIT ${limit}
-          ) RETURNING id`
+        // The conflict clause re-checks the claim on the row as it is now: on
+        // Postgres, a deliverer that waited for another's insert sees its claim.
+        const claimed = yield* sql<{ alert_id: unknown }>`INSERT INTO deliveries (alert_id, notifier, claimed_until)
+          SELECT a.id, CAST(${notifier} AS TEXT), CAST(${now + leaseMillis} AS BIGINT) FROM alerts a
+          WHERE a.id > ${num(registered.watermark)} AND a.sent_at IS NULL AND NOT EXISTS (
+            SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.notifier = ${notifier}
+              AND (d.sent_at IS NOT NULL OR d.claimed_until > ${now})
+          )
+          ORDER BY a.id LIMIT ${limit}
+          ON CONFLICT (alert_id, notifier) DO UPDATE SET claimed_until = excluded.claimed_until
+          WHERE deliveries.sent_at IS NULL AND (deliveries.claimed_until IS NULL OR deliveries.claimed_until <= ${now})
+          RETURNING alert_id`
         if (claimed.length === 0) return []
         const rows = yield* sql`SELECT ${sql.literal(alertColumns)} FROM alerts a JOIN targets t ON t.id = a.target_id WHERE ${
-          sql.in("a.id", claimed.map((row) => num(row.id)))
+          sql.in("a.id", claimed.map((row) => num(row.alert_id)))
         } ORDER BY a.id`
         return rows.map(toAlert)
-      }).pipe(Effect.mapError(failed("deliver")))
+      })
 
-    const release = (key: string) =>
-      sql`UPDATE alerts SET claimed_until = NULL WHERE key = ${key} AND sent_at IS NULL`.pipe(
-        Effect.asVoid,
-        Effect.mapError(failed("deliver"))
+    // Delivered by this notifier; sent, once every registered notifier has it
+    // (delivered, or it was done before the notifier's watermark).
+    const markDelivered = (notifier: string, alertId: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sql.withTransaction(Effect.gen(function*() {
+          // Two notifiers finishing the same alert at once: the second waits
+          // for the first and then sees its delivery, so one of them sets sent_at.
+          if (dialect === "pg") yield* sql`SELECT id FROM alerts WHERE id = ${alertId} FOR UPDATE`
+          const marked = yield* sql`UPDATE deliveries SET sent_at = ${now}, claimed_until = NULL, attempts = attempts + 1
+            WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL RETURNING alert_id`
+          if (marked.length === 0) return 0
+          yield* sql`UPDATE alerts SET sent_at = ${now} WHERE id = ${alertId} AND sent_at IS NULL AND NOT EXISTS (
+            SELECT 1 FROM notifiers n WHERE n.watermark < ${alertId} AND NOT EXISTS (
+              SELECT 1 FROM deliveries d WHERE d.alert_id = ${alertId} AND d.notifier = n.name AND d.sent_at IS NOT NULL
+            )
+          )`
+          yield* sql`UPDATE notifiers SET last_delivered_at = ${now} WHERE name = ${notifier}`
+          return 1
+        })))
+
+    const recordFailure = (notifier: string, alertId: number, rest: ReadonlyArray<number>, error: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sql.withTransaction(Effect.gen(function*() {
+          yield* sql`UPDATE deliveries SET claimed_until = NULL, attempts = attempts + 1, last_error = ${error}
+            WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL`
+          yield* sql`UPDATE notifiers SET last_error = ${error}, last_error_at = ${now} WHERE name = ${notifier}`
+          for (const chunk of chunks(rest, chunkSize)) {
+            yield* sql`UPDATE deliveries SET claimed_until = NULL WHERE notifier = ${notifier} AND ${
+              sql.in("alert_id", chunk)
+            } AND sent_at IS NULL`
+          }
+        })))
+
+    // Moves the watermark past the alerts done for this notifier, so the next
+    // scan starts after them. Best effort on Postgres: when writers keep the
+    // alert ids busy past a short wait, the watermark stays for this pass.
+    const advanceWatermark = (notifier: string) =>
+      sql.withTransaction(Effect.gen(function*() {
+        yield* holdAlertIds("short")
+        const [current] = yield* sql<{ watermark: unknown }>`SELECT watermark FROM notifiers WHERE name = ${notifier}`
+        if (current === undefined) return
+        const watermark = num(current.watermark)
+        const [next] = yield* sql<{ id: unknown }>`SELECT a.id FROM alerts a WHERE a.id > ${watermark} AND a.sent_at IS NULL AND NOT EXISTS (
+          SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.notifier = ${notifier} AND d.sent_at IS NOT NULL
+        ) ORDER BY a.id LIMIT 1`
+        const [top] = yield* sql<{ id: unknown }>`SELECT max(id) AS id FROM alerts`
+        const to = next !== undefined ? num(next.id) - 1 : numOrNull(top?.id) ?? watermark
+        if (to > watermark) {
+          yield* sql`UPDATE notifiers SET watermark = ${to} WHERE name = ${notifier} AND watermark < ${to}`
+        }
+      })).pipe(
+        Effect.mapError(failed("deliver")),
+        Effect.catchTag("DatabaseLocked", () => Effect.logDebug("notifier watermark not advanced: alert ids busy"))
       )
 
     const deliver = <E, R>(
+      notifier: string,
       notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
       options: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined } = {}
-    ) =>
+    ): Effect.Effect<Delivery, StoreError.DatabaseError, R> =>
       Effect.gen(function*() {
         const alerts = yield* claim(
+          notifier,
           Math.max(1, Math.floor(options.limit ?? 100)),
           Math.max(1, Math.floor(options.leaseMillis ?? 60_000))
-        )
+        ).pipe(Effect.mapError((error) => error instanceof StoreError.StorageFailure ? error : failed("deliver")(error)))
         let delivered = 0
-        let failures = 0
-        for (const alert of alerts) {
-          // Typed failures release the alert for the next pass; interruption
-          // (a crash) and defects end the pass, the alert still claimed.
-          const sent = yield* notify(alert).pipe(
-            Effect.as(true),
-            Effect.catch(() =>
-              Effect.as(
-                Effect.logWarning("alert delivery failed; it stays in the outbox").pipe(
-                  Effect.annotateLogs({ key: alert.key, url: alert.url })
-                ),
-                false
-              )
-            )
+        for (let index = 0; index < alerts.length; index++) {
+          const alert = alerts[index]!
+          // Typed failures stop the pass; interruption (a crash) and defects
+          // end it too, the alerts still claimed until their lease ends.
+          const failure = yield* notify(alert).pipe(
+            Effect.as(undefined),
+            Effect.catch((error) => Effect.succeed({ error: errorText(error) }))
           )
-          if (!sent) {
-            failures++
-            yield* release(alert.key)
-            continue
+          if (failure !== undefined) {
+            yield* recordFailure(notifier, alert.id, alerts.slice(index + 1).map((a) => a.id), failure.error).pipe(
+              Effect.mapError(failed("deliver"))
+            )
+            yield* Effect.logWarning("alert delivery failed; the notifier retries it next pass").pipe(
+              Effect.annotateLogs({ notifier, key: alert.key, url: alert.url, error: failure.error })
+            )
+            if (delivered > 0) yield* advanceWatermark(notifier)
+            return { delivered, failed: 1, lastError: failure.error }
           }
-          delivered += yield* markSent([alert.key])
+          delivered += yield* Effect.mapError(markDelivered(notifier, alert.id), failed("deliver"))
         }
-        return { delivered, failed: failures }
-      }).pipe(Effect.withSpan("Store.deliver"))
+        if (delivered > 0) yield* advanceWatermark(notifier)
+        return { delivered, failed: 0 }
+      }).pipe(Effect.withSpan("Store.deliver", { attributes: { "trawl.notifier": notifier } }))
+
+    const notifierStatus = () =>
+      sql`SELECT n.name, n.last_error, n.last_error_at, n.last_delivered_at,
+        (SELECT count(*) FROM alerts a WHERE a.id > n.watermark AND a.sent_at IS NULL AND NOT EXISTS (
+          SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.notifier = n.name AND d.sent_at IS NOT NULL
+        )) AS pending,
+        (SELECT count(*) FROM deliveries d WHERE d.notifier = n.name AND d.sent_at IS NOT NULL) AS delivered
+        FROM notifiers n ORDER BY n.name`.pipe(
+        Effect.map((rows) =>
+          rows.map((row) =>
+            trusted(Model.NotifierStatus, {
+              name: String(row.name),
+              pending: num(row.pending),
+              delivered: num(row.delivered),
+              lastError: strOrNull(row.last_error),
+              lastErrorAt: numOrNull(row.last_error_at),
+              lastDeliveredAt: numOrNull(row.last_delivered_at)
+            })
+          )
+        ),
+        Effect.mapError(failed("notifierStatus"))
+      )
 
     const startRun = () =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -957,9 +1112,9 @@ export const make = (
       recordObservations,
       history,
       statusCounts,
-      pendingAlerts,
-      markSent,
+      registerNotifiers,
       deliver,
+      notifierStatus,
       startRun,
       finishRun,
       observations,

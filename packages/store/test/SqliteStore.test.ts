@@ -148,6 +148,28 @@ describe("Store on a SQLite file", () => {
       )
     })))
 
+  it.live("a notifier's pending scan starts at its watermark, in the index of unsent alerts, not the history", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          // the claim's scan, as Store.deliver runs it
+          const plan = yield* sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT a.id FROM alerts a
+            WHERE a.id > ${5} AND a.sent_at IS NULL AND NOT EXISTS (
+              SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.notifier = ${"stdout"}
+                AND (d.sent_at IS NOT NULL OR d.claimed_until > ${1})
+            ) ORDER BY a.id LIMIT ${10}`
+          assert.deepStrictEqual(plan.map((row) => row.detail), [
+            "SEARCH a USING INDEX alerts_pending (id>?)",
+            "CORRELATED SCALAR SUBQUERY 1",
+            "SEARCH d USING INDEX sqlite_autoindex_deliveries_1 (alert_id=? AND notifier=?)"
+          ])
+        }),
+        Store.layerSqlite({ filename: path.join(dir, "trawl.db") })
+      )
+    })))
+
   it.live("a writer process killed with SIGKILL loses no acknowledged observation and leaves no alert without one", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir

@@ -68,6 +68,15 @@ const count = (table: string) =>
 /** Runs an effect that may interrupt itself in a fiber of its own, and returns how it ended. */
 const inOwnFiber = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.flatMap(Effect.forkChild(effect), Fiber.await)
 
+/** One delivery pass of `notifier` (registered first), collecting what it was handed. */
+export const collect = (store: Store.Service, notifier = "probe", options: { readonly limit?: number; readonly leaseMillis?: number } = { limit: 1000 }) =>
+  Effect.gen(function*() {
+    yield* store.registerNotifiers([notifier])
+    const alerts: Array<Model.Alert> = []
+    const delivery = yield* store.deliver(notifier, (alert) => Effect.sync(() => alerts.push(alert)), options)
+    return { delivery, alerts }
+  })
+
 const kinds = (results: ReadonlyArray<Model.RecordResult>) => results.flatMap((result) => result.alerts.map((a) => a.kind))
 
 export const storeSuite = (backend: Backend) => {
@@ -168,20 +177,21 @@ export const storeSuite = (backend: Backend) => {
             const store = yield* Store.Store
             const sql = yield* SqlClient.SqlClient
             const versions = yield* sql<{ migration_id: unknown }>`SELECT migration_id FROM ${sql(Migrations.table)} ORDER BY migration_id`
-            const pending = yield* store.pendingAlerts(10)
+            yield* store.registerNotifiers(["stdout"])
+            const pending = (yield* store.notifierStatus())[0]!.pending
             const recorded = yield* store.recordObservations([
               ok(old.targetId, T0 + MINUTE, money("8.00"), "in_stock", { productName: "Kettle" })
             ])
-            const delivered: Array<Model.Alert> = []
-            const delivery = yield* store.deliver((alert) => Effect.sync(() => delivered.push(alert)))
+            const { alerts: delivered, delivery } = yield* collect(store, "stdout")
             return { versions: versions.map((row) => Number(row.migration_id)), pending, recorded, delivery, delivered }
           }),
           db.layer()
         )
         assert.deepStrictEqual(after.versions, Object.keys(Migrations.all).map((key) => Number.parseInt(key, 10)))
         assert.strictEqual(after.versions.at(-1), Migrations.latest)
+        assert.strictEqual(after.pending, 1)
         assert.deepStrictEqual(
-          after.pending.map((a) => [a.key, a.kind, a.newPrice, a.createdAt, a.productName]),
+          after.delivered.map((a) => [a.key, a.kind, a.newPrice, a.createdAt, a.productName]).slice(0, 1),
           [[old.key, "first_seen", money("10.00"), T0, null]],
           "the old row reads whole, without a name"
         )
@@ -284,7 +294,7 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual(target.lastAvailability, "in_stock")
           assert.strictEqual(target.nextDueAt, at(13) + 5 * MINUTE)
           for (const n of [14, 15, 16]) yield* step(failure(id, at(n)))
-          assert.strictEqual((yield* store.pendingAlerts(100)).filter((a) => a.kind === "extraction_broken").length, 2)
+          assert.strictEqual((yield* collect(store)).alerts.filter((a) => a.kind === "extraction_broken").length, 2)
 
           const history = yield* store.history(id)
           assert.strictEqual(history.length, 16)
@@ -320,7 +330,7 @@ export const storeSuite = (backend: Backend) => {
           assert.deepStrictEqual(names(broken), [["extraction_broken", null]])
 
           // the outbox reads back what recording returned, name included
-          const pending = yield* store.pendingAlerts(100)
+          const pending = (yield* collect(store)).alerts
           assert.deepStrictEqual(pending.map((a) => [a.kind, a.productName === null ? null : a.productName.slice(0, 12)]), [
             ["first_seen", "Kettle 1L"],
             ["price_up", "Kettle 1.5L"],
@@ -460,6 +470,7 @@ export const storeSuite = (backend: Backend) => {
         const alertsMade = yield* Effect.provide(
           Effect.gen(function*() {
             const store = yield* Store.Store
+            yield* store.registerNotifiers(["hook"])
             yield* store.addTargets([newTarget(1), newTarget(2), newTarget(3)])
             const ids = (yield* store.dueTargets({ now: T0, limit: 10 })).map((t) => t.id)
             const results = yield* store.recordObservations(ids.flatMap((id, i) => [ok(id, T0, money(`${10 + i}`)), ok(id, T0 + MINUTE, money(`${20 + i}`))]))
@@ -474,7 +485,7 @@ export const storeSuite = (backend: Backend) => {
         const lease = { leaseMillis: 300 }
         const crashed = yield* inOwnFiber(Effect.provide(
           Effect.flatMap(Store.Store, (store) =>
-            store.deliver((alert) => Effect.andThen(receiver(alert), ++calls === 3 ? Effect.interrupt : Effect.void), lease)),
+            store.deliver("hook", (alert) => Effect.andThen(receiver(alert), ++calls === 3 ? Effect.interrupt : Effect.void), lease)),
           db.layer()
         ))
         assert.isTrue(Exit.isFailure(crashed))
@@ -485,55 +496,274 @@ export const storeSuite = (backend: Backend) => {
         const after = yield* Effect.provide(
           Effect.gen(function*() {
             const store = yield* Store.Store
-            const early = yield* store.deliver(receiver, lease)
+            yield* store.registerNotifiers(["hook"])
+            const early = yield* store.deliver("hook", receiver, lease)
             assert.deepStrictEqual(early, { delivered: 0, failed: 0 }, "claims survive the crash")
             yield* Effect.sleep("400 millis")
-            const delivery = yield* store.deliver(receiver, lease)
-            const repeat = yield* store.deliver(receiver)
-            const marked = yield* store.markSent(alertsMade)
+            const delivery = yield* store.deliver("hook", receiver, lease)
+            const repeat = yield* store.deliver("hook", receiver)
             const counts = yield* store.statusCounts(T0)
-            return { delivery, repeat, marked, counts }
+            const status = yield* store.notifierStatus()
+            return { delivery, repeat, counts, status }
           }),
           db.layer()
         )
         assert.deepStrictEqual(after.delivery, { delivered: 4, failed: 0 })
         assert.deepStrictEqual(after.repeat, { delivered: 0, failed: 0 })
-        assert.strictEqual(after.marked, 0, "marking again changes nothing")
         assert.strictEqual(after.counts.alertsSent, 6)
         assert.strictEqual(after.counts.alertsPending, 0)
+        assert.deepStrictEqual(after.status.map((n) => [n.name, n.pending, n.delivered]), [["hook", 0, 6]])
         assert.deepStrictEqual([...effective].sort(), [...alertsMade].sort())
         assert.strictEqual(received.length, 7, "one re-delivery, of the crashed key")
         assert.strictEqual(received.filter((key) => key === received[2]).length, 2)
       })))
 
-    it.live("concurrent deliverers never take the same alert", () =>
+    it.live("concurrent deliverers (fibers, and two stores on one database) never take the same alert for a notifier", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* backend.fresh
+        const received = { a: [] as Array<string>, b: [] as Array<string> }
+        const slow = (into: Array<string>) => (alert: Model.Alert) =>
+          Effect.andThen(Effect.sleep("5 millis"), Effect.sync(() => into.push(alert.key)))
+        const made = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            yield* store.registerNotifiers(["a", "b"])
+            yield* store.addTargets([newTarget(1), newTarget(2), newTarget(3)])
+            const ids = (yield* store.dueTargets({ now: T0, limit: 10 })).map((t) => t.id)
+            const results = yield* store.recordObservations(
+              ids.flatMap((id) => [ok(id, T0, money("1")), ok(id, T0 + MINUTE, money("2")), ok(id, T0 + 2 * MINUTE, money("3"))])
+            )
+            return results.flatMap((r) => r.alerts.map((a) => a.key))
+          }),
+          db.layer()
+        )
+        assert.strictEqual(made.length, 9)
+        // each store: two deliverers per notifier, passes of 2, until a pass finds nothing
+        const drain = (notifier: "a" | "b") =>
+          Effect.flatMap(Store.Store, (store) =>
+            Effect.gen(function*() {
+              let total = 0
+              while (true) {
+                const pass = yield* store.deliver(notifier, slow(received[notifier]), { limit: 2 })
+                total += pass.delivered
+                if (pass.delivered === 0) return total
+              }
+            }))
+        const storeOf = () => Effect.provide(
+          Effect.all([drain("a"), drain("a"), drain("b"), drain("b")], { concurrency: "unbounded" }),
+          db.layer()
+        )
+        const [one, two] = yield* Effect.all([storeOf(), storeOf()], { concurrency: "unbounded" })
+        const sum = (xs: ReadonlyArray<number>) => xs.reduce((n, x) => n + x, 0)
+        assert.strictEqual(sum([one![0], one![1], two![0], two![1]]), 9)
+        assert.strictEqual(sum([one![2], one![3], two![2], two![3]]), 9)
+        assert.deepStrictEqual([...received.a].sort(), [...made].sort(), "a: each alert once")
+        assert.deepStrictEqual([...received.b].sort(), [...made].sort(), "b: each alert once")
+        const counts = yield* Effect.provide(Effect.flatMap(Store.Store, (store) => store.statusCounts(T0)), db.layer())
+        assert.strictEqual(counts.alertsPending, 0)
+        assert.strictEqual(counts.alertsSent, 9)
+      })))
+
+    it.live("a failing notifier holds back no other, keeps its order, and resumes where it failed", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
-          yield* store.addTargets([newTarget(1), newTarget(2), newTarget(3)])
+          yield* store.registerNotifiers(["stdout", "webhook https://hooks.example/x"])
+          const { id } = yield* store.addTarget(newTarget(1))
+          yield* store.recordObservations([ok(id, T0, money("1")), ok(id, T0 + MINUTE, money("2")), ok(id, T0 + 2 * MINUTE, money("3"))])
+          const stdout: Array<string> = []
+          const hook: Array<string> = []
+          let down = true
+          const webhook = (alert: Model.Alert) =>
+            Effect.gen(function*() {
+              hook.push(alert.kind)
+              // the second alert finds the receiver down
+              if (down && hook.length === 2) return yield* Effect.fail(new Error("webhook answered 503"))
+            })
+          const failedPass = yield* store.deliver("webhook https://hooks.example/x", webhook)
+          assert.deepStrictEqual(failedPass, { delivered: 1, failed: 1, lastError: "webhook answered 503" })
+          assert.deepStrictEqual(hook, ["first_seen", "price_up"], "the pass stopped at the failure")
+
+          // stdout is not held back
+          assert.deepStrictEqual(yield* store.deliver("stdout", (a) => Effect.sync(() => stdout.push(a.kind))), { delivered: 3, failed: 0 })
+          assert.deepStrictEqual(stdout, ["first_seen", "price_up", "price_up"])
+          const counts = yield* store.statusCounts(T0)
+          assert.deepStrictEqual([counts.alertsSent, counts.alertsPending], [1, 2], "sent means delivered everywhere")
+          const status = yield* store.notifierStatus()
+          assert.deepStrictEqual(status.map((n) => [n.name, n.pending, n.delivered, n.lastError]), [
+            ["stdout", 0, 3, null],
+            ["webhook https://hooks.example/x", 2, 1, "webhook answered 503"]
+          ])
+          assert.isNotNull(status[0]!.lastDeliveredAt)
+          assert.isNull(status[0]!.lastErrorAt)
+          assert.isNotNull(status[1]!.lastErrorAt)
+          assert.instanceOf(status[0], Model.NotifierStatus)
+
+          // the scan of each notifier starts at its watermark: past the last alert for stdout, after the first for the webhook
+          const sql = yield* SqlClient.SqlClient
+          const alertIds = (yield* sql<{ id: unknown }>`SELECT id FROM alerts ORDER BY id`).map((row) => Number(row.id))
+          const marks = yield* sql<{ name: string; watermark: unknown }>`SELECT name, watermark FROM notifiers ORDER BY name`
+          assert.deepStrictEqual(marks.map((row) => Number(row.watermark)), [alertIds[2], alertIds[0]])
+
+          // the failed pass released what it had claimed (the lease is 60 s): the next pass resumes in order
+          down = false
+          assert.deepStrictEqual(yield* store.deliver("webhook https://hooks.example/x", webhook, { limit: 1 }), { delivered: 1, failed: 0 })
+          assert.deepStrictEqual(yield* store.deliver("webhook https://hooks.example/x", webhook), { delivered: 1, failed: 0 })
+          assert.deepStrictEqual(hook, ["first_seen", "price_up", "price_up", "price_up"])
+          const attempts = yield* sql<{ attempts: unknown; last_error: unknown; notifier: string }>`SELECT attempts, last_error, notifier FROM deliveries WHERE alert_id = ${alertIds[1]!} ORDER BY notifier`
+          assert.deepStrictEqual(attempts.map((row) => [row.notifier, Number(row.attempts), row.last_error]), [
+            ["stdout", 1, null],
+            ["webhook https://hooks.example/x", 2, "webhook answered 503"]
+          ])
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.die("not called")), { delivered: 0, failed: 0 })
+          const done = yield* store.statusCounts(T0)
+          assert.deepStrictEqual([done.alertsSent, done.alertsPending], [3, 0])
+          assert.deepStrictEqual((yield* store.notifierStatus()).map((n) => [n.pending, n.delivered]), [[0, 3], [0, 3]])
+          // failures that are not Errors are recorded too
+          yield* store.recordObservations([ok(id, T0 + 3 * MINUTE, money("4"))])
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.fail({ _tag: "Timeout" })), { delivered: 0, failed: 1, lastError: "Timeout" })
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.fail("receiver down")), { delivered: 0, failed: 1, lastError: "receiver down" })
+        })))
+
+    it.live("nothing is delivered twice to one notifier across passes, failures and concurrent deliverers", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          yield* store.registerNotifiers(["flaky", "steady"])
+          yield* store.addTargets([newTarget(1), newTarget(2)])
           const ids = (yield* store.dueTargets({ now: T0, limit: 10 })).map((t) => t.id)
-          yield* store.recordObservations(ids.flatMap((id) => [ok(id, T0, money("1")), ok(id, T0 + MINUTE, money("2"))]))
-          const received: Array<string> = []
-          const slow = (alert: Model.Alert) => Effect.andThen(Effect.sleep("20 millis"), Effect.sync(() => received.push(alert.key)))
-          const passes = yield* Effect.all(
-            [store.deliver(slow, { limit: 3 }), store.deliver(slow, { limit: 3 }), store.deliver(slow, { limit: 3 })],
-            { concurrency: "unbounded" }
-          )
-          assert.strictEqual(passes.reduce((n, pass) => n + pass.delivered, 0), 6)
-          assert.strictEqual(received.length, 6)
-          assert.strictEqual(new Set(received).size, 6)
+          const delivered = { flaky: [] as Array<string>, steady: [] as Array<string> }
+          let calls = 0
+          const flaky = (alert: Model.Alert) =>
+            ++calls % 3 === 0 ? Effect.fail("flaky") : Effect.sync(() => delivered.flaky.push(alert.key))
+          const steady = (alert: Model.Alert) => Effect.sync(() => delivered.steady.push(alert.key))
+          const made: Array<string> = []
+          for (let round = 0; round < 6; round++) {
+            // new alerts arrive between passes
+            const results = yield* store.recordObservations(ids.map((id, i) => ok(id, T0 + round * MINUTE, money(`${round + 1 + i}`))))
+            made.push(...results.flatMap((r) => r.alerts.map((a) => a.key)))
+            yield* Effect.all([
+              store.deliver("flaky", flaky, { limit: 3 }),
+              store.deliver("flaky", flaky, { limit: 3 }),
+              store.deliver("steady", steady, { limit: 1 })
+            ], { concurrency: "unbounded" })
+          }
+          for (let pass = 0; pass < 100; pass++) {
+            const [a, b] = yield* Effect.all([store.deliver("flaky", flaky), store.deliver("steady", steady)], { concurrency: "unbounded" })
+            if (a.delivered + a.failed + b.delivered + b.failed === 0) break
+          }
+          assert.strictEqual(made.length, 12)
+          assert.deepStrictEqual([...delivered.flaky].sort(), [...made].sort())
+          assert.deepStrictEqual([...delivered.steady].sort(), [...made].sort())
+          assert.deepStrictEqual(delivered.steady, made, "one deliverer at a time delivers in order")
           assert.strictEqual((yield* store.statusCounts(T0)).alertsPending, 0)
         })))
 
-    it.live("a failed notification leaves the alert pending", () =>
+    it.live("a notifier added later gets the alerts still unsent and every later one, not the history already sent", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
           const { id } = yield* store.addTarget(newTarget(1))
-          yield* store.recordObservations([ok(id, T0, money("1"))])
-          const failed = yield* store.deliver(() => Effect.fail("receiver down"))
-          assert.deepStrictEqual(failed, { delivered: 0, failed: 1 })
-          assert.strictEqual((yield* store.pendingAlerts(10)).length, 1)
-          assert.deepStrictEqual(yield* store.deliver(() => Effect.void), { delivered: 1, failed: 0 })
+          // before any notifier: the first registration gets these
+          const [early] = yield* store.recordObservations([ok(id, T0, money("1"))])
+          yield* store.registerNotifiers(["stdout", "webhook"])
+          yield* store.registerNotifiers(["stdout", "webhook", "stdout"])
+          const results = yield* store.recordObservations([ok(id, T0 + MINUTE, money("2")), ok(id, T0 + 2 * MINUTE, money("3"))])
+          const keys = [early!, ...results].flatMap((r) => r.alerts.map((a) => a.key))
+          assert.strictEqual(keys.length, 3)
+          assert.deepStrictEqual((yield* collect(store, "stdout")).alerts.map((a) => a.key), keys)
+          // the webhook delivers the first only: it is sent everywhere, the others not yet
+          assert.deepStrictEqual((yield* collect(store, "webhook", { limit: 1 })).alerts.map((a) => a.key), [keys[0]])
+          assert.strictEqual((yield* store.statusCounts(T0)).alertsSent, 1)
+
+          // a file notifier joins: it gets the two unsent ones, not the one sent before it came
+          assert.deepStrictEqual((yield* collect(store, "jsonl ./alerts.jsonl")).alerts.map((a) => a.key), keys.slice(1))
+          // registering it again changes nothing
+          yield* store.registerNotifiers(["jsonl ./alerts.jsonl"])
+          assert.deepStrictEqual((yield* collect(store, "jsonl ./alerts.jsonl")).alerts, [])
+          const [later] = yield* store.recordObservations([ok(id, T0 + 3 * MINUTE, money("4"))])
+          const laterKey = later!.alerts[0]!.key
+          assert.deepStrictEqual((yield* collect(store, "jsonl ./alerts.jsonl")).alerts.map((a) => a.key), [laterKey])
+          assert.deepStrictEqual((yield* collect(store, "stdout")).alerts.map((a) => a.key), [laterKey])
+          assert.deepStrictEqual((yield* collect(store, "webhook")).alerts.map((a) => a.key), [...keys.slice(1), laterKey])
+          const counts = yield* store.statusCounts(T0)
+          assert.deepStrictEqual([counts.alertsSent, counts.alertsPending], [4, 0])
+
+          // when nothing is pending, a new notifier starts after the newest alert
+          assert.deepStrictEqual((yield* collect(store, "sms")).alerts, [])
+          const [last] = yield* store.recordObservations([ok(id, T0 + 4 * MINUTE, money("5"))])
+          assert.deepStrictEqual((yield* collect(store, "sms")).alerts.map((a) => a.key), last!.alerts.map((a) => a.key))
+          assert.deepStrictEqual(
+            (yield* store.notifierStatus()).map((n) => [n.name, n.pending, n.delivered]),
+            [["jsonl ./alerts.jsonl", 1, 3], ["sms", 0, 1], ["stdout", 1, 4], ["webhook", 1, 4]]
+          )
+
+          // a notifier never registered is refused
+          const unknown = yield* Effect.flip(store.deliver("pager", () => Effect.void))
+          assert.strictEqual(unknown._tag, "StorageFailure")
+          assert.match(unknown.message, /not registered/)
         })))
+
+    it.live("migrates a database created at schema 2: its pending alert goes to each notifier of the next run, its sent one to none", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* backend.fresh
+        const old = yield* Effect.provide(
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            const applied = yield* Migrator.make({})({
+              loader: Migrator.fromRecord({
+                "1_initial": Migrations.all["1_initial"]!,
+                "2_alert_product_name": Migrations.all["2_alert_product_name"]!
+              }),
+              table: Migrations.table
+            })
+            assert.deepStrictEqual(applied.map(([id]) => id), [1, 2])
+            const [target] = yield* sql<{ id: unknown }>`INSERT INTO targets ${
+              sql.insert({ url: "https://shop.example/p/1", host: "shop.example", interval_ms: 5 * MINUTE, next_due_at: T0, created_at: T0 })
+            } RETURNING id`
+            const targetId = Number(target!.id)
+            const keys: Array<string> = []
+            for (const [n, sentAt, claimedUntil] of [[0, T0, null], [1, null, T0 + MINUTE], [2, T0, null], [3, null, null]] as const) {
+              const [observation] = yield* sql<{ id: unknown }>`INSERT INTO observations ${
+                sql.insert({ target_id: targetId, observed_at: T0 + n, outcome: "ok", amount: `${n + 1}`, currency: "EUR", availability: "in_stock" })
+              } RETURNING id`
+              const key = `t${targetId}-o${Number(observation!.id)}-${n === 0 ? "first_seen" : "price_up"}`
+              keys.push(key)
+              yield* sql`INSERT INTO alerts ${
+                sql.insert({
+                  key,
+                  target_id: targetId,
+                  observation_id: Number(observation!.id),
+                  kind: n === 0 ? "first_seen" : "price_up",
+                  new_amount: `${n + 1}`,
+                  new_currency: "EUR",
+                  created_at: T0,
+                  sent_at: sentAt,
+                  claimed_until: claimedUntil,
+                  product_name: `Lamp ${n}`
+                })
+              }`
+            }
+            return { keys }
+          }),
+          db.client
+        )
+
+        const after = yield* Effect.provide(
+          Effect.gen(function*() {
+            const store = yield* Store.Store
+            yield* store.registerNotifiers(["stdout", "webhook https://hooks.example/x"])
+            const before = yield* store.statusCounts(T0)
+            const stdout = yield* collect(store, "stdout")
+            const webhook = yield* collect(store, "webhook https://hooks.example/x")
+            return { before, stdout, webhook, counts: yield* store.statusCounts(T0), version: yield* Migrations.currentVersion }
+          }),
+          db.layer()
+        )
+        assert.strictEqual(after.version, Migrations.latest)
+        assert.deepStrictEqual([after.before.alertsPending, after.before.alertsSent], [2, 2])
+        // the sent alert between the two pending ones stays sent: nobody gets it again
+        assert.deepStrictEqual(after.stdout.alerts.map((a) => [a.key, a.productName]), [[old.keys[1]!, "Lamp 1"], [old.keys[3]!, "Lamp 3"]])
+        assert.deepStrictEqual(after.webhook.alerts.map((a) => a.key), [old.keys[1], old.keys[3]])
+        assert.deepStrictEqual([after.counts.alertsPending, after.counts.alertsSent], [0, 4])
+      })))
 
     it.live("runs are recorded and observations point at them", () =>
       withStore(backend, (store) =>
