@@ -25,7 +25,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
-import type * as SqlError from "effect/sql/SqlError"
+import * as SqlError from "effect/sql/SqlError"
 import * as Detect from "./internal/detect.ts"
 import * as Url from "./internal/url.ts"
 import * as Migrations from "./Migrations.ts"
@@ -496,6 +496,15 @@ export const make = (
     const failed = (operation: string) => (error: SqlError.SqlError | unknown) =>
       StoreError.fromSqlError(error, database, operation)
 
+    // A transaction whose connection is lost fails its ROLLBACK too, and
+    // effect/sql turns that into a defect carrying the SqlError: the server
+    // rolled the transaction back (the connection is gone), so it is the
+    // failure it reports, typed, for the caller to retry.
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+      sql.withTransaction(effect).pipe(
+        Effect.catchDefect((defect) => SqlError.isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect))
+      )
+
     const found = yield* Effect.mapError(Migrations.currentVersion, failed("open"))
     if (found > Migrations.latest) {
       return yield* new StoreError.SchemaTooNew({ database, found, supported: Migrations.latest })
@@ -544,7 +553,7 @@ export const make = (
         }
         const inserted: Array<Model.Target> = []
         let count = 0
-        yield* sql.withTransaction(Effect.gen(function*() {
+        yield* transaction(Effect.gen(function*() {
           for (const chunk of chunks(rows, chunkSize)) {
             const existing = yield* sql<{ url: string }>`SELECT url FROM targets WHERE ${
               sql.in("url", chunk.map((row) => row.url))
@@ -793,7 +802,7 @@ export const make = (
     const recordObservations = (batch: ReadonlyArray<Model.ObservationInput>) =>
       batch.length === 0
         ? Effect.succeed([])
-        : sql.withTransaction(record(batch)).pipe(
+        : transaction(record(batch)).pipe(
           Effect.mapError((error) => error._tag === "TargetNotFound" ? error : failed("recordObservations")(error)),
           Effect.tap(({ alerts, written }) =>
             Effect.all([
@@ -862,7 +871,7 @@ export const make = (
           return yield* new StoreError.StorageFailure({ operation: "registerNotifiers", detail: "a notifier name is empty" })
         }
         const now = yield* Clock.currentTimeMillis
-        yield* sql.withTransaction(Effect.gen(function*() {
+        yield* transaction(Effect.gen(function*() {
           const known = new Set<string>()
           for (const chunk of chunks(unique, chunkSize)) {
             const rows = yield* sql<{ name: unknown }>`SELECT name FROM notifiers WHERE ${sql.in("name", chunk)}`
@@ -924,7 +933,7 @@ export const make = (
     // (delivered, or it was done before the notifier's watermark).
     const markDelivered = (notifier: string, alertId: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        sql.withTransaction(Effect.gen(function*() {
+        transaction(Effect.gen(function*() {
           // Two notifiers finishing the same alert at once: the second waits
           // for the first and then sees its delivery, so one of them sets sent_at.
           if (dialect === "pg") yield* sql`SELECT id FROM alerts WHERE id = ${alertId} FOR UPDATE`
@@ -942,7 +951,7 @@ export const make = (
 
     const recordFailure = (notifier: string, alertId: number, rest: ReadonlyArray<number>, error: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        sql.withTransaction(Effect.gen(function*() {
+        transaction(Effect.gen(function*() {
           yield* sql`UPDATE deliveries SET claimed_until = NULL, attempts = attempts + 1, last_error = ${error}
             WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL`
           yield* sql`UPDATE notifiers SET last_error = ${error}, last_error_at = ${now} WHERE name = ${notifier}`
@@ -957,7 +966,7 @@ export const make = (
     // scan starts after them. Best effort on Postgres: when writers keep the
     // alert ids busy past a short wait, the watermark stays for this pass.
     const advanceWatermark = (notifier: string) =>
-      sql.withTransaction(Effect.gen(function*() {
+      transaction(Effect.gen(function*() {
         yield* holdAlertIds("short")
         const [current] = yield* sql<{ watermark: unknown }>`SELECT watermark FROM notifiers WHERE name = ${notifier}`
         if (current === undefined) return

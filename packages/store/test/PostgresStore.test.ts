@@ -12,6 +12,7 @@ import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
 import * as Model from "../src/Model.ts"
 import * as Store from "../src/Store.ts"
+import * as StoreError from "../src/StoreError.ts"
 import { postgres, postgresServer } from "./support/backends.ts"
 
 const server = postgresServer()
@@ -29,8 +30,9 @@ describe("Store on Postgres", () => {
       const reason = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
       assert.strictEqual(reason?._tag, "Fail")
       const error = (reason as { error: { _tag: string; message: string } }).error
-      assert.strictEqual(error._tag, "StorageFailure")
-      assert.match(error.message, /store open failed/)
+      assert.strictEqual(error._tag, "DatabaseUnavailable")
+      assert.match(error.message, /is unavailable \(connect ECONNREFUSED 127\.0\.0\.1:1\)/)
+      assert.isTrue(StoreError.isTransient(error as StoreError.StoreError))
       assert.isBelow(Date.now() - started, 10_000)
     }))
 
@@ -59,6 +61,7 @@ describe("Store on Postgres", () => {
             new Model.ObservationInput({ targetId: id, observedAt: 1, outcome: "unchanged" })
           ]))
           assert.strictEqual(locked._tag, "DatabaseLocked")
+          assert.isTrue(StoreError.isTransient(locked))
           yield* Fiber.interrupt(holder)
           const after = yield* store.recordObservations([
             new Model.ObservationInput({ targetId: id, observedAt: 1, outcome: "unchanged" })

@@ -15,6 +15,7 @@ import { DatabaseSync } from "node:sqlite"
 import { fileURLToPath } from "node:url"
 import * as Model from "../src/Model.ts"
 import * as Store from "../src/Store.ts"
+import * as StoreError from "../src/StoreError.ts"
 import { money, ok } from "./support/suite.ts"
 
 const tempDir = Effect.acquireRelease(
@@ -87,6 +88,62 @@ describe("Store on a SQLite file", () => {
       )
       other.close()
     })))
+
+  it.live("a write lock held by another process: DatabaseLocked (transient) after the busy timeout, then the retried batch is written once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "trawl.db")
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* Store.Store
+          const sql = yield* SqlClient.SqlClient
+          const { id } = yield* store.addTarget(target)
+          yield* store.recordObservations([ok(id, 1, money("1.00"))])
+          // another process takes the write lock for 1.5 s
+          const holder = spawn(process.execPath, [
+            "-e",
+            `const { DatabaseSync } = require("node:sqlite")
+            const db = new DatabaseSync(process.argv[1])
+            db.exec("BEGIN IMMEDIATE")
+            db.exec("INSERT INTO runs (started_at, status) VALUES (1, 'other')")
+            console.log("locked")
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500)
+            db.exec("COMMIT")
+            db.close()`,
+            filename
+          ], { stdio: ["ignore", "pipe", "pipe"] })
+          const exited = new Promise<number | null>((resolve) => holder.on("exit", resolve))
+          yield* Effect.promise(() =>
+            new Promise<void>((resolve, reject) => {
+              holder.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("locked") && resolve())
+              holder.on("exit", (code) => reject(new Error(`lock holder exited (${code}) before locking`)))
+            })
+          )
+          const batch = [ok(id, 2, money("2.00")), ok(id, 3, money("3.00"))]
+          const started = Date.now()
+          const locked = yield* Effect.flip(store.recordObservations(batch))
+          const waited = Date.now() - started
+          assert.strictEqual(locked._tag, "DatabaseLocked")
+          assert.isTrue(StoreError.isTransient(locked))
+          assert.isAtLeast(waited, 250, "it waited for the busy timeout")
+          assert.isBelow(waited, 1400, "and no longer: it failed while the lock was still held")
+          // the failed transaction left nothing, and the connection is usable
+          assert.strictEqual((yield* store.history(id)).length, 1)
+          assert.strictEqual(yield* Effect.promise(() => exited), 0)
+          const results = yield* store.recordObservations(batch)
+          assert.deepStrictEqual(results.map((r) => [r.inserted, r.alerts.map((a) => a.kind)]), [[true, ["price_up"]], [true, ["price_up"]]])
+          const again = yield* store.recordObservations(batch)
+          assert.deepStrictEqual(again.map((r) => r.inserted), [false, false])
+          assert.strictEqual((yield* store.history(id)).length, 3)
+          const [alerts] = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM alerts`
+          assert.strictEqual(Number(alerts!.n), 3)
+          const [runs] = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM runs WHERE status = 'other'`
+          assert.strictEqual(Number(runs!.n), 1, "the other process committed")
+          assert.strictEqual((yield* sql<{ integrity_check: string }>`PRAGMA integrity_check`)[0]!.integrity_check, "ok")
+        }),
+        Store.layerSqlite({ filename, busyTimeout: 300 })
+      )
+    })), 20_000)
 
   it.live("a full disk is DiskFull, and the failed batch leaves nothing behind", () =>
     Effect.scoped(Effect.gen(function*() {
