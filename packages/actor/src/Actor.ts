@@ -86,17 +86,23 @@ const asCell = <Msg>(ref: ActorRef<Msg>): Cell<Msg, any, any, any> => ref as unk
 export const isActorRef = (u: unknown): u is ActorRef<unknown> =>
   typeof u === "object" && u !== null && (u as any)[TypeId] === TypeId
 
-const positiveInteger = (option: string, value: number): Effect.Effect<void, InvalidOptions> =>
+const notPositiveInteger = (option: string, value: number): InvalidOptions | undefined =>
   Number.isSafeInteger(value) && value > 0
-    ? Effect.void
-    : Effect.fail(new InvalidOptions({ option, reason: `must be a positive integer, got ${value}` }))
+    ? undefined
+    : new InvalidOptions({ option, reason: `must be a positive integer, got ${value}` })
 
-const validateBehavior = (behavior: Behavior<any, any, any, any>): Effect.Effect<void, InvalidOptions> =>
+/** @internal what is wrong with a behaviour's own options (batch size, concurrency), if anything */
+export const behaviorProblem = (behavior: Behavior<any, any, any, any>): InvalidOptions | undefined =>
   behavior.batch !== undefined
-    ? positiveInteger("maxBatch", behavior.batch.maxBatch)
+    ? notPositiveInteger("maxBatch", behavior.batch.maxBatch)
     : behavior.concurrent !== undefined
-    ? positiveInteger("concurrency", behavior.concurrent.concurrency)
-    : Effect.void
+    ? notPositiveInteger("concurrency", behavior.concurrent.concurrency)
+    : undefined
+
+const validateBehavior = (behavior: Behavior<any, any, any, any>): Effect.Effect<void, InvalidOptions> => {
+  const problem = behaviorProblem(behavior)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
+}
 
 /** @internal */
 export const spawnCell = <Msg, S, E, R>(

@@ -39,3 +39,8 @@ export * as Supervisor from "./Supervisor.ts"
  * @since 0.1.0
  */
 export * as TestProbe from "./TestProbe.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Keyed from "./Keyed.ts"

@@ -107,6 +107,10 @@ export class Cell<Msg, S, E, R> {
   readonly named: boolean
   depthGauge: ReturnType<typeof metrics.depthOf> | undefined = undefined
   actorContext: unknown = undefined
+  /** Keyed entities: the key, the sweep epoch of the last message, and whether the registry passivated it. */
+  key: unknown = undefined
+  lastActive = 0
+  passivated = false
   /**
    * Runs when the actor stops for good, before watchers learn of it, inside
    * the closing finalizer: an owner (a supervisor) closes what it owns here,
@@ -120,11 +124,12 @@ export class Cell<Msg, S, E, R> {
     behavior: Behavior<Msg, S, E, R>,
     context: Context.Context<R>,
     owner: Scope.Scope,
-    parent: Parent | undefined
+    parent: Parent | undefined,
+    reportsDepth: boolean = name !== undefined
   ) {
     this.id = ++nextId
     this.name = name ?? `actor-${this.id}`
-    this.named = name !== undefined
+    this.named = reportsDepth
     this.mailbox = mailbox
     this.behavior = behavior
     this.context = context
@@ -177,7 +182,12 @@ export class Cell<Msg, S, E, R> {
   // ---------------------------------------------------------------------------
 
   tell(message: Msg): Effect.Effect<void, MailboxFull | ActorStopped> {
-    return Effect.suspend((): Effect.Effect<void, MailboxFull | ActorStopped> => {
+    return Effect.suspend(() => this.offerNow(message))
+  }
+
+  /** Offers at once (the caller is in a suspended effect); the effect that follows up on the offer. */
+  offerNow(message: Msg): Effect.Effect<void, MailboxFull | ActorStopped> {
+    {
       switch (this.mailbox.offer(message)) {
         case "accepted":
           return this.behavior.concurrent === undefined
@@ -196,7 +206,7 @@ export class Cell<Msg, S, E, R> {
             () => this.wake()
           )
       }
-    })
+    }
   }
 
   /** Starts processing queued messages, if nothing is processing them yet. */
