@@ -7,7 +7,9 @@
  * 2. **robots.txt** — fetched once per origin (through the same gates),
  *    cached with a TTL; see `Robots` for the rules (`RobotsDisallowed`).
  * 3. **Host gate** — at most `perHostConcurrency` requests in flight per
- *    host, starts spaced by the host delay (the largest of the configured
+ *    host (a host is the URL's hostname, without the port: the ports of one
+ *    machine share its politeness; robots.txt stays per origin, as RFC 9309
+ *    says), starts spaced by the host delay (the largest of the configured
  *    minimum, robots `Crawl-delay` and the adaptive `Throttle` delay, and
  *    pushed back by `Retry-After`); then one of `globalConcurrency` global
  *    permits. Gates are plain records made on demand and swept when idle.
@@ -31,6 +33,11 @@
  *    `maxRetryAfterMillis` is not waited for.
  * 7. **Redirects** — followed by hand, each hop through steps 2–6, up to
  *    `maxRedirects`, a revisited URL is a loop (`TooManyRedirects`).
+ *
+ * A caller that schedules hosts itself (one actor per host) asks the gate
+ * first: `reserve(host)` takes a start without waiting or says when to ask
+ * again, and `fetchPage(request, { reservation })` starts on it — see
+ * `Reservation`.
  *
  * The undici connector resolves names (the `resolve` map first, then DNS),
  * and refuses forbidden resolved addresses (`ForbiddenAddress`) — see
@@ -58,11 +65,12 @@ import * as FetchError from "./FetchError.ts"
 import * as FetchMetrics from "./FetchMetrics.ts"
 import { BodyBudget } from "./internal/budget.ts"
 import * as Connector from "./internal/connector.ts"
-import { HostGates } from "./internal/hostGates.ts"
+import * as HostGates from "./internal/hostGates.ts"
 import * as Job from "./internal/job.ts"
 import { Permits } from "./internal/permits.ts"
 import * as Pools from "./internal/pools.ts"
 import * as Page from "./Page.ts"
+import type * as Reservation from "./Reservation.ts"
 import * as Robots from "./Robots.ts"
 import * as Throttle from "./Throttle.ts"
 
@@ -81,7 +89,7 @@ export interface Options {
   readonly userAgent: string
   /** Requests in flight across all hosts. Default 256. */
   readonly globalConcurrency: number
-  /** Requests in flight per host (`host:port`). Default 2. */
+  /** Requests in flight per host (the URL's hostname, without the port). Default 2. */
   readonly perHostConcurrency: number
   /** Minimum time between two request starts on one host. Default 250. */
   readonly perHostMinDelayMillis: number
@@ -319,6 +327,27 @@ export const validate = (options: Options): InvalidOptions | undefined => {
 }
 
 /**
+ * Options of one `fetchPage` call.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fetcher, Reservation } from "@trawl/fetch"
+ * const fetchOn = (fetcher: Fetcher.Service, reservation: Reservation.Reservation) =>
+ *   fetcher.fetchPage("https://shop.example/p/1", { reservation } satisfies Fetcher.FetchPageOptions)
+ * ```
+ * @since 0.2.0
+ */
+export interface FetchPageOptions {
+  /**
+   * A start taken by `reserve` for the URL's host: the call's first attempt starts on it (no
+   * permit wait, no spacing sleep; robots.txt is checked first, the global permit taken as usual).
+   * The call owns it from its start and gives it back on every exit; see `Service.fetchPage`.
+   */
+  readonly reservation?: Reservation.Reservation | undefined
+}
+
+/**
  * The fetcher's face.
  *
  * @example
@@ -330,8 +359,56 @@ export const validate = (options: Options): InvalidOptions | undefined => {
  * @since 0.1.0
  */
 export interface Service {
-  /** Fetches one page (a URL string or a `FetchRequest` with validators). */
-  readonly fetchPage: (request: Page.FetchRequest | string) => Effect.Effect<Page.Page, FetchError.FetchError>
+  /**
+   * Fetches one page (a URL string or a `FetchRequest` with validators).
+   *
+   * With `options.reservation` (from `reserve`), the call's **first attempt** uses the
+   * reservation: no wait for a host permit, no sleep for the start spacing. robots.txt is still
+   * checked first and the global permit still taken; retries and redirect hops go through the
+   * gate as usual. The reservation is given back, and the call goes through the gate, when
+   * robots.txt refuses the URL, when the origin's robots.txt is not cached yet (fetching it takes
+   * the start), or when the URL's hostname is not the reservation's. If the wait for the global
+   * permit outlasts the host's delay and another start on the host came in meanwhile, the attempt
+   * waits for the spacing like any other (politeness first). A reservation already used or
+   * released is ignored.
+   *
+   * The call owns the reservation from its first step and gives it back on every exit,
+   * interruption included. A fiber interrupted before its first step never runs at all: when
+   * that can happen (a fork interrupted at once), `Reservation.release` after it — a no-op on a
+   * reservation a call has taken — or fork with `startImmediately: true`.
+   */
+  readonly fetchPage: (
+    request: Page.FetchRequest | string,
+    options?: FetchPageOptions
+  ) => Effect.Effect<Page.Page, FetchError.FetchError>
+  /**
+   * Takes a start on `host` now, without waiting, if politeness allows one: a
+   * per-host permit is free, the host's start spacing has elapsed, and its
+   * circuit admits a request. Otherwise says when to ask again.
+   *
+   * `host` is a hostname, without the port (`new URL(url).hostname`). The decision is made on
+   * the host's gate itself — the one `fetchPage` uses — so reserved and ordinary calls on a host
+   * share its permits, spacing (min delay, `Crawl-delay`, throttle, `Retry-After`) and circuit.
+   * A reservation holds the host permit and the start slot (the next start is spaced from now,
+   * exactly as an attempt's admission does; a half-open circuit's probe is the reservation's)
+   * until a `fetchPage` call uses it or `Reservation.release` gives it back. The refusals:
+   * `Busy` — all the host's permits are in use (or its half-open probe is out), ask again after
+   * one of its requests ends; `NotBefore` — not before `at` (epoch ms of the Effect `Clock`),
+   * `reason` `"spacing"` or `"circuit"` (an open circuit's reopening).
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Fetcher, Reservation } from "@trawl/fetch"
+   * const next = (fetcher: Fetcher.Service, url: string) =>
+   *   Effect.flatMap(fetcher.reserve(new URL(url).hostname), (answer) =>
+   *     Reservation.isReservation(answer)
+   *       ? Effect.map(fetcher.fetchPage(url, { reservation: answer }), (page) => page.status)
+   *       : Effect.succeed(answer._tag === "NotBefore" ? `again at ${answer.at}` : "again after a request ends"))
+   * ```
+   * @since 0.2.0
+   */
+  readonly reserve: (host: string) => Effect.Effect<Reservation.Reservation | Reservation.Refusal>
   /** Host gates currently held in memory (idle hosts are swept). */
   readonly hostCount: Effect.Effect<number>
   /** The settings in force. */
@@ -391,7 +468,7 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
   Effect.gen(function*() {
     const dispatcher = yield* NodeHttpClient.Dispatcher
     const budget = budgets.get(dispatcher) ?? new BodyBudget(options.maxBufferedBodyBytes)
-    const gates = new HostGates({ perHostConcurrency: options.perHostConcurrency, idleMillis: options.hostIdleMillis })
+    const gates = new HostGates.HostGates({ perHostConcurrency: options.perHostConcurrency, idleMillis: options.hostIdleMillis })
     const global = new Permits(options.globalConcurrency)
     const throttleOptions: Throttle.Options = { ...options.throttle, minDelayMillis: 0 }
     const token = productToken(options.userAgent).toLowerCase()
@@ -524,7 +601,15 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
       })
 
     return {
-      fetchPage: (input) => Job.fetchPage(core, input),
+      fetchPage: (input, fetchOptions) => Job.fetchPage(core, input, fetchOptions?.reservation),
+      reserve: (host) =>
+        Effect.withFiber((fiber) =>
+          Effect.succeed(
+            HostGates.reserve(gates, options.perHostMinDelayMillis, host, fiber.getRef(Clock.Clock)) as
+              | Reservation.Reservation
+              | Reservation.Refusal
+          )
+        ),
       hostCount: Effect.sync(() => gates.gates.size),
       options
     } satisfies Service

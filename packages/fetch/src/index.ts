@@ -36,6 +36,11 @@ export * as Fetcher from "./Fetcher.ts"
 export * as Page from "./Page.ts"
 
 /**
+ * @since 0.2.0
+ */
+export * as Reservation from "./Reservation.ts"
+
+/**
  * @since 0.1.0
  */
 export * as Robots from "./Robots.ts"

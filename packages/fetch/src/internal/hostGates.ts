@@ -1,6 +1,9 @@
 /**
  * Host gates: per-host permits, start spacing, throttle and circuit state.
  *
+ * A host is the URL's hostname, without the port: every port of one machine
+ * shares one gate (robots.txt stays per origin).
+ *
  * A gate is a plain record created on the first request to a host and
  * removed by one sweeper fiber once the host has been idle for `idleMillis`
  * (and is not cooling down). An idle host therefore costs no fiber and, after
@@ -8,6 +11,7 @@
  *
  * @internal
  */
+import type * as Clock from "effect/Clock"
 import { Permits } from "./permits.ts"
 
 export type Circuit = "closed" | "open" | "halfOpen"
@@ -84,4 +88,124 @@ export class HostGates {
     }
     return removed
   }
+}
+
+/** The delay between two starts on a host: the largest of the minimum, `Crawl-delay` and throttle. */
+export const delayOf = (perHostMinDelayMillis: number, gate: HostGate): number =>
+  Math.max(perHostMinDelayMillis, gate.crawlDelayMillis, gate.throttleDelayMillis)
+
+/** The circuit's admission: "go", "probe" (half-open: this start is the probe), or the time it reopens. */
+export const admit = (gate: HostGate, now: number): "go" | "probe" | number => {
+  switch (gate.circuit) {
+    case "closed":
+      return "go"
+    case "open":
+      if (now < gate.retryAt) return gate.retryAt
+      gate.circuit = "halfOpen"
+      gate.probing = true
+      return "probe"
+    case "halfOpen":
+      if (gate.probing) return Math.max(gate.retryAt, now)
+      gate.probing = true
+      return "probe"
+  }
+}
+
+/** Brands the public `Reservation.Reservation` type. */
+export const ReservationTypeId: unique symbol = Symbol.for("@trawl/fetch/Reservation")
+
+/** Held by its holder; taken over by a `fetchPage` call; given back (or used up by the call). */
+export const Held = 0
+export const Taken = 1
+export const Released = 2
+
+/**
+ * A start on a host taken without waiting: the host permit and the start slot
+ * (`nextAllowedAt` advanced to `reservedNext`), and the half-open probe when
+ * `probe`. Holds the gate as one of its users, so the sweeper keeps the gate.
+ */
+export class HostReservation {
+  readonly [ReservationTypeId]: typeof ReservationTypeId = ReservationTypeId
+  state: typeof Held | typeof Taken | typeof Released = Held
+  readonly gates: HostGates
+  readonly gate: HostGate
+  readonly probe: boolean
+  readonly clock: Clock.Clock
+  /** `nextAllowedAt` before the reservation, restored when it is given back unused. */
+  readonly previousAllowedAt: number
+  readonly reservedNext: number
+  constructor(
+    gates: HostGates,
+    gate: HostGate,
+    probe: boolean,
+    clock: Clock.Clock,
+    previousAllowedAt: number,
+    reservedNext: number
+  ) {
+    this.gates = gates
+    this.gate = gate
+    this.probe = probe
+    this.clock = clock
+    this.previousAllowedAt = previousAllowedAt
+    this.reservedNext = reservedNext
+  }
+
+  get host(): string {
+    return this.gate.host
+  }
+}
+
+const busy = { _tag: "Busy" } as const
+
+/** Why `reserve` refused: all permits in use, or not before `at` (spacing or circuit). */
+export type Refusal =
+  | { readonly _tag: "Busy" }
+  | { readonly _tag: "NotBefore"; readonly at: number; readonly reason: "spacing" | "circuit" }
+
+/**
+ * Takes a start on `host` now if politeness allows one — the same checks, on
+ * the same gate, as an attempt's admission (job.ts), minus any waiting.
+ */
+export const reserve = (
+  gates: HostGates,
+  perHostMinDelayMillis: number,
+  host: string,
+  clock: Clock.Clock
+): HostReservation | Refusal => {
+  const now = clock.currentTimeMillisUnsafe()
+  const gate = gates.enter(host, now)
+  if (gate.circuit === "open" && now < gate.retryAt) {
+    gates.leave(gate, now)
+    return { _tag: "NotBefore", at: gate.retryAt, reason: "circuit" }
+  }
+  // A half-open host's probe is out: it is limited to that one request until the probe ends.
+  if (gate.circuit === "halfOpen" && gate.probing) {
+    gates.leave(gate, now)
+    return busy
+  }
+  if (!gate.permits.tryTake()) {
+    gates.leave(gate, now)
+    return busy
+  }
+  if (gate.nextAllowedAt > now) {
+    gate.permits.release()
+    gates.leave(gate, now)
+    return { _tag: "NotBefore", at: gate.nextAllowedAt, reason: "spacing" }
+  }
+  const previous = gate.nextAllowedAt
+  gate.nextAllowedAt = now + delayOf(perHostMinDelayMillis, gate)
+  const probe = admit(gate, now) === "probe"
+  return new HostReservation(gates, gate, probe, clock, previous, gate.nextAllowedAt)
+}
+
+/** Gives back a reservation no call has taken (a no-op otherwise): permit, probe, slot, gate. */
+export const giveBack = (reservation: HostReservation): void => {
+  if (reservation.state !== Held) return
+  reservation.state = Released
+  const gate = reservation.gate
+  if (reservation.probe) gate.probing = false
+  // The slot was not used: unless another start (or a Retry-After) moved it since, it is free again.
+  if (gate.nextAllowedAt === reservation.reservedNext) gate.nextAllowedAt = reservation.previousAllowedAt
+  gate.permits.release()
+  reservation.gates.leave(gate, reservation.clock.currentTimeMillisUnsafe())
 }

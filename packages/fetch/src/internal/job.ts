@@ -37,7 +37,16 @@ import * as Robots from "../Robots.ts"
 import * as Throttle from "../Throttle.ts"
 import * as Body from "./body.ts"
 import * as Dispatch from "./dispatch.ts"
-import type { HostGate, HostGates } from "./hostGates.ts"
+import {
+  admit,
+  delayOf,
+  giveBack,
+  Held,
+  type HostGate,
+  type HostGates,
+  HostReservation,
+  Taken
+} from "./hostGates.ts"
 import type { Permits } from "./permits.ts"
 
 /** The result of one HTTP exchange that did not fail. */
@@ -127,26 +136,6 @@ const outcomeCounter = byOutcome(FetchMetrics.requests)
 
 const isError = (value: object): value is FetchError.FetchError => "_tag" in value
 
-const delayOf = (options: Options, gate: HostGate) =>
-  Math.max(options.perHostMinDelayMillis, gate.crawlDelayMillis, gate.throttleDelayMillis)
-
-// The admission: "go", "probe" (half-open), or the time the circuit reopens.
-const admit = (gate: HostGate, now: number): "go" | "probe" | number => {
-  switch (gate.circuit) {
-    case "closed":
-      return "go"
-    case "open":
-      if (now < gate.retryAt) return gate.retryAt
-      gate.circuit = "halfOpen"
-      gate.probing = true
-      return "probe"
-    case "halfOpen":
-      if (gate.probing) return Math.max(gate.retryAt, now)
-      gate.probing = true
-      return "probe"
-  }
-}
-
 type Mode = "page" | "robots"
 
 export class Job implements Dispatch.Owner {
@@ -173,6 +162,13 @@ export class Job implements Dispatch.Owner {
   private hostPermit = false
   private globalPermit = false
   private probe = false
+  /** A reservation handed to the call; `begin` (under the exit frame) takes it over. */
+  handed: unknown = undefined
+  /** The reservation taken over, until the first attempt uses it or it is given back. */
+  private reservation: HostReservation | undefined = undefined
+  /** The current attempt started on a reservation: no permit wait, no spacing sleep. */
+  private reserved = false
+  private reservedNext = 0
   private waitStarted = 0
   private exchange: Dispatch.Exchange | undefined = undefined
   // What the current attempt saw, for the gate's verdict.
@@ -201,11 +197,27 @@ export class Job implements Dispatch.Owner {
   begin(url: URL): Effect.Effect<unknown, FetchError.FetchError> {
     this.first = url
     this.url = url
+    const handed = this.handed
+    if (handed !== undefined) {
+      // Taken over under the exit frame, which gives it back from now on. One taken by another
+      // call, or already given back, is ignored (the call goes through the gate).
+      this.handed = undefined
+      if (handed instanceof HostReservation && handed.state === Held) {
+        handed.state = Taken
+        this.reservation = handed
+        // For another host it is of no use: given back, and this host goes through its gate.
+        if (handed.gate.host !== url.hostname) this.giveBackReservation()
+      }
+    }
     return this.mode === "page" ? this.hop() : this.attempt()
   }
 
   /** The exit frame: gives back whatever is still held (after an interruption), counts the outcome. */
   end(exit: Exit.Exit<unknown, FetchError.FetchError>): undefined {
+    if (this.reservation !== undefined) this.giveBackReservation()
+    // Handed but never taken over (the call ended before `begin`: an invalid URL, an interruption).
+    if (this.handed instanceof HostReservation) giveBack(this.handed)
+    this.handed = undefined
     const exchange = this.exchange
     if (exchange !== undefined) {
       this.exchange = undefined
@@ -237,7 +249,13 @@ export class Job implements Dispatch.Owner {
     if (!this.core.options.robots) return this.attempt()
     const url = this.url!
     const verdict = this.core.robotsHit(url, this.clock.currentTimeMillisUnsafe())
-    if (verdict === miss) return Effect.flatMap(this.core.robotsLookup(url), (looked) => this.robotsSaid(looked))
+    if (verdict === miss) {
+      // robots.txt is fetched through this host's gate: a reservation held meanwhile could hold the
+      // very permit that request needs. Its start is the robots.txt request's; the page then
+      // goes through the gate.
+      if (this.reservation !== undefined) this.giveBackReservation()
+      return Effect.flatMap(this.core.robotsLookup(url), (looked) => this.robotsSaid(looked))
+    }
     return this.robotsSaid(verdict)
   }
 
@@ -249,18 +267,29 @@ export class Job implements Dispatch.Owner {
     return this.attempt()
   }
 
+  private giveBackReservation(): void {
+    const reservation = this.reservation!
+    this.reservation = undefined
+    reservation.state = Held
+    giveBack(reservation)
+  }
+
   // --- one attempt: the host gate --------------------------------------------------------------
   private attempt(): Effect.Effect<unknown, FetchError.FetchError> {
     this.attempts++
+    if (this.reservation !== undefined) return this.reservedAttempt()
     const url = this.url!
     const options = this.core.options
     const now = this.clock.currentTimeMillisUnsafe()
-    const gate = this.core.gates.enter(url.host, now)
+    const gate = this.core.gates.enter(url.hostname, now)
     this.gate = gate
     if (this.crawlDelay !== undefined) gate.crawlDelayMillis = Math.min(this.crawlDelay, options.maxCrawlDelayMillis)
     this.waitStarted = performance.now()
     if (gate.circuit === "open" && now < gate.retryAt) {
-      return this.attemptEnded(new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: gate.retryAt }), false)
+      return this.attemptEnded(
+        new FetchError.CircuitOpen({ url: url.href, host: url.hostname, retryAt: gate.retryAt }),
+        false
+      )
     }
     if (!gate.permits.tryTake()) {
       return Effect.flatMap(gate.permits.take, () => {
@@ -272,6 +301,24 @@ export class Job implements Dispatch.Owner {
     return this.startSlot()
   }
 
+  // The first attempt on a reservation (host checked in `begin`): its permit, slot and probe become
+  // the job's; the Crawl-delay just learned from robots.txt applies to its slot; then the global
+  // permit as usual.
+  private reservedAttempt(): Effect.Effect<unknown, FetchError.FetchError> {
+    const reservation = this.reservation!
+    this.reservation = undefined
+    const gate = reservation.gate
+    this.gate = gate
+    this.hostPermit = true
+    this.probe = reservation.probe
+    this.reserved = true
+    this.reservedNext = reservation.reservedNext
+    // (`admitted` spaces the next start from this one with the delay this sets.)
+    if (this.crawlDelay !== undefined) gate.crawlDelayMillis = Math.min(this.crawlDelay, this.core.options.maxCrawlDelayMillis)
+    this.waitStarted = performance.now()
+    return this.globalSlot()
+  }
+
   // Waits for the host's start slot, then a global permit; re-checks the slot after the global
   // wait so two starts on a host are never closer than the host delay.
   private startSlot(): Effect.Effect<unknown, FetchError.FetchError> {
@@ -280,6 +327,10 @@ export class Job implements Dispatch.Owner {
     if (gate.nextAllowedAt > now) {
       return Effect.flatMap(Effect.sleep(gate.nextAllowedAt - now), () => this.startSlot())
     }
+    return this.globalSlot()
+  }
+
+  private globalSlot(): Effect.Effect<unknown, FetchError.FetchError> {
     if (!this.core.global.tryTake()) {
       return Effect.flatMap(this.core.global.take, () => {
         this.globalPermit = true
@@ -295,18 +346,32 @@ export class Job implements Dispatch.Owner {
     const gate = this.gate!
     const url = this.url!
     const after = this.clock.currentTimeMillisUnsafe()
-    if (after < gate.nextAllowedAt) {
-      core.global.release()
-      this.globalPermit = false
-      return this.startSlot()
+    const delay = delayOf(core.options.perHostMinDelayMillis, gate)
+    if (this.reserved) {
+      // The slot was taken at reservation. Only if the global wait outlasted it and another start
+      // (or a Retry-After) moved the host's spacing since does this start wait like any other.
+      this.reserved = false
+      if (after < gate.nextAllowedAt && gate.nextAllowedAt !== this.reservedNext) {
+        core.global.release()
+        this.globalPermit = false
+        return this.startSlot()
+      }
+      gate.nextAllowedAt = Math.max(gate.nextAllowedAt, after + delay)
+    } else {
+      if (after < gate.nextAllowedAt) {
+        core.global.release()
+        this.globalPermit = false
+        return this.startSlot()
+      }
+      gate.nextAllowedAt = after + delay
     }
-    gate.nextAllowedAt = after + delayOf(core.options, gate)
     const queued = performance.now() - this.waitStarted
     this.attemptQueuedMillis = queued
     FetchMetrics.gateWait.updateUnsafe(queued, this.context)
-    const admission = admit(gate, after)
+    // A probe already held (taken by the reservation) is this start's.
+    const admission = this.probe ? "probe" : admit(gate, after)
     if (typeof admission === "number") {
-      return this.attemptEnded(new FetchError.CircuitOpen({ url: url.href, host: url.host, retryAt: admission }), false)
+      return this.attemptEnded(new FetchError.CircuitOpen({ url: url.href, host: url.hostname, retryAt: admission }), false)
     }
     this.probe = admission === "probe"
     this.status = undefined
@@ -551,7 +616,8 @@ export class Job implements Dispatch.Owner {
  */
 export const fetchPage = (
   core: Core,
-  input: Page.FetchRequest | string
+  input: Page.FetchRequest | string,
+  reservation?: unknown
 ): Effect.Effect<Page.Page, FetchError.FetchError> =>
   Effect.withFiber((fiber) => {
     const request: Pick<Page.FetchRequest, "url" | "validators" | "headers"> = typeof input === "string"
@@ -567,6 +633,7 @@ export const fetchPage = (
       headers = own
     }
     const job = new Job(core, fiber, "page", headers, validators)
+    if (reservation !== undefined) job.handed = reservation
     const first = parseUrl(request.url)
     if (first instanceof FetchError.InvalidUrl) return Effect.onExitPrimitive(Effect.fail(first), (exit) => job.end(exit))
     // The exit frame keeps its effect for as long as the call runs: give it a thunk, not the first
