@@ -284,6 +284,21 @@ describe("fetchPage with a reservation", () => {
       // The retry waited for the host's spacing (200 ms from the reserved start).
       expect(Date.now() - started).toBeGreaterThanOrEqual(190)
     }))
+
+  it.live("a redirect hop goes through the gate", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        if (req.url === "/old") res.writeHead(301, { location: "/new" }).end()
+        else res.end("<html>ok</html>")
+      })
+      const fetcher = yield* makeFetcher({ perHostMinDelayMillis: 200 })
+      const reservation = reserved(yield* fetcher.reserve("moved.test"))
+      const started = Date.now()
+      const moved = yield* fetcher.fetchPage(server.url("moved.test", "/old"), { reservation })
+      expect(moved.redirects.map((redirect) => redirect.status)).toEqual([301])
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190)
+      expect(moved.timings.queuedMillis).toBeGreaterThanOrEqual(150)
+    }))
 })
 
 describe("one gate for reserved and ordinary calls", () => {

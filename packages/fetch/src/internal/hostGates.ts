@@ -12,6 +12,7 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import type { Refusal } from "../Reservation.ts"
 import { Permits } from "./permits.ts"
 
 export type Circuit = "closed" | "open" | "halfOpen"
@@ -157,10 +158,6 @@ export class HostReservation {
 
 const busy = { _tag: "Busy" } as const
 
-/** Why `reserve` refused: all permits in use, or not before `at` (spacing or circuit). */
-export type Refusal =
-  | { readonly _tag: "Busy" }
-  | { readonly _tag: "NotBefore"; readonly at: number; readonly reason: "spacing" | "circuit" }
 
 /**
  * Takes a start on `host` now if politeness allows one — the same checks, on
