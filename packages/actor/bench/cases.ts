@@ -6,7 +6,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
-import { Actor, Behavior, Reply } from "@trawl/actor"
+import { Actor, Behavior, Keyed, Reply } from "@trawl/actor"
 
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line))
 
@@ -246,12 +246,122 @@ const askCase = Effect.gen(function*() {
   }
 })
 
+// -----------------------------------------------------------------------------
+// 100,000 idle keyed entities, each having processed one message; baselines: a
+// Map of plain objects with a bounded Queue each (one message offered and
+// taken), and 100,000 plain Actor.spawn actors told one message each
+// -----------------------------------------------------------------------------
+const KEYED_COUNT = 100_000
+
+const keyedCase = Effect.gen(function*() {
+  const key = (i: number) => `host-${i}.example`
+  // warm the code paths on a small run of each
+  const baseline = (count: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      const keys = Array.from({ length: count }, (_, i) => key(i))
+      const before = heapUsed()
+      const start = performance.now()
+      const map = new Map<string, { state: number; queue: Queue.Queue<number> }>()
+      for (const k of keys) {
+        const entry = { state: 0, queue: yield* Queue.bounded<number>(CAPACITY) }
+        map.set(k, entry)
+        yield* Queue.offer(entry.queue, 1)
+        entry.state += yield* Queue.take(entry.queue)
+      }
+      const seconds = (performance.now() - start) / 1000
+      const bytes = (heapUsed() - before) / count
+      if (map.size !== count) throw new Error("baseline lost entries")
+      return { seconds, bytes }
+    }))
+  const spawned = (count: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      let processed = 0
+      const done = yield* Deferred.make<void>()
+      const behavior = Behavior.reducer(0, (n: number, m: number) => {
+        if (++processed === count) Deferred.doneUnsafe(done, Effect.void)
+        return n + m
+      })
+      const keys = Array.from({ length: count }, (_, i) => key(i))
+      const before = heapUsed()
+      const start = performance.now()
+      const map = new Map<string, Actor.ActorRef<number>>()
+      for (const k of keys) {
+        const ref = yield* Actor.spawn(behavior)
+        map.set(k, ref)
+        yield* Actor.tell(ref, 1)
+      }
+      yield* Deferred.await(done)
+      const seconds = (performance.now() - start) / 1000
+      const bytes = (heapUsed() - before) / count
+      return { seconds, bytes }
+    }))
+  const keyed = (count: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      let processed = 0
+      const done = yield* Deferred.make<void>()
+      const behavior = Behavior.reducer(0, (n: number, m: number) => {
+        if (++processed === count) Deferred.doneUnsafe(done, Effect.void)
+        return n + m
+      })
+      const keys = Array.from({ length: count }, (_, i) => key(i))
+      const before = heapUsed()
+      const start = performance.now()
+      const registry = yield* Keyed.make({ name: "hosts", behavior: (_: string) => behavior, idleTimeout: "1 hour" })
+      for (const k of keys) yield* Keyed.tell(registry, k, 1)
+      yield* Deferred.await(done)
+      const seconds = (performance.now() - start) / 1000
+      const bytes = (heapUsed() - before) / count
+      if ((yield* Keyed.size(registry)) !== count) throw new Error("keyed lost entities")
+      return { seconds, bytes }
+    }))
+  yield* baseline(10_000)
+  yield* spawned(10_000)
+  yield* keyed(10_000)
+  const b = yield* baseline(KEYED_COUNT)
+  const a = yield* spawned(KEYED_COUNT)
+  const k = yield* keyed(KEYED_COUNT)
+  emit({
+    bench: "actor",
+    case: "100k keyed entities (one message each): heap bytes per entity after GC, vs Map + Queue.bounded",
+    value: Math.round(k.bytes),
+    unit: "bytes",
+    baseline: Math.round(b.bytes),
+    ratio: round(b.bytes / k.bytes),
+    target: "<= 1024 bytes"
+  })
+  emit({
+    bench: "actor",
+    case: "100k keyed entities (one message each): heap bytes per entity after GC, vs Actor.spawn in a Map",
+    value: Math.round(k.bytes),
+    unit: "bytes",
+    baseline: Math.round(a.bytes),
+    ratio: round(a.bytes / k.bytes)
+  })
+  emit({
+    bench: "actor",
+    case: "100k keyed entities (one message each): seconds to create and process, vs Map + Queue.bounded",
+    value: round(k.seconds),
+    unit: "s",
+    baseline: round(b.seconds),
+    ratio: round(b.seconds / k.seconds)
+  })
+  emit({
+    bench: "actor",
+    case: "100k keyed entities (one message each): seconds to create and process, vs Actor.spawn in a Map",
+    value: round(k.seconds),
+    unit: "s",
+    baseline: round(a.seconds),
+    ratio: round(a.seconds / k.seconds)
+  })
+})
+
 const round = (n: number) => Math.round(n * 1000) / 1000
 
 const cases: Record<string, Effect.Effect<void>> = {
   spawn: Effect.orDie(spawnCase),
   tell: Effect.orDie(tellCase),
-  ask: Effect.orDie(askCase)
+  ask: Effect.orDie(askCase),
+  keyed: Effect.orDie(keyedCase)
 }
 const name = process.argv[2] ?? ""
 const selected = cases[name]

@@ -3,11 +3,12 @@
  * exposed) and forwards the JSON lines they print.
  *
  *   npm run bench -w @trawl/actor
+ *   npm run bench -w @trawl/actor -- keyed tell   (only these cases)
  */
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
-const cases = ["spawn", "tell", "ask"]
+const cases = ["spawn", "tell", "ask", "keyed"]
 const only = process.argv.slice(2)
 const file = fileURLToPath(new URL("./cases.ts", import.meta.url))
 let failed = false

@@ -384,24 +384,40 @@ export const watch = <Msg, X, R>(
 ): Effect.Effect<void, never, R | Scope.Scope> =>
   Effect.asVoid(Effect.forkScoped(Effect.flatMap(awaitTermination(target), onTerminated)))
 
-const makeActorContext = <Msg>(cell: Cell<Msg, any, any, any>): ActorContext<Msg> => ({
-  self: cell as unknown as ActorRef<Msg>,
-  get scope() {
-    return cell.scope
-  },
-  spawn: (behavior, options) => Effect.suspend(() => spawnCell(behavior, options, cell.scope, undefined)) as any,
-  watch: (ref, toMessage) =>
-    Effect.suspend(() =>
+// One small object per actor (made on its first message) whose members live on
+// the prototype: 100,000 actors must not carry 100,000 sets of closures.
+class ActorContextImpl<Msg> implements ActorContext<Msg> {
+  readonly cell: Cell<Msg, any, any, any>
+  constructor(cell: Cell<Msg, any, any, any>) {
+    this.cell = cell
+  }
+  get self(): ActorRef<Msg> {
+    return this.cell as unknown as ActorRef<Msg>
+  }
+  get scope(): Scope.Scope {
+    return this.cell.scope
+  }
+  spawn<M, S, E, R>(behavior: Behavior<M, S, E, R>, options?: SpawnOptions): Effect.Effect<ActorRef<M>, E | InvalidOptions, R> {
+    return Effect.suspend(() => spawnCell(behavior, options, this.cell.scope, undefined)) as any
+  }
+  watch<M>(ref: ActorRef<M>, toMessage: (terminated: Terminated) => Msg): Effect.Effect<void> {
+    const cell = this.cell
+    return Effect.suspend(() =>
       Effect.asVoid(Effect.forkIn(
         Effect.flatMap(awaitTermination(ref), (terminated) => Effect.ignore(cell.tell(toMessage(terminated)))),
         cell.scope
       ))
-    ),
-  stop: Effect.suspend(() => {
-    cell.mailbox.end()
-    return Effect.void
-  })
-})
+    )
+  }
+  get stop(): Effect.Effect<void> {
+    const cell = this.cell
+    return Effect.sync(() => {
+      cell.mailbox.end()
+    })
+  }
+}
+
+const makeActorContext = <Msg>(cell: Cell<Msg, any, any, any>): ActorContext<Msg> => new ActorContextImpl(cell)
 
 setContextFactory(makeActorContext)
 

@@ -121,7 +121,8 @@ class KeyedImpl<K, Msg, S> implements Keyed<K, Msg>, Parent {
     if (problem !== undefined) return Effect.die(problem)
     const mailbox = new Mailbox.MailboxImpl<Msg>(this.name, this.capacity, this.overflow)
     // no mailbox-depth gauge per entity: 100,000 of them would flood the metrics
-    const cell = new Cell<Msg, S, unknown, unknown>(`${this.name}[${String(key)}]`, mailbox, behavior, this.context, this.scope, this, false)
+    // unnamed: the cell derives `name[key]` when asked, instead of keeping a string
+    const cell = new Cell<Msg, S, unknown, unknown>(undefined, mailbox, behavior, this.context, this.scope, this, false)
     cell.key = key
     cell.lastActive = this.epoch
     // registered before init runs, so concurrent senders share this entity;
