@@ -14,9 +14,12 @@
  * take a while (robots lookups, permits, start spacing, retry backoff) are
  * ordinary Effects (`Clock`, `Random`), so a `TestClock` drives them.
  *
- * Every resource the job takes (gate user, permits, exchange) is recorded on
- * it the moment it is taken, and the exit frame gives back whatever is still
- * held — that is how interruption at any wait is cleaned up.
+ * Every resource the job takes (gate user, permits, exchange, a reservation
+ * handed to the call) is recorded on it the moment it is taken, and the exit
+ * frame gives back whatever is still held — that is how interruption at any
+ * wait is cleaned up. A reservation (`reserve` in hostGates.ts) is a first
+ * attempt's gate admission done ahead: its attempt skips the permit wait and
+ * the spacing sleep and goes straight to the global permit.
  *
  * @internal
  */
