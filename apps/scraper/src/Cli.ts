@@ -11,6 +11,7 @@
  * | 3 | input: unreadable file, invalid URL, a page that could not be fetched or extracted |
  * | 4 | database: cannot open, locked, corrupt, newer schema, unreachable Postgres |
  * | 5 | some input rows were rejected (the valid ones were imported) |
+ * | 6 | a run aborted: a part of trawl kept failing (a supervisor's restart intensity was exceeded) |
  *
  * @since 0.1.0
  */
@@ -250,7 +251,14 @@ const status = Command.make("status", { ...storeFlags }, (input) =>
     const store = yield* Store.Store
     const counts = yield* store.statusCounts(yield* Clock.currentTimeMillis)
     for (const [label, value] of Object.entries(counts)) yield* Console.log(`${label.padEnd(14)} ${value}`)
-  }))).pipe(Command.withDescription("Counts of targets, due, failing, observations and alerts"))
+    for (const notifier of yield* store.notifierStatus()) {
+      // an error older than the last delivery is history, not the notifier's state
+      const error = notifier.lastError === null || (notifier.lastErrorAt ?? 0) <= (notifier.lastDeliveredAt ?? 0)
+        ? ""
+        : ` · last error ${formatTime(notifier.lastErrorAt)}: ${notifier.lastError}`
+      yield* Console.log(`notifier       ${notifier.name}: ${notifier.pending} pending, ${notifier.delivered} delivered${error}`)
+    }
+  }))).pipe(Command.withDescription("Counts of targets, due, failing, observations and alerts; pending alerts per notifier"))
 
 const history = Command.make("history", {
   ...storeFlags,
@@ -306,6 +314,7 @@ const runFlags = {
   userAgent: Settings.userAgent,
   noRobots: Settings.noRobots,
   timeout: Settings.timeout,
+  storeOutageBudget: Settings.storeOutageBudget,
   duration: Flag.String("duration").pipe(Flag.optional, Flag.withDescription("Stop by itself after this long (e.g. 10m), as if interrupted")),
   quiet: Flag.Boolean("quiet").pipe(Flag.withDefault(false), Flag.withDescription("Do not print alerts on stdout"))
 }
@@ -352,6 +361,10 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       if (typeof parsed === "string") return yield* Effect.fail(new InputError({ input: "--duration", reason: parsed }))
       durationMillis = parsed
     }
+    const outageBudgetMillis = parseDuration(input.storeOutageBudget)
+    if (typeof outageBudgetMillis === "string") {
+      return yield* Effect.fail(new InputError({ input: "--store-outage-budget", reason: outageBudgetMillis }))
+    }
     if (Option.isSome(input.targets)) {
       yield* withStore(input, importTargets(input.targets.value)).pipe(
         Effect.catchTag("RowsRejected", (error) => Effect.logWarning(error.message))
@@ -373,6 +386,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
         notifiers,
         fetchFibers: Math.min(input.concurrency, 4096),
         tty: process.stderr.isTTY === true,
+        outageBudgetMillis,
         ...(Option.isSome(input.dashboard) ? { dashboardPort: input.dashboard.value } : {}),
         ...(durationMillis === undefined ? {} : { durationMillis })
       })

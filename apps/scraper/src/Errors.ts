@@ -4,9 +4,14 @@
  *
  * @since 0.1.0
  */
+import type { ExtractError } from "@trawl/extract"
+import type { FetchError } from "@trawl/fetch"
+import type { StoreError } from "@trawl/store"
 import * as Cause from "effect/Cause"
+import type * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import { CliError } from "effect/cli"
+import type * as Pipeline from "./Pipeline.ts"
 
 /**
  * Bad input from the user: a file, a URL, a flag value, a page.
@@ -48,20 +53,77 @@ export const ExitCode = {
   usage: 2,
   input: 3,
   database: 4,
-  rowsRejected: 5
+  rowsRejected: 5,
+  aborted: 6
 } as const
 
-const databaseTags = new Set([
-  "DatabaseError",
-  "DatabaseLocked",
-  "DatabaseCorrupt",
-  "SchemaTooNew",
-  "DatabaseUnavailable",
-  "StoreError",
-  "SqlError",
-  "DiskFull",
-  "StorageFailure"
-])
+/**
+ * Every typed failure a command can end with.
+ *
+ * @since 0.1.0
+ */
+export type Failure =
+  | StoreError.StoreError
+  | FetchError.FetchError
+  | ExtractError.ExtractError
+  | InputError
+  | RowsRejected
+  | Pipeline.StoreUnavailable
+  | Pipeline.StageFailed
+  | Config.ConfigError
+
+/**
+ * The exit code of each failure type. Keyed by the failures' own tags and
+ * complete by type: a new error type does not compile until it has a code,
+ * and no code names a tag that no error has.
+ *
+ * @since 0.1.0
+ */
+export const exitCodes: { readonly [Tag in Failure["_tag"]]: number } = {
+  ConfigError: ExitCode.usage,
+  InputError: ExitCode.input,
+  InvalidUrl: ExitCode.input,
+  DuplicateTarget: ExitCode.input,
+  TargetNotFound: ExitCode.input,
+  ExtractError: ExitCode.input,
+  Timeout: ExitCode.input,
+  ConnectFailed: ExitCode.input,
+  ConnectionLost: ExitCode.input,
+  HttpStatus: ExitCode.input,
+  BodyTooLarge: ExitCode.input,
+  TooManyRedirects: ExitCode.input,
+  DecompressionBomb: ExitCode.input,
+  BadContentEncoding: ExitCode.input,
+  RobotsDisallowed: ExitCode.input,
+  ForbiddenAddress: ExitCode.input,
+  CircuitOpen: ExitCode.input,
+  BadCharset: ExitCode.input,
+  RowsRejected: ExitCode.rowsRejected,
+  DatabaseCorrupt: ExitCode.database,
+  DatabaseLocked: ExitCode.database,
+  DatabaseUnavailable: ExitCode.database,
+  SchemaTooNew: ExitCode.database,
+  DiskFull: ExitCode.database,
+  StorageFailure: ExitCode.database,
+  StoreUnavailable: ExitCode.database,
+  StageFailed: ExitCode.aborted
+}
+
+/**
+ * The exit code of a failure, from its type.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@trawl/scraper"
+ *
+ * Errors.exitCodeOf(new Errors.InputError({ input: "x.csv", reason: "no such file" })) // 3
+ * ```
+ * @since 0.1.0
+ */
+export const exitCodeOf = (error: Failure): number => exitCodes[error._tag]
+
+const isFailure = (error: unknown): error is Failure =>
+  typeof error === "object" && error !== null && Object.hasOwn(exitCodes, String((error as { _tag?: unknown })._tag))
 
 /**
  * The message line and exit code for a failure.
@@ -81,16 +143,7 @@ export const describe = (cause: Cause.Cause<unknown>): { readonly message: strin
   if (CliError.isCliError(error)) {
     return { message: (error as Error).message, exitCode: ExitCode.usage }
   }
-  if (typeof error === "object" && error !== null && "_tag" in error) {
-    const tag = String((error as { _tag: unknown })._tag)
-    const message = (error as { message?: string }).message || tag
-    if (tag === "InputError" || tag === "InvalidUrl" || tag === "ExtractError" || tag === "DuplicateTarget" || tag === "TargetNotFound") {
-      return { message, exitCode: ExitCode.input }
-    }
-    if (tag === "RowsRejected") return { message, exitCode: ExitCode.rowsRejected }
-    if (databaseTags.has(tag)) return { message, exitCode: ExitCode.database }
-    if (tag === "ConfigError") return { message, exitCode: ExitCode.usage }
-  }
+  if (isFailure(error)) return { message: error.message || error._tag, exitCode: exitCodeOf(error) }
   if (Cause.hasInterruptsOnly(cause)) return { message: "interrupted", exitCode: 130 }
   return { message: `internal error: ${error instanceof Error ? error.message : String(error)}`, exitCode: ExitCode.internal }
 }

@@ -1,30 +1,36 @@
 /**
  * `trawl run`: continuous monitoring (or one pass with `once`) over the
- * targets in the store, with alerts delivered from the outbox.
+ * targets in the store, with alerts delivered from the outbox — the
+ * supervision tree of `Supervision`, started and stopped.
  *
  * Lifecycle: the first SIGINT/SIGTERM stops scheduling and drains what is in
  * flight (up to `drainMillis`), flushes the outbox, records the run and exits
- * 0; a second signal stops at once. After a crash, `run` on the same
- * database resumes where it was: next due times, validators and unsent alerts
- * are all in the store.
+ * 0; a second signal stops at once. When a part of the tree gives up (its
+ * restart intensity exceeded), or the store stays away past the outage
+ * budget, or fails in a way retrying cannot fix, the run stops the same way
+ * but is recorded "aborted" and fails with the cause (one line, an exit code:
+ * `Errors`). After a crash, `run` on the same database resumes where it was:
+ * next due times, validators and unsent alerts are all in the store.
  *
  * @since 0.1.0
  */
+import { Actor, Supervisor } from "@trawl/actor"
 import type { Fetcher } from "@trawl/fetch"
-import { Store, type StoreError } from "@trawl/store"
+import { Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Semaphore from "effect/Semaphore"
 import type * as Scope from "effect/Scope"
-import * as AlertText from "./AlertText.ts"
 import * as Dashboard from "./Dashboard.ts"
 import type { InputError } from "./Errors.ts"
 import * as Extractor from "./Extractor.ts"
 import type * as Notifier from "./Notifier.ts"
+import * as Outbox from "./Outbox.ts"
 import * as Pipeline from "./Pipeline.ts"
 import * as Progress from "./Progress.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
+import * as Supervision from "./Supervision.ts"
+import * as Loop from "./internal/loop.ts"
 
 /**
  * Options of a run.
@@ -53,8 +59,10 @@ export interface Options {
   readonly durationMillis?: number | undefined
   /** Listen for SIGINT/SIGTERM. Default true. */
   readonly handleSignals?: boolean | undefined
-  /** How often a continuous run looks for targets added meanwhile (e.g. by `trawl add`). Default 30 s. */
+  /** How often a continuous run looks for targets added, removed or disabled meanwhile (e.g. by `trawl add`). Default 30 s. */
   readonly refreshEveryMillis?: number | undefined
+  /** How long the store may stay unavailable (retried with backoff) before the run stops. Default 5 minutes. */
+  readonly outageBudgetMillis?: number | undefined
 }
 
 /**
@@ -64,19 +72,25 @@ export interface Options {
  */
 export interface Summary {
   readonly snapshot: Progress.Snapshot
+  /** Deliveries in this run, summed over the notifiers. */
   readonly alertsDelivered: number
   readonly drained: boolean
   readonly stoppedBy: "done" | "signal" | "duration"
 }
 
 /**
- * Runs the monitor until done (`once`), a signal, or the duration.
+ * Runs the monitor until done (`once`), a signal, or the duration; fails with
+ * the cause when the run had to stop (see the module's lifecycle).
  *
  * @since 0.1.0
  */
 export const run = (options: Options): Effect.Effect<
   Summary,
-  StoreError.DatabaseError | StoreError.TargetNotFound | InputError,
+  | StoreError.DatabaseError
+  | StoreError.TargetNotFound
+  | InputError
+  | Pipeline.StoreUnavailable
+  | Pipeline.StageFailed,
   Store.Store | Extractor.Extractor | Fetcher.Fetcher | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -91,68 +105,72 @@ export const run = (options: Options): Effect.Effect<
     const due = options.once && options.all !== true ? stored.filter((t) => t.nextDueAt <= now) : stored
     const runRecord = yield* store.startRun()
     let failures = 0
-    const writer = StoreAdapter.writer(store, (_results, batch) => {
-      for (const outcome of batch) {
-        if (outcome.error !== undefined) failures++
-      }
+    const writer: Pipeline.Writer<StoreError.TargetNotFound | StoreError.DatabaseError> = {
+      ...StoreAdapter.writer(store, (_results, batch) => {
+        for (const outcome of batch) {
+          if (outcome.error !== undefined) failures++
+        }
+      }),
+      isTransient: StoreError.isTransient
+    }
+
+    // the tree (Supervision): store and pipeline, outbox, services
+    const root = yield* Effect.orDie(Supervisor.make(Supervision.policies.root))
+    const running = yield* Pipeline.start(due.map(StoreAdapter.toPipelineTarget), writer, {
+      once: options.once,
+      fetchFibers: options.fetchFibers,
+      extractFibers: options.extractFibers ?? 16,
+      supervisor: root,
+      ...(options.outageBudgetMillis === undefined ? {} : { outageBudgetMillis: options.outageBudgetMillis })
     })
-    const running = yield* Pipeline.start(
-      due.map(StoreAdapter.toPipelineTarget),
-      writer,
-      { once: options.once, fetchFibers: options.fetchFibers, extractFibers: options.extractFibers ?? 16 }
-    )
+    const outbox = yield* Outbox.start(store, {
+      notifiers: options.notifiers,
+      supervisor: root,
+      ...(options.deliverEveryMillis === undefined ? {} : { everyMillis: options.deliverEveryMillis })
+    })
+    const services = yield* Effect.orDie(Supervisor.supervisor(root, Supervision.policies.services))
+    const snapshot = Progress.snapshotOf(running, extractor.utilization)
     if (!options.once) {
       const refresh = Effect.flatMap(StoreAdapter.allTargets(store), (targets) =>
-        Effect.flatMap(running.addTargets(targets.map(StoreAdapter.toPipelineTarget)), (added) =>
-          added > 0 ? Effect.logInfo(`scheduled ${added} new target(s)`) : Effect.void))
-      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(options.refreshEveryMillis ?? 30_000), Effect.ignore(refresh))))
+        Effect.flatMap(running.syncTargets(targets.map(StoreAdapter.toPipelineTarget)), ({ added, removed }) =>
+          added + removed > 0 ? Effect.logInfo(`targets refreshed: ${added} scheduled, ${removed} left the schedule`) : Effect.void)).pipe(
+          // a store that is away now is retried at the next refresh
+          Effect.catchCause((cause) => Effect.logWarning("refreshing the targets failed; retrying at the next refresh", cause))
+        )
+      yield* startLoop(services, "refresher", Loop.every(options.refreshEveryMillis ?? 30_000, refresh))
     }
-    const snapshot = Progress.snapshotOf(running, extractor.utilization)
-
-    let delivered = 0
-    // The outbox row names the product itself: an alert left by a crashed
-    // process reads the same here as it would have there.
-    const notifyAll = (alert: AlertText.AlertLike) =>
-      Effect.forEach(options.notifiers, (notifier) => notifier.deliver(AlertText.notification(alert)), { discard: true })
-    // one delivery pass at a time: two passes could hand the same alert out twice
-    const delivering = yield* Semaphore.make(1)
-    const deliverBatch = Semaphore.withPermit(delivering, Effect.map(store.deliver(notifyAll, { limit: 1000 }), (result) => {
-      delivered += result.delivered
-      return result
-    }))
-    /** Delivers until the outbox is empty or a notifier fails (bounded: a million alerts). */
-    const flush = Effect.gen(function*() {
-      for (let pass = 0; pass < 1000; pass++) {
-        const result = yield* deliverBatch
-        if (result.failed > 0 || result.delivered < 1000) return
-      }
-    })
-    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(options.deliverEveryMillis ?? 1000), Effect.ignore(flush))))
-    yield* Effect.forkScoped(Progress.report(snapshot, { tty: options.tty }))
+    yield* startLoop(services, "progress", Loop.behavior(Progress.report(snapshot, { tty: options.tty })))
     if (options.dashboardPort !== undefined) {
       const port = yield* Dashboard.serve(snapshot, options.dashboardPort)
       yield* Effect.logInfo(`dashboard on http://127.0.0.1:${port}/`)
     }
 
-    if (options.durationMillis !== undefined && options.durationMillis > 0) {
-      yield* Effect.forkScoped(Effect.andThen(Effect.sleep(options.durationMillis), Deferred.succeed(stop, "duration")))
-    }
-
-    const stoppedBy = yield* Effect.raceFirst(
-      Effect.as(running.done, "done" as const),
-      Deferred.await(stop)
-    )
-    const drained = stoppedBy === "done" ? true : yield* running.drain(options.drainMillis ?? 30_000)
-    yield* flush
+    const stopped = options.durationMillis !== undefined && options.durationMillis > 0
+      ? Effect.raceFirst(Deferred.await(stop), Effect.as(Effect.sleep(options.durationMillis), "duration" as const))
+      : Deferred.await(stop)
+    const ended = yield* Effect.result(Effect.raceFirst(Effect.as(running.done, "done" as const), stopped))
+    const stoppedBy = ended._tag === "Success" ? ended.success : "done"
+    if (ended._tag === "Failure") yield* Effect.logError(`trawl is stopping: ${ended.failure.message}`)
+    const drained = stoppedBy === "done" && ended._tag === "Success" ? true : yield* running.drain(options.drainMillis ?? 30_000)
+    yield* outbox.flush(options.drainMillis ?? 30_000)
     const final = yield* snapshot
-    yield* store.finishRun(runRecord.id, {
-      status: drained ? "finished" : "aborted",
-      observations: final.counters.recorded,
-      failures
-    })
-    print(Progress.summaryTable(final, [["alerts delivered", delivered], ["stopped by", stoppedBy]]))
-    return { snapshot: final, alertsDelivered: delivered, drained, stoppedBy } satisfies Summary
+    const aborted = ended._tag === "Failure" || !drained
+    yield* store.finishRun(runRecord.id, { status: aborted ? "aborted" : "finished", observations: final.counters.recorded, failures }).pipe(
+      Effect.catch((error) => Effect.logWarning(`the run record could not be updated: ${error.message}`))
+    )
+    const deliveredBy = yield* outbox.delivered
+    const alertsDelivered = Object.values(deliveredBy).reduce((sum, n) => sum + n, 0)
+    print(Progress.summaryTable(final, [
+      ...options.notifiers.map((notifier) => [`alerts delivered (${notifier.name})`, deliveredBy[notifier.name] ?? 0] as const),
+      ["stopped by", ended._tag === "Failure" ? ended.failure._tag : stoppedBy]
+    ]))
+    if (ended._tag === "Failure") return yield* Effect.fail(ended.failure)
+    return { snapshot: final, alertsDelivered, drained, stoppedBy } satisfies Summary
   })
+
+/** Spawns a loop actor under `supervisor` and starts it. */
+const startLoop = <E, R>(supervisor: Supervisor.Supervisor, name: string, behavior: Loop.Behavior<E, R>) =>
+  Effect.flatMap(Effect.orDie(Supervisor.spawn(supervisor, behavior, Loop.mailbox(name))), (ref) => Effect.orDie(Actor.tell(ref, Loop.run)))
 
 /**
  * First SIGINT/SIGTERM: `onFirst` (graceful stop); second: exit at once.

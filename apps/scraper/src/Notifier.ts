@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 
 /**
@@ -60,6 +61,30 @@ export interface Notifier {
 }
 
 /**
+ * A webhook's name in logs, `trawl status` and the store's delivery records:
+ * its origin and a short hash of the whole URL — stable for the same URL,
+ * and without the secrets such URLs carry in their path, query or userinfo.
+ *
+ * @example
+ * ```ts
+ * import { Notifier } from "@trawl/scraper"
+ *
+ * Notifier.webhookName("https://hooks.example/services/T0/B0/secret") // "webhook https://hooks.example #10e2f7c1"
+ * ```
+ * @since 0.2.0
+ */
+export const webhookName = (url: string): string => {
+  const hash = crypto.createHash("sha256").update(url).digest("hex").slice(0, 8)
+  let origin: string
+  try {
+    origin = new URL(url).origin
+  } catch {
+    origin = "(invalid URL)"
+  }
+  return `webhook ${origin} #${hash}`
+}
+
+/**
  * Options of the webhook notifier.
  *
  * @since 0.1.0
@@ -94,7 +119,7 @@ export interface WebhookOptions {
  */
 export const webhook = (options: WebhookOptions): Effect.Effect<Notifier, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (client: HttpClient.HttpClient) => {
-    const name = `webhook ${options.url}`
+    const name = webhookName(options.url)
     const timeout = options.timeout ?? "10 seconds"
     const schedule = Schedule.jittered(Schedule.exponential(options.backoff ?? "200 millis"))
     const times = options.retries ?? 5

@@ -1,29 +1,38 @@
 /**
- * The monitoring pipeline:
+ * The monitoring pipeline, as actors of the supervision tree (`Supervision`):
  *
  * ```
- * Scheduler ─▶ [jobs: bounded] ─▶ fetch fibers ─▶ [pages: bounded] ─▶ extraction
- *   ─▶ [outcomes: bounded] ─▶ store writer (batched transactions) ─▶ Scheduler.complete
+ * scheduler ─▶ [fetch mailbox] ─▶ fetch stage ─▶ [extraction mailbox] ─▶ extraction
+ *   ─▶ [writer mailbox] ─▶ store writer (batched transactions) ─▶ schedule.complete
  * ```
  *
- * Every queue is bounded, so a slow stage slows the one before it, up to the
- * scheduler, which reports the delay as schedule lag; memory never grows with
- * the backlog. Fetch fibers only wait on the network; extraction runs through
- * the `Extractor` service (worker threads in production). A 304 skips
- * extraction and is recorded as unchanged.
+ * Every mailbox is bounded and applies backpressure, so a slow stage slows
+ * the one before it, up to the scheduler, which reports the delay as
+ * schedule lag; memory never grows with the backlog. The fetch stage only
+ * waits on the network; extraction runs through the `Extractor` service
+ * (worker threads in production). A 304 skips extraction and is recorded as
+ * unchanged. The store writer retries transient store errors (a lock held by
+ * another process, a Postgres restart) with capped backoff for up to the
+ * outage budget, holding its batch: nothing is lost and nothing is written
+ * twice.
  *
  * @since 0.1.0
  */
+import { Actor, Behavior, Supervisor } from "@trawl/actor"
 import type { ExtractError, Product, Rules } from "@trawl/extract"
 import { type FetchError, Fetcher, Page } from "@trawl/fetch"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
-import * as Ref from "effect/Ref"
+import * as Exit from "effect/Exit"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
 import * as Extractor from "./Extractor.ts"
 import * as Scheduler from "./Scheduler.ts"
+import * as Supervision from "./Supervision.ts"
+import * as Loop from "./internal/loop.ts"
 
 /**
  * A target as the pipeline sees it.
@@ -64,12 +73,15 @@ export interface Outcome {
 
 /**
  * The store port: records a batch of outcomes in one transaction (with change
- * detection) and says which succeeded.
+ * detection). `isTransient` tells the errors that a later attempt may not
+ * meet (a lock, a lost connection): those are retried with backoff for up to
+ * the outage budget; any other error stops the run.
  *
  * @since 0.1.0
  */
 export interface Writer<E> {
   readonly record: (batch: ReadonlyArray<Outcome>) => Effect.Effect<void, E>
+  readonly isTransient?: ((error: E) => boolean) | undefined
 }
 
 /**
@@ -78,23 +90,27 @@ export interface Writer<E> {
  * @since 0.1.0
  */
 export interface Options {
-  /** Fetch fibers (the fetcher's own global limit also applies). Default 256. */
+  /** Requests the fetch stage runs at once (the fetcher's own global limit also applies). Default 256. */
   readonly fetchFibers?: number | undefined
-  /** Extraction fibers feeding the extractor (2× its workers is plenty). Default 8. */
+  /** Pages the extraction stage hands the extractor at once (2× its workers is plenty). Default 8. */
   readonly extractFibers?: number | undefined
-  /** Capacity of the job queue; the page queue holds at most 4 × `extractFibers` (pages carry bodies), the outcome queue 2 × `maxBatch`. Default 1024. */
+  /** Capacity of the fetch stage's mailbox; extraction's holds at most 4 × `extractFibers` (pages carry bodies), the writer's 2 × `maxBatch`. Default 1024. */
   readonly queueCapacity?: number | undefined
   /** Largest batch written in one transaction. Default 500. */
   readonly maxBatch?: number | undefined
   /**
-   * How long the writer lets outcomes gather after the first one before it
-   * writes them (unless `maxBatch` are already there). A transaction costs
-   * far more than a row, so a short wait turns many small transactions into
-   * a few large ones. Default 50 ms.
+   * After writing a batch smaller than `maxBatch`, the writer waits this long
+   * before it takes the next one, so outcomes gather meanwhile: a
+   * transaction costs far more than a row, and many small transactions
+   * become a few large ones. Default 50 ms.
    */
   readonly batchWindowMillis?: number | undefined
+  /** How long the writer keeps retrying a store that is unavailable before the run stops. Default 5 minutes. */
+  readonly outageBudgetMillis?: number | undefined
   /** One pass: stop once every target due at the start has been recorded. */
   readonly once?: boolean | undefined
+  /** The supervisor to build the pipeline's subtrees under (default: a root of its own, in the current Scope). */
+  readonly supervisor?: Supervisor.Supervisor | undefined
 }
 
 /**
@@ -109,8 +125,42 @@ export interface Counters {
   readonly recorded: number
   readonly errorsByTag: Readonly<Record<string, number>>
   readonly inFlightFetches: number
+  /** Messages waiting in each stage's mailbox. */
   readonly queueDepths: { readonly jobs: number; readonly pages: number; readonly outcomes: number }
+  /** Since when the store has been failing with transient errors (the writer retries); undefined while it works. */
+  readonly storeUnavailableSince?: number | undefined
   readonly startedAt: number
+}
+
+/**
+ * The store stayed unavailable for longer than the outage budget.
+ *
+ * @since 0.1.0
+ */
+export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
+  readonly millis: number
+  readonly error: unknown
+}> {
+  override get message(): string {
+    const detail = typeof this.error === "object" && this.error !== null && "message" in this.error
+      ? String((this.error as { message: unknown }).message)
+      : String(this.error)
+    return `store unavailable for ${Math.round(this.millis / 1000)} s, past the outage budget: ${detail}`
+  }
+}
+
+/**
+ * A stage kept failing: its supervisor's restart intensity was exceeded.
+ *
+ * @since 0.1.0
+ */
+export class StageFailed extends Data.TaggedError("StageFailed")<{
+  readonly reason: string
+  readonly cause: Cause.Cause<unknown>
+}> {
+  override get message(): string {
+    return this.reason
+  }
 }
 
 /**
@@ -121,15 +171,29 @@ export interface Counters {
 export interface Running<E> {
   readonly counters: Effect.Effect<Counters>
   readonly schedule: Effect.Effect<Scheduler.Stats>
-  /** Completes when a `once` pass is done (never otherwise); fails if the store writer fails. */
-  readonly done: Effect.Effect<void, E>
   /**
-   * Graceful stop: no more dispatches; waits (up to `deadlineMillis`) until
-   * every dispatched target is recorded. Succeeds with whether it drained.
+   * Completes when a `once` pass is done (never otherwise); fails when the
+   * writer meets an error it cannot retry (or the outage budget runs out),
+   * or a stage keeps failing.
+   */
+  readonly done: Effect.Effect<void, E | StoreUnavailable | StageFailed>
+  /**
+   * Graceful stop: the scheduler stops dispatching, then each stage is
+   * stopped in turn once it has handled what it holds (fetch, extraction,
+   * the writer). Waits up to `deadlineMillis`; succeeds with whether it drained.
    */
   readonly drain: (deadlineMillis: number) => Effect.Effect<boolean>
-  /** Schedules targets not seen before (added while running); returns how many were new. */
-  readonly addTargets: (targets: ReadonlyArray<Target>) => Effect.Effect<number>
+  /**
+   * Brings the schedule in line with the store's targets (a refresh): targets
+   * not seen before are scheduled, scheduled ones absent from `targets`
+   * (removed, disabled) leave the schedule.
+   */
+  readonly syncTargets: (targets: ReadonlyArray<Target>) => Effect.Effect<{ readonly added: number; readonly removed: number }>
+}
+
+interface FetchJob {
+  readonly target: Target
+  readonly lagMillis: number
 }
 
 interface Fetched {
@@ -145,9 +209,54 @@ const errorOf = (error: FetchError.FetchError | ExtractError.ExtractError | Extr
   message: error.message
 })
 
+/** The innermost supervisor that gave up, and what its child died of, in one line. */
+export const describeGiveUp = (cause: Cause.Cause<unknown>): string => {
+  let error: unknown = Cause.squash(cause)
+  // a subtree that gave up made its parent give up: name the first one
+  while (typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "RestartIntensityExceeded") {
+    const inner = (error as { cause?: unknown }).cause
+    if (!Cause.isCause(inner)) break
+    const next = Cause.squash(inner)
+    if ((next as { _tag?: unknown } | undefined)?._tag !== "RestartIntensityExceeded") break
+    error = next
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return message.split("\n")[0]!
+}
+
 /**
- * Starts the pipeline in the current Scope over the given targets; closing the
- * Scope stops every fiber of it.
+ * A stage's handler under supervision: a defect fails the stage (its
+ * supervisor restarts it, logged) and the message is handled once more by the
+ * new incarnation (`redeliverOnRestart`); if it dies again it is a poison
+ * message, and `onPoison` turns it into an outcome (recorded as an error) so
+ * that one bad page neither stops the run nor is lost. A defect on every
+ * page is a loop: the restarts exceed the intensity and the run stops.
+ */
+const supervised = <M extends object>(
+  handle: (message: M) => Effect.Effect<void>,
+  onPoison: (message: M, cause: Cause.Cause<unknown>) => Effect.Effect<void>
+) => {
+  const diedOnce = new WeakSet<M>()
+  return (message: M): Effect.Effect<void> =>
+    diedOnce.has(message)
+      ? Effect.catchCause(handle(message), (cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.andThen(
+          Effect.logError("a message failed again after its stage restarted; recorded as a Defect", cause),
+          onPoison(message, cause)
+        ))
+      : Effect.tapCause(handle(message), (cause) => Effect.sync(() => Cause.hasDies(cause) && diedOnce.add(message)))
+}
+
+const defect = (cause: Cause.Cause<unknown>) => ({ tag: "Defect", message: Cause.pretty(cause).split("\n")[0]! })
+
+/** A tell from inside a stage: the receiver stopped only when the run is being torn down. */
+const forward = <Msg>(ref: Actor.ActorRef<Msg>, message: Msg): Effect.Effect<void> =>
+  Effect.catch(Actor.tell(ref, message), () => Effect.interrupt)
+
+/**
+ * Starts the pipeline over the given targets: its subtrees (`store`,
+ * `pipeline`) under `options.supervisor`, or under a root of its own in the
+ * current Scope. Closing the Scope stops every actor of it.
  *
  * @since 0.1.0
  */
@@ -155,128 +264,207 @@ export const start = <E>(
   targets: ReadonlyArray<Target>,
   writer: Writer<E>,
   options?: Options
-) =>
+): Effect.Effect<Running<E>, never, Fetcher.Fetcher | Extractor.Extractor | Scope.Scope> =>
   Effect.gen(function*() {
     const fetcher = yield* Fetcher.Fetcher
     const extractor = yield* Extractor.Extractor
     const capacity = options?.queueCapacity ?? 1024
     const blockedHosts = new Map<string, number>()
-    const scheduler = yield* Scheduler.make<Target>({
-      hostBlockedUntil: (host) => blockedHosts.get(host)
+    const schedule = yield* Scheduler.make<Target>({
+      hostBlockedUntil: (host) => blockedHosts.get(host),
+      // one pass: nothing is dispatched a second time
+      once: options?.once === true
     })
     const extractFibers = options?.extractFibers ?? 8
     const maxBatch = options?.maxBatch ?? 500
     const batchWindowMillis = options?.batchWindowMillis ?? 50
-    const jobs = yield* Queue.bounded<{ readonly target: Target; readonly lagMillis: number }>(capacity)
-    // fetched pages hold their bodies: queue only enough to keep the extractor busy
-    const pages = yield* Queue.bounded<Fetched>(Math.min(capacity, Math.max(64, extractFibers * 4)))
-    const outcomes = yield* Queue.bounded<Outcome>(Math.min(capacity, maxBatch * 2))
+    const outageBudgetMillis = options?.outageBudgetMillis ?? 5 * 60_000
+    const isTransient = writer.isTransient ?? (() => false)
+    const root = options?.supervisor ?? (yield* Effect.orDie(Supervisor.make(Supervision.policies.root)))
     const startedAt = yield* Clock.currentTimeMillis
     const counts = { fetched: 0, notModified: 0, extracted: 0, recorded: 0, inFlight: 0 }
     const errorsByTag: Record<string, number> = {}
     const countError = (tag: string) => {
       errorsByTag[tag] = (errorsByTag[tag] ?? 0) + 1
     }
-    const done = yield* Deferred.make<void>()
-    const pending = yield* Ref.make(options?.once === true ? targets.length : Infinity)
+    const done = yield* Deferred.make<void, E | StoreUnavailable | StageFailed>()
+    let pending = options?.once === true ? targets.length : Infinity
     if (targets.length === 0 && options?.once === true) yield* Deferred.succeed(done, undefined)
+    let storeUnavailableSince: number | undefined
 
     // Targets due at the same moment are interleaved by host (the k-th target
-    // of a host is due k ms later), so the fetch fibers meet many hosts at
+    // of a host is due k ms later), so the fetch stage meets many hosts at
     // once instead of queueing behind one host's politeness delay.
     const rankInHost = new Map<string, number>()
     for (const target of targets) {
       const rank = rankInHost.get(target.host) ?? 0
       rankInHost.set(target.host, rank + 1)
       const dueAt = options?.once === true ? startedAt : Math.max(target.dueAt ?? startedAt, startedAt)
-      yield* scheduler.upsert(target, dueAt + rank, target.failureStreak)
+      yield* schedule.upsert(target, dueAt + rank, target.failureStreak)
     }
 
-    // scheduler → jobs
-    const scheduling = yield* Effect.forkScoped(scheduler.run((target, lagMillis) => Queue.offer(jobs, { target, lagMillis })))
-    if (options?.once === true) {
-      // one pass: nothing is dispatched a second time
-      yield* Effect.forkScoped(Effect.andThen(Deferred.await(done), Fiber.interrupt(scheduling)))
-    }
+    // ---- store: the writer ----------------------------------------------------------------
+    // A batch's next due times are computed once, when it is first taken: a
+    // batch handed again after a restart keeps them.
+    const completed = new WeakMap<Outcome, Outcome>()
+    const complete = (outcome: Outcome) =>
+      Effect.gen(function*() {
+        const known = completed.get(outcome)
+        if (known !== undefined) return known
+        const nextDueAt = yield* schedule.complete(outcome.target.id, { ok: outcome.error === undefined })
+        const withNext = nextDueAt === undefined ? outcome : { ...outcome, nextDueAt }
+        completed.set(outcome, withNext)
+        return withNext
+      })
+    /** Writes the batch, retrying transient failures with capped, jittered backoff within the budget. */
+    const recordHeld = (batch: ReadonlyArray<Outcome>) =>
+      Effect.gen(function*() {
+        let delay = 100
+        let since: number | undefined
+        let loggedAt = 0
+        while (true) {
+          const result = yield* Effect.result(writer.record(batch))
+          const now = yield* Clock.currentTimeMillis
+          if (result._tag === "Success") {
+            if (since !== undefined) {
+              storeUnavailableSince = undefined
+              yield* Effect.logInfo(`store available again after ${((now - since) / 1000).toFixed(1)} s; ${batch.length} held outcome(s) written`)
+            }
+            return
+          }
+          const error = result.failure
+          if (!isTransient(error)) return yield* Effect.fail(error)
+          since ??= now
+          storeUnavailableSince ??= since
+          if (now - since >= outageBudgetMillis) return yield* Effect.fail(new StoreUnavailable({ millis: now - since, error }))
+          if (now - loggedAt >= 10_000) {
+            loggedAt = now
+            yield* Effect.logWarning(`store unavailable, retrying (${((now - since) / 1000).toFixed(0)} s so far): ${(error as { message?: string }).message ?? String(error)}`)
+          }
+          const jitter = yield* Random.nextBetween(0.8, 1.2)
+          yield* Effect.sleep(Math.max(1, Math.min(delay * jitter, outageBudgetMillis - (now - since))))
+          delay = Math.min(delay * 2, 5_000)
+        }
+      })
+    let failed = false
+    const writeBatch = (batch: ReadonlyArray<Outcome>) =>
+      Effect.gen(function*() {
+        // after a failure that stops the run nothing more is written: the rest stays due in the store
+        if (failed) return
+        const withNext: Array<Outcome> = []
+        for (const outcome of batch) withNext.push(yield* complete(outcome))
+        const written = yield* Effect.result(recordHeld(withNext))
+        if (written._tag === "Failure") {
+          failed = true
+          yield* Deferred.fail(done, written.failure)
+          return
+        }
+        counts.recorded += batch.length
+        pending -= batch.length
+        if (pending <= 0) yield* Deferred.succeed(done, undefined)
+        else if (batch.length < maxBatch && batchWindowMillis > 0) yield* Effect.sleep(batchWindowMillis)
+      })
+    const storeSupervisor = yield* Effect.orDie(Supervisor.supervisor(root, Supervision.policies.store))
+    const writing = yield* Effect.orDie(Supervisor.spawn(
+      storeSupervisor,
+      Behavior.batched({ init: Effect.void, maxBatch, receive: (_: void, batch: ReadonlyArray<Outcome>) => writeBatch(batch), redeliverOnRestart: true }),
+      { name: "store-writer", capacity: Math.min(capacity, maxBatch * 2) }
+    ))
 
-    // jobs → fetch fibers → pages
+    // ---- pipeline: extraction, fetch, scheduler ------------------------------------------
+    const stages = yield* Effect.orDie(Supervisor.supervisor(root, Supervision.policies.pipeline))
+
+    const extractOne = (fetched: Fetched) =>
+      Effect.gen(function*() {
+        const { at, lagMillis, page, target } = fetched
+        const base = { target, at, lagMillis }
+        if (page === undefined) {
+          const error = errorOf(fetched.error!)
+          countError(error.tag)
+          return yield* forward(writing, { ...base, notModified: false, error })
+        }
+        const http = { status: page.status, etag: page.validators.etag, lastModified: page.validators.lastModified }
+        if (!page.notModified && (http.etag !== undefined || http.lastModified !== undefined)) {
+          validators.set(target.id, { etag: http.etag, lastModified: http.lastModified })
+        }
+        if (page.notModified) {
+          counts.notModified++
+          return yield* forward(writing, { ...base, ...http, notModified: true })
+        }
+        const extracted = yield* Effect.result(
+          extractor.extract({ url: page.url, body: page.body, ownsBuffer: true, charset: page.charset, rules: target.rules })
+        )
+        if (extracted._tag === "Success") {
+          counts.extracted++
+          yield* forward(writing, { ...base, ...http, notModified: false, product: extracted.success })
+        } else {
+          const error = errorOf(extracted.failure)
+          countError(error.tag)
+          yield* forward(writing, { ...base, ...http, notModified: false, error })
+        }
+      })
+    const extraction = yield* Effect.orDie(Supervisor.spawn(
+      stages,
+      Behavior.concurrent({
+        concurrency: extractFibers,
+        handle: supervised(extractOne, ({ at, lagMillis, target }, cause) =>
+          forward(writing, { target, at, lagMillis, notModified: false, error: defect(cause) })),
+        redeliverOnRestart: true
+      }),
+      // fetched pages hold their bodies: queue only enough to keep the extractor busy
+      { name: "extraction", capacity: Math.min(capacity, Math.max(64, extractFibers * 4)) }
+    ))
+
     // the newest validators of each target, learned from its last 200 (sent as If-None-Match / If-Modified-Since)
     const validators = new Map<number, { readonly etag?: string | undefined; readonly lastModified?: string | undefined }>()
-    const fetchOne = Effect.gen(function*() {
-      const { lagMillis, target } = yield* Queue.take(jobs)
-      counts.inFlight++
-      const { etag, lastModified } = validators.get(target.id) ?? target
-      const request = new Page.FetchRequest({
-        url: target.url,
-        ...(etag !== undefined || lastModified !== undefined
-          ? {
-            validators: new Page.Validators({
-              ...(etag === undefined ? {} : { etag }),
-              ...(lastModified === undefined ? {} : { lastModified })
-            })
-          }
-          : {})
+    const fetchOne = ({ lagMillis, target }: FetchJob) =>
+      Effect.gen(function*() {
+        counts.inFlight++
+        const { etag, lastModified } = validators.get(target.id) ?? target
+        const request = new Page.FetchRequest({
+          url: target.url,
+          ...(etag !== undefined || lastModified !== undefined
+            ? {
+              validators: new Page.Validators({
+                ...(etag === undefined ? {} : { etag }),
+                ...(lastModified === undefined ? {} : { lastModified })
+              })
+            }
+            : {})
+        })
+        const result = yield* Effect.result(fetcher.fetchPage(request)).pipe(Effect.ensuring(Effect.sync(() => counts.inFlight--)))
+        const at = yield* Clock.currentTimeMillis
+        if (result._tag === "Success") {
+          counts.fetched++
+          yield* forward(extraction, { target, at, lagMillis, page: result.success })
+        } else {
+          const error = result.failure
+          if (error._tag === "CircuitOpen") blockedHosts.set(target.host, error.retryAt)
+          yield* forward(extraction, { target, at, lagMillis, error })
+        }
       })
-      const result = yield* Effect.result(fetcher.fetchPage(request)).pipe(Effect.ensuring(Effect.sync(() => counts.inFlight--)))
-      const at = yield* Clock.currentTimeMillis
-      if (result._tag === "Success") {
-        counts.fetched++
-        yield* Queue.offer(pages, { target, at, lagMillis, page: result.success })
-      } else {
-        const error = result.failure
-        if (error._tag === "CircuitOpen") blockedHosts.set(target.host, error.retryAt)
-        yield* Queue.offer(pages, { target, at, lagMillis, error })
-      }
-    })
-    for (let i = 0; i < (options?.fetchFibers ?? 256); i++) yield* Effect.forkScoped(Effect.forever(fetchOne))
+    const fetching = yield* Effect.orDie(Supervisor.spawn(
+      stages,
+      Behavior.concurrent({
+        concurrency: options?.fetchFibers ?? 256,
+        handle: supervised(fetchOne, ({ lagMillis, target }, cause) =>
+          Effect.flatMap(Clock.currentTimeMillis, (at) => forward(writing, { target, at, lagMillis, notModified: false, error: defect(cause) }))),
+        redeliverOnRestart: true
+      }),
+      { name: "fetch", capacity }
+    ))
 
-    // pages → extraction → outcomes
-    const extractOne = Effect.gen(function*() {
-      const fetched = yield* Queue.take(pages)
-      const { at, lagMillis, page, target } = fetched
-      const base = { target, at, lagMillis }
-      if (page === undefined) {
-        const error = errorOf(fetched.error!)
-        countError(error.tag)
-        return yield* Queue.offer(outcomes, { ...base, notModified: false, error })
-      }
-      const http = { status: page.status, etag: page.validators.etag, lastModified: page.validators.lastModified }
-      if (!page.notModified && (http.etag !== undefined || http.lastModified !== undefined)) {
-        validators.set(target.id, { etag: http.etag, lastModified: http.lastModified })
-      }
-      if (page.notModified) {
-        counts.notModified++
-        return yield* Queue.offer(outcomes, { ...base, ...http, notModified: true })
-      }
-      const extracted = yield* Effect.result(extractor.extract({ url: page.url, body: page.body, ownsBuffer: true, charset: page.charset, rules: target.rules }))
-      if (extracted._tag === "Success") {
-        counts.extracted++
-        yield* Queue.offer(outcomes, { ...base, ...http, notModified: false, product: extracted.success })
-      } else {
-        const error = errorOf(extracted.failure)
-        countError(error.tag)
-        yield* Queue.offer(outcomes, { ...base, ...http, notModified: false, error })
-      }
-    })
-    for (let i = 0; i < extractFibers; i++) yield* Effect.forkScoped(Effect.forever(extractOne))
+    const scheduling = yield* Effect.orDie(Supervisor.spawn(
+      stages,
+      Loop.behavior(schedule.run((target, lagMillis) => Actor.tell(fetching, { target, lagMillis }))),
+      Loop.mailbox("scheduler")
+    ))
+    yield* Actor.tell(scheduling, Loop.run).pipe(Effect.orDie)
 
-    // outcomes → store writer (batched) → scheduler.complete
-    const writeBatch = Effect.gen(function*() {
-      const first = yield* Queue.takeBetween(outcomes, 1, maxBatch)
-      const taken = first.length >= maxBatch || batchWindowMillis <= 0
-        ? first
-        : [...first, ...(yield* Effect.andThen(Effect.sleep(batchWindowMillis), Queue.takeBetween(outcomes, 0, maxBatch - first.length)))]
-      const batch: Array<Outcome> = []
-      for (const outcome of taken) {
-        const nextDueAt = yield* scheduler.complete(outcome.target.id, { ok: outcome.error === undefined })
-        batch.push(nextDueAt === undefined ? outcome : { ...outcome, nextDueAt })
-      }
-      yield* writer.record(batch)
-      counts.recorded += batch.length
-      const left = yield* Ref.updateAndGet(pending, (n) => n - batch.length)
-      if (left <= 0) yield* Deferred.succeed(done, undefined)
-    })
-    const writing = yield* Effect.forkScoped(Effect.forever(writeBatch))
+    const gaveUp = Effect.flatMap(Supervisor.awaitTermination(root), (terminated) =>
+      Exit.isFailure(terminated.exit)
+        ? Effect.fail(new StageFailed({ reason: describeGiveUp(terminated.exit.cause), cause: terminated.exit.cause }))
+        : Effect.never)
 
     return {
       counters: Effect.gen(function*() {
@@ -287,33 +475,39 @@ export const start = <E>(
           recorded: counts.recorded,
           errorsByTag: { ...errorsByTag },
           inFlightFetches: counts.inFlight,
-          queueDepths: { jobs: yield* Queue.size(jobs), pages: yield* Queue.size(pages), outcomes: yield* Queue.size(outcomes) },
+          queueDepths: {
+            jobs: yield* Actor.mailboxSize(fetching),
+            pages: yield* Actor.mailboxSize(extraction),
+            outcomes: yield* Actor.mailboxSize(writing)
+          },
+          storeUnavailableSince,
           startedAt
         }
       }),
-      schedule: scheduler.stats,
-      done: Effect.raceFirst(Deferred.await(done), Fiber.join(writing)),
-      addTargets: (more) =>
+      schedule: schedule.stats,
+      done: Effect.raceFirst(Deferred.await(done), gaveUp),
+      syncTargets: (current) =>
         Effect.gen(function*() {
           let added = 0
-          for (const target of more) {
-            if (scheduler.has(target.id)) continue
-            yield* scheduler.upsert(target, target.dueAt, target.failureStreak)
+          const present = new Set<number>()
+          for (const target of current) {
+            present.add(target.id)
+            if (schedule.has(target.id)) continue
+            yield* schedule.upsert(target, target.dueAt, target.failureStreak)
             added++
           }
-          return added
+          const gone = [...schedule.ids()].filter((id) => !present.has(id))
+          for (const id of gone) yield* schedule.remove(id)
+          return { added, removed: gone.length }
         }),
       drain: (deadlineMillis) =>
         Effect.gen(function*() {
-          yield* Fiber.interrupt(scheduling)
-          const drained = Effect.gen(function*() {
-            while (true) {
-              const { dispatched } = yield* scheduler.stats
-              if (counts.recorded >= dispatched) return true
-              yield* Effect.sleep("20 millis")
-            }
-          })
-          return yield* drained.pipe(Effect.timeoutOrElse({ duration: deadlineMillis, orElse: () => Effect.succeed(false) }))
-        })
+          yield* Actor.interrupt(scheduling)
+          // each stage finishes what it holds before the next one is asked to
+          yield* Actor.stop(fetching)
+          yield* Actor.stop(extraction)
+          yield* Actor.stop(writing)
+          return true
+        }).pipe(Effect.timeoutOrElse({ duration: deadlineMillis, orElse: () => Effect.succeed(false) }))
     } satisfies Running<E>
   })

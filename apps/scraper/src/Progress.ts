@@ -69,6 +69,9 @@ export const statusLine = (snapshot: Snapshot): string => {
     `in flight ${counters.inFlightFetches}`,
     `queues jobs ${q.jobs} pages ${q.pages} out ${q.outcomes}`,
     ...(snapshot.workerUtilization === undefined ? [] : [`workers ${Math.round(snapshot.workerUtilization * 100)}%`]),
+    ...(counters.storeUnavailableSince === undefined
+      ? []
+      : [`store unavailable, retrying (${seconds(snapshot.now - counters.storeUnavailableSince)})`]),
     topErrors(counters.errorsByTag, 3),
     `lag p50 ${seconds(schedule.lagP50Millis)} p99 ${seconds(schedule.lagP99Millis)}`
   ].join(" · ")

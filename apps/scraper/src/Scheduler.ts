@@ -51,6 +51,8 @@ export interface Options {
   readonly hostBlockedUntil?: ((host: string) => number | undefined) | undefined
   /** How many recent lags to keep for percentiles. Default 4096. */
   readonly lagWindow?: number | undefined
+  /** One pass: `complete` says when a target is due next but does not schedule it again. */
+  readonly once?: boolean | undefined
 }
 
 /**
@@ -79,6 +81,8 @@ export interface Scheduler<T extends Schedulable> {
   readonly stats: Effect.Effect<Stats>
   /** Is this target scheduled (waiting or in flight)? */
   readonly has: (id: number) => boolean
+  /** The ids of every scheduled target. */
+  readonly ids: () => Iterable<number>
 }
 
 /**
@@ -123,6 +127,7 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
     const jitter = Math.min(1, Math.max(0, options?.jitter ?? 0.1))
     const maxBackoff = options?.maxBackoffMillis ?? 6 * 3600_000
     const blockedUntil = options?.hostBlockedUntil
+    const once = options?.once === true
     const heap = new DueHeap()
     const targets: Array<T | undefined> = []
     const streaks: Array<number> = []
@@ -174,6 +179,10 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
         streaks[id] = outcome.ok ? 0 : (streaks[id] ?? 0) + 1
         const now = yield* Clock.currentTimeMillis
         const due = yield* nextDue(id, now, outcome.ok)
+        if (once) {
+          targets[id] = undefined
+          return due
+        }
         heap.set(id, due)
         signal()
         return due
@@ -202,13 +211,18 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
           return
         }
         const lag = now - dueAt
+        inFlight.add(id)
+        // A dispatch interrupted while it waits for room (a stop, a restart of
+        // the stage) puts the target back as it was: it was never handed out.
+        yield* Effect.onInterrupt(dispatch(target, lag), () =>
+          Effect.sync(() => {
+            if (inFlight.delete(id) && targets[id] !== undefined) heap.set(id, dueAt)
+          }))
         lags[lagNext] = lag
         lagNext = (lagNext + 1) % lagWindow
         lagCount = Math.min(lagWindow, lagCount + 1)
-        inFlight.add(id)
         dispatched++
         yield* Metric.update(lagHistogram, lag)
-        yield* dispatch(target, lag)
       })) as Effect.Effect<never, E, R>
 
     const stats = Effect.gen(function*() {
@@ -229,5 +243,9 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
 
     const has = (id: number) => targets[id] !== undefined
 
-    return { upsert, remove, complete, run, stats, has }
+    const ids = function*() {
+      for (let id = 0; id < targets.length; id++) if (targets[id] !== undefined) yield id
+    }
+
+    return { upsert, remove, complete, run, stats, has, ids }
   })

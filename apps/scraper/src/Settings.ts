@@ -23,6 +23,7 @@
  * | `--user-agent UA` | `TRAWL_USER_AGENT` | `userAgent` | trawl's, with a contact URL |
  * | `--no-robots` | `TRAWL_ROBOTS=false` | `robots` | true |
  * | `--timeout DURATION` | `TRAWL_TIMEOUT` | `timeout` | 30s (per attempt; headers within half of it) |
+ * | `--store-outage-budget DURATION` | `TRAWL_STORE_OUTAGE_BUDGET` | `storeOutageBudget` | 5m (how long `run` retries an unavailable store) |
  *
  * @since 0.1.0
  */
@@ -231,4 +232,17 @@ export const timeout = withSetting(
   Flag.String("timeout"),
   Config.String("TRAWL_TIMEOUT").pipe(Config.withDefault("30s")),
   "Longest time for one request attempt, body included: 10s, 1m (default 30s; env TRAWL_TIMEOUT)"
+)
+
+/**
+ * `--store-outage-budget DURATION`: how long `run` keeps retrying a store that
+ * is unavailable (locked by another process, a Postgres restart) before it
+ * stops.
+ *
+ * @since 0.2.0
+ */
+export const storeOutageBudget = withSetting(
+  Flag.String("store-outage-budget"),
+  Config.String("TRAWL_STORE_OUTAGE_BUDGET").pipe(Config.withDefault("5m")),
+  "How long a run retries an unavailable store (locked, restarting) before it stops: 30s, 5m, 1h (default 5m; env TRAWL_STORE_OUTAGE_BUDGET)"
 )

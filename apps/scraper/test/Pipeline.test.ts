@@ -115,13 +115,14 @@ describe("Pipeline", () => {
       const drained = yield* running.drain(5_000)
       assert.isTrue(drained)
       const after = requests.length
-      const { dispatched } = yield* running.schedule
+      const { dispatched, inFlight } = yield* running.schedule
       assert.strictEqual(recorded.length, dispatched)
+      assert.strictEqual(inFlight, 0)
       yield* Effect.sleep("200 millis")
       assert.strictEqual(requests.length, after, "nothing is fetched after the drain")
     }).pipe(Effect.provide(layers)))
 
-  it.live("targets added while running are scheduled once; known ones are left alone", () =>
+  it.live("a refresh schedules new targets once, leaves known ones alone and drops removed ones", () =>
     Effect.gen(function*() {
       const { port, requests } = yield* shop
       const recorded: Array<Pipeline.Outcome> = []
@@ -129,12 +130,16 @@ describe("Pipeline", () => {
       const first = { id: 1, host: "n1.shop.test", url: `http://n1.shop.test:${port}/p/1`, intervalMillis: 3_600_000 }
       const running = yield* Pipeline.start([first], writer, { fetchFibers: 2 })
       while (recorded.length < 1) yield* Effect.sleep("20 millis")
-      const added = yield* running.addTargets([first, { id: 2, host: "n2.shop.test", url: `http://n2.shop.test:${port}/p/2`, intervalMillis: 3_600_000 }])
-      assert.strictEqual(added, 1)
+      const second = { id: 2, host: "n2.shop.test", url: `http://n2.shop.test:${port}/p/2`, intervalMillis: 3_600_000 }
+      const synced = yield* running.syncTargets([first, second])
+      assert.deepStrictEqual(synced, { added: 1, removed: 0 })
       while (recorded.length < 2) yield* Effect.sleep("20 millis")
       yield* Effect.sleep("100 millis")
       assert.deepStrictEqual(recorded.map((o) => o.target.id), [1, 2])
       assert.strictEqual(requests.filter((r) => r.endsWith("/p/1")).length, 1, "the known target was not fetched again")
+      // target 1 removed (or disabled) in the store: it leaves the schedule
+      assert.deepStrictEqual(yield* running.syncTargets([second]), { added: 0, removed: 1 })
+      assert.strictEqual((yield* running.schedule).targets, 1)
     }).pipe(Effect.provide(layers)))
 
   it.live("a continuous run sends the validators it learned: the next visit is a 304", () =>
