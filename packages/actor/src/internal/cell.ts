@@ -262,6 +262,14 @@ export class Cell<Msg, S, E, R> {
     let budget = yieldEvery
     let lingered = false
     const redeliver = self.behavior.redeliverOnRestart === true
+    // One continuation per drain, not a closure and a suspend per message: it
+    // runs inside the fiber's own flatMap, so calling `loop` directly is safe
+    // (it returns at the next effect, the stack does not grow).
+    const resume = (nextState: S): Effect.Effect<void, E, R> => {
+      self.state = nextState
+      self.current = undefined
+      return loop()
+    }
     const loop = (): Effect.Effect<void, E, R> => {
       const mailbox = self.mailbox
       const receive = self.behavior.receive
@@ -299,11 +307,7 @@ export class Cell<Msg, S, E, R> {
               return next
             } else {
               self.current = message
-              return Effect.flatMap(next, (nextState) => {
-                self.state = nextState
-                self.current = undefined
-                return Effect.suspend(loop)
-              })
+              return Effect.flatMap(next, resume)
             }
           }
           if (--budget === 0) {
