@@ -5,11 +5,19 @@
  * Flags: `--shops N` (default 1000), `--products N` (2), `--kills N` (4),
  * `--resume-seconds S` (30), `--only worker|app`.
  *
+ * The outage scenarios (`outage.ts`, 80 shops × 2 products unless `--shops` /
+ * `--products` are given) run with `--only outage` (all of them, one after
+ * the other) or one of `--only lock` (`--outage-seconds S`, default 15),
+ * `postgres` (10), `budget`, `webhook`, `webhook-kill`.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { parseArgs } from "node:util"
+import { outageBudget, postgresRestart, storeLock, webhookOutage } from "./outage.ts"
 import { appKill, workerKill } from "./scenarios.ts"
+import type { SetupError } from "./support.ts"
 
 const { values } = parseArgs({
   options: {
@@ -17,14 +25,33 @@ const { values } = parseArgs({
     products: { type: "string", default: "2" },
     kills: { type: "string", default: "4" },
     "resume-seconds": { type: "string", default: "30" },
+    "outage-seconds": { type: "string" },
     only: { type: "string" }
   }
 })
 const shops = Number(values.shops)
 const products = Number(values.products)
+const outageWorld = {
+  ...(process.argv.includes("--shops") ? { shops } : {}),
+  ...(process.argv.includes("--products") ? { products } : {})
+}
+const outageSeconds = (fallback: number) => values["outage-seconds"] === undefined ? fallback : Number(values["outage-seconds"])
+const outages: Record<string, () => Effect.Effect<{ readonly failures: ReadonlyArray<string> }, SetupError, Scope.Scope>> = {
+  lock: () => storeLock({ ...outageWorld, outageSeconds: outageSeconds(15) }),
+  postgres: () => postgresRestart({ ...outageWorld, outageSeconds: outageSeconds(10) }),
+  budget: () => outageBudget({ ...outageWorld }),
+  webhook: () => webhookOutage({ ...outageWorld, failSeconds: outageSeconds(30) }),
+  "webhook-kill": () => webhookOutage({ ...outageWorld, failSeconds: outageSeconds(30), killAfterSeconds: 12 })
+}
 
 const main = Effect.gen(function*() {
   let failed = false
+  for (const [name, scenario] of Object.entries(outages)) {
+    if (values.only !== "outage" && values.only !== name) continue
+    const report = yield* Effect.scoped(scenario())
+    console.log(JSON.stringify({ chaos: `outage-${name}`, passed: report.failures.length === 0, ...report }))
+    failed ||= report.failures.length > 0
+  }
   if (values.only === undefined || values.only === "worker") {
     const report = yield* Effect.scoped(workerKill({ shops, products, kills: Number(values.kills) }))
     console.log(JSON.stringify({ chaos: "worker-kill", passed: report.failures.length === 0, ...report }))
