@@ -13,7 +13,9 @@
  * @since 0.1.0
  */
 import { Actor, Supervisor } from "@trawl/actor"
-import type { Store, StoreError } from "@trawl/store"
+import type { Model, Store, StoreError } from "@trawl/store"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as AlertText from "./AlertText.ts"
 import type * as Notifier from "./Notifier.ts"
@@ -44,8 +46,8 @@ export interface Outbox {
   /** Alerts delivered in this run, per notifier name. */
   readonly delivered: Effect.Effect<Readonly<Record<string, number>>>
   /**
-   * Stops the notifier actors, then delivers what is left, every notifier at
-   * once, until each is empty or fails, for at most `deadlineMillis`.
+   * Has every notifier actor deliver what is left, all at once, until each is
+   * empty or fails (for at most `deadlineMillis`), then stops them.
    */
   readonly flush: (deadlineMillis: number) => Effect.Effect<void>
 }
@@ -81,43 +83,23 @@ export const start = (store: Store.Service, options: Options): Effect.Effect<Out
     const delivered: Record<string, number> = {}
     const supervisor = yield* Effect.orDie(Supervisor.supervisor(options.supervisor, Supervision.policies.outbox))
 
+    // A receiver that refuses an alert for good (a 4xx other than 408/429) would block its
+    // channel for ever if the alert stayed at the head of the line: it is logged and settled.
+    const notify = (notifier: Notifier.Notifier) => (alert: Model.Alert) =>
+      Effect.catch(notifier.deliver(AlertText.notification(alert)), (error) =>
+        error.retryable
+          ? Effect.fail(error)
+          : Effect.logError(`${notifier.name} refused alert ${alert.key} for good; not retried: ${error.reason}`))
+
     /** One pass for one notifier: how many it delivered, and whether it must back off. */
     const pass = (notifier: Notifier.Notifier) =>
-      store.deliver(notifier.name, (alert) => notifier.deliver(AlertText.notification(alert)), { limit: passLimit }).pipe(
+      store.deliver(notifier.name, notify(notifier), { limit: passLimit }).pipe(
         Effect.map((result) => {
           delivered[notifier.name] = (delivered[notifier.name] ?? 0) + result.delivered
           return { more: result.failed === 0 && result.delivered >= passLimit, failed: result.failed > 0 ? result.lastError ?? "failed" : undefined }
         }),
         Effect.catch((error) => Effect.succeed({ more: false, failed: `store: ${error.message}` }))
       )
-
-    const deliverer = (notifier: Notifier.Notifier) => {
-      let backoff = everyMillis
-      let failingSince: number | undefined
-      return Loop.behavior(Effect.gen(function*() {
-        const result = yield* pass(notifier)
-        if (result.failed !== undefined) {
-          failingSince ??= Date.now()
-          yield* Effect.logWarning(`${notifier.name}: delivery failed, retrying in ${(backoff / 1000).toFixed(1)} s: ${result.failed}`)
-          yield* Effect.sleep(backoff)
-          backoff = Math.min(backoff * 2, maxBackoffMillis)
-          return
-        }
-        if (failingSince !== undefined) {
-          yield* Effect.logInfo(`${notifier.name}: delivering again after ${((Date.now() - failingSince) / 1000).toFixed(0)} s`)
-          failingSince = undefined
-        }
-        backoff = everyMillis
-        if (!result.more) yield* Effect.sleep(everyMillis)
-      }))
-    }
-
-    const actors: Array<Actor.ActorRef<Loop.Run>> = []
-    for (const notifier of options.notifiers) {
-      const ref = yield* Effect.orDie(Supervisor.spawn(supervisor, deliverer(notifier), Loop.mailbox(`notifier ${notifier.name}`)))
-      yield* Effect.orDie(Actor.tell(ref, Loop.run))
-      actors.push(ref)
-    }
 
     const drain = (notifier: Notifier.Notifier) =>
       Effect.gen(function*() {
@@ -128,17 +110,60 @@ export const start = (store: Store.Service, options: Options): Effect.Effect<Out
         }
       })
 
+    // Flushing is asked of the actors, not done over them: an actor interrupted in the middle
+    // of a pass would leave the alerts it claimed leased (for a minute) to nobody.
+    const flushing = Deferred.makeUnsafe<void>()
+    const pause = (millis: number) => Effect.raceFirst(Effect.sleep(millis), Deferred.await(flushing))
+
+    const deliverer = (notifier: Notifier.Notifier, drained: Deferred.Deferred<void>) => {
+      let backoff = everyMillis
+      let failingSince: number | undefined
+      return Loop.behavior(Effect.gen(function*() {
+        if (Deferred.isDoneUnsafe(flushing)) {
+          yield* drain(notifier)
+          yield* Deferred.succeed(drained, undefined)
+          return yield* Effect.never
+        }
+        const result = yield* pass(notifier)
+        const now = yield* Clock.currentTimeMillis
+        if (result.failed !== undefined) {
+          failingSince ??= now
+          yield* Effect.logWarning(`${notifier.name}: delivery failed, retrying in ${(backoff / 1000).toFixed(1)} s: ${result.failed}`)
+          yield* pause(backoff)
+          backoff = Math.min(backoff * 2, maxBackoffMillis)
+          return
+        }
+        if (failingSince !== undefined) {
+          yield* Effect.logInfo(`${notifier.name}: delivering again after ${((now - failingSince) / 1000).toFixed(0)} s`)
+          failingSince = undefined
+        }
+        backoff = everyMillis
+        if (!result.more) yield* pause(everyMillis)
+      }))
+    }
+
+    const actors: Array<Actor.ActorRef<Loop.Run>> = []
+    const drained: Array<Deferred.Deferred<void>> = []
+    for (const notifier of options.notifiers) {
+      const done = Deferred.makeUnsafe<void>()
+      const ref = yield* Effect.orDie(Supervisor.spawn(supervisor, deliverer(notifier, done), Loop.mailbox(`notifier ${notifier.name}`)))
+      yield* Effect.orDie(Actor.tell(ref, Loop.run))
+      actors.push(ref)
+      drained.push(done)
+    }
+
     return {
       delivered: Effect.sync(() => ({ ...delivered })),
       flush: (deadlineMillis) =>
         Effect.gen(function*() {
-          yield* Effect.forEach(actors, Actor.interrupt, { discard: true })
-          yield* Effect.forEach(options.notifiers, drain, { concurrency: "unbounded", discard: true }).pipe(
+          yield* Deferred.succeed(flushing, undefined)
+          yield* Effect.forEach(drained, Deferred.await, { discard: true }).pipe(
             Effect.timeoutOrElse({
               duration: deadlineMillis,
               orElse: () => Effect.logWarning(`outbox not flushed within ${deadlineMillis} ms; the rest stays in the store for the next run`)
             })
           )
+          yield* Effect.forEach(actors, Actor.interrupt, { discard: true })
         })
     } satisfies Outbox
   })

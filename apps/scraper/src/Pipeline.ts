@@ -2,9 +2,19 @@
  * The monitoring pipeline, as actors of the supervision tree (`Supervision`):
  *
  * ```
- * scheduler ─▶ [fetch mailbox] ─▶ fetch stage ─▶ [extraction mailbox] ─▶ extraction
- *   ─▶ [writer mailbox] ─▶ store writer (batched transactions) ─▶ schedule.complete
+ * scheduler ─▶ host actor (one per host) ─▶ [fetch mailbox] ─▶ fetch stage
+ *   ─▶ [extraction mailbox] ─▶ extraction ─▶ [writer mailbox] ─▶ store writer
+ *   (batched transactions) ─▶ schedule.complete
  * ```
+ *
+ * A host actor holds its host's due targets and hands one to the fetch stage
+ * only when the fetcher's politeness for that host (per-host limit, start
+ * spacing, Crawl-delay, adaptive throttle, Retry-After, circuit) allows a
+ * start now: it takes a `Reservation` from the fetcher, which decides on the
+ * same host gate every fetch goes through — one mechanism, not two. No
+ * fetch slot ever waits for a slow host; a host that must wait holds a
+ * timer, not a slot. Host actors are created on demand and passivated when
+ * idle (`Keyed`).
  *
  * Every mailbox is bounded and applies backpressure, so a slow stage slows
  * the one before it, up to the scheduler, which reports the delay as
@@ -18,9 +28,9 @@
  *
  * @since 0.1.0
  */
-import { Actor, Behavior, Supervisor } from "@trawl/actor"
+import { Actor, type ActorError, Behavior, Supervisor } from "@trawl/actor"
 import type { ExtractError, Product, Rules } from "@trawl/extract"
-import { type FetchError, Fetcher, Page } from "@trawl/fetch"
+import { type FetchError, Fetcher, Page, Reservation } from "@trawl/fetch"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -30,6 +40,7 @@ import * as Exit from "effect/Exit"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Extractor from "./Extractor.ts"
+import * as Hosts from "./Hosts.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as Supervision from "./Supervision.ts"
 import * as Loop from "./internal/loop.ts"
@@ -194,6 +205,8 @@ export interface Running<E> {
 interface FetchJob {
   readonly target: Target
   readonly lagMillis: number
+  /** The host's start, taken by its host actor. */
+  readonly reservation?: Reservation.Reservation | undefined
 }
 
 interface Fetched {
@@ -269,12 +282,8 @@ export const start = <E>(
     const fetcher = yield* Fetcher.Fetcher
     const extractor = yield* Extractor.Extractor
     const capacity = options?.queueCapacity ?? 1024
-    const blockedHosts = new Map<string, number>()
-    const schedule = yield* Scheduler.make<Target>({
-      hostBlockedUntil: (host) => blockedHosts.get(host),
-      // one pass: nothing is dispatched a second time
-      once: options?.once === true
-    })
+    // one pass: nothing is dispatched a second time
+    const schedule = yield* Scheduler.make<Target>({ once: options?.once === true })
     const extractFibers = options?.extractFibers ?? 8
     const maxBatch = options?.maxBatch ?? 500
     const batchWindowMillis = options?.batchWindowMillis ?? 50
@@ -292,15 +301,9 @@ export const start = <E>(
     if (targets.length === 0 && options?.once === true) yield* Deferred.succeed(done, undefined)
     let storeUnavailableSince: number | undefined
 
-    // Targets due at the same moment are interleaved by host (the k-th target
-    // of a host is due k ms later), so the fetch stage meets many hosts at
-    // once instead of queueing behind one host's politeness delay.
-    const rankInHost = new Map<string, number>()
     for (const target of targets) {
-      const rank = rankInHost.get(target.host) ?? 0
-      rankInHost.set(target.host, rank + 1)
       const dueAt = options?.once === true ? startedAt : Math.max(target.dueAt ?? startedAt, startedAt)
-      yield* schedule.upsert(target, dueAt + rank, target.failureStreak)
+      yield* schedule.upsert(target, dueAt, target.failureStreak)
     }
 
     // ---- store: the writer ----------------------------------------------------------------
@@ -417,7 +420,7 @@ export const start = <E>(
 
     // the newest validators of each target, learned from its last 200 (sent as If-None-Match / If-Modified-Since)
     const validators = new Map<number, { readonly etag?: string | undefined; readonly lastModified?: string | undefined }>()
-    const fetchOne = ({ lagMillis, target }: FetchJob) =>
+    const fetchOne = ({ lagMillis, reservation, target }: FetchJob): Effect.Effect<void> =>
       Effect.gen(function*() {
         counts.inFlight++
         const { etag, lastModified } = validators.get(target.id) ?? target
@@ -432,31 +435,42 @@ export const start = <E>(
             }
             : {})
         })
-        const result = yield* Effect.result(fetcher.fetchPage(request)).pipe(Effect.ensuring(Effect.sync(() => counts.inFlight--)))
+        const result = yield* Effect.result(fetcher.fetchPage(request, { reservation })).pipe(
+          Effect.ensuring(Effect.sync(() => counts.inFlight--))
+        )
+        // the host may start another now (a redelivered job has no host actor waiting on it: harmless)
+        yield* hosts.finished(target.host)
         const at = yield* Clock.currentTimeMillis
-        if (result._tag === "Success") {
-          counts.fetched++
-          yield* forward(extraction, { target, at, lagMillis, page: result.success })
-        } else {
-          const error = result.failure
-          if (error._tag === "CircuitOpen") blockedHosts.set(target.host, error.retryAt)
-          yield* forward(extraction, { target, at, lagMillis, error })
-        }
+        yield* forward(
+          extraction,
+          result._tag === "Success"
+            ? (counts.fetched++, { target, at, lagMillis, page: result.success })
+            : { target, at, lagMillis, error: result.failure }
+        )
       })
     const fetching = yield* Effect.orDie(Supervisor.spawn(
       stages,
       Behavior.concurrent({
         concurrency: options?.fetchFibers ?? 256,
-        handle: supervised(fetchOne, ({ lagMillis, target }, cause) =>
-          Effect.flatMap(Clock.currentTimeMillis, (at) => forward(writing, { target, at, lagMillis, notModified: false, error: defect(cause) }))),
+        handle: supervised(fetchOne, ({ lagMillis, reservation, target }, cause) =>
+          Effect.andThen(
+            reservation === undefined ? Effect.void : Reservation.release(reservation),
+            Effect.flatMap(Clock.currentTimeMillis, (at) => forward(writing, { target, at, lagMillis, notModified: false, error: defect(cause) }))
+          )),
         redeliverOnRestart: true
       }),
       { name: "fetch", capacity }
     ))
 
+    // ---- host actors: politeness decided before the fetch ------------------------------------
+    const hosts: Hosts.Hosts<FetchJob> = yield* Hosts.make<FetchJob, ActorError.MailboxFull | ActorError.ActorStopped>({
+      reserve: fetcher.reserve,
+      start: (job, reservation) => Actor.tell(fetching, { ...job, reservation })
+    })
+
     const scheduling = yield* Effect.orDie(Supervisor.spawn(
       stages,
-      Loop.behavior(schedule.run((target, lagMillis) => Actor.tell(fetching, { target, lagMillis }))),
+      Loop.behavior(schedule.run((target, lagMillis) => hosts.due(target.host, { target, lagMillis }))),
       Loop.mailbox("scheduler")
     ))
     yield* Actor.tell(scheduling, Loop.run).pipe(Effect.orDie)
@@ -503,6 +517,8 @@ export const start = <E>(
       drain: (deadlineMillis) =>
         Effect.gen(function*() {
           yield* Actor.interrupt(scheduling)
+          // host actors hand out nothing more; what they hold stays due in the store
+          yield* hosts.stopStarting
           // each stage finishes what it holds before the next one is asked to
           yield* Actor.stop(fetching)
           yield* Actor.stop(extraction)

@@ -13,8 +13,8 @@
  * - A dispatched target is *in flight* until the pipeline reports the outcome
  *   with `complete`; then it is due again after its interval (± jitter), or,
  *   after a failure, after an exponential backoff (interval × 2^streak, capped).
- * - Targets whose host is blocked (an open circuit) are moved to the time the
- *   host reopens, without being dispatched.
+ * - The scheduler knows nothing of politeness: a due target goes to its host's
+ *   actor (`Pipeline`), which holds it until the host allows a start.
  *
  * @since 0.1.0
  */
@@ -47,8 +47,6 @@ export interface Options {
   readonly jitter?: number | undefined
   /** Upper bound of the failure backoff. Default 6 hours. */
   readonly maxBackoffMillis?: number | undefined
-  /** When the host is blocked (circuit open), the time it reopens; else undefined. */
-  readonly hostBlockedUntil?: ((host: string) => number | undefined) | undefined
   /** How many recent lags to keep for percentiles. Default 4096. */
   readonly lagWindow?: number | undefined
   /** One pass: `complete` says when a target is due next but does not schedule it again. */
@@ -126,7 +124,6 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
   Effect.sync(() => {
     const jitter = Math.min(1, Math.max(0, options?.jitter ?? 0.1))
     const maxBackoff = options?.maxBackoffMillis ?? 6 * 3600_000
-    const blockedUntil = options?.hostBlockedUntil
     const once = options?.once === true
     const heap = new DueHeap()
     const targets: Array<T | undefined> = []
@@ -205,11 +202,6 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
         }
         const id = heap.pop()!
         const target = targets[id]!
-        const reopens = blockedUntil?.(target.host)
-        if (reopens !== undefined && reopens > now) {
-          heap.set(id, reopens)
-          return
-        }
         const lag = now - dueAt
         inFlight.add(id)
         // A dispatch interrupted while it waits for room (a stop, a restart of

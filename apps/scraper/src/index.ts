@@ -79,3 +79,24 @@ export * as Monitor from "./Monitor.ts"
  */
 export * as StoreAdapter from "./StoreAdapter.ts"
 
+
+/**
+ * The supervision tree: its shape and restart policies, in one place.
+ *
+ * @since 0.2.0
+ */
+export * as Supervision from "./Supervision.ts"
+
+/**
+ * Host actors: each host's due targets, handed to the fetch stage when politeness allows.
+ *
+ * @since 0.2.0
+ */
+export * as Hosts from "./Hosts.ts"
+
+/**
+ * The outbox deliverer: one supervised actor per notifier.
+ *
+ * @since 0.2.0
+ */
+export * as Outbox from "./Outbox.ts"

@@ -143,25 +143,6 @@ describe("Scheduler", () => {
       assert.isAbove(new Set(dues).size, 100, "not all the same")
     }))
 
-  it.effect("targets of a blocked host wait until it reopens", () =>
-    Effect.gen(function*() {
-      let blockedUntil: number | undefined = 30_000
-      const scheduler = yield* Scheduler.make<Target>({ jitter: 0, hostBlockedUntil: (host) => host === "down" ? blockedUntil : undefined })
-      const dispatched: Array<number> = []
-      yield* scheduler.upsert({ id: 1, host: "down", intervalMillis: 1_000 })
-      yield* scheduler.upsert({ id: 2, host: "up", intervalMillis: 1_000 })
-      yield* Effect.forkChild(scheduler.run((target) => Effect.sync(() => dispatched.push(target.id))))
-      yield* settle
-      assert.deepStrictEqual(dispatched, [2])
-      blockedUntil = undefined
-      yield* TestClock.adjust(29_999)
-      yield* settle
-      assert.deepStrictEqual(dispatched, [2])
-      yield* TestClock.adjust(1)
-      yield* settle
-      assert.deepStrictEqual(dispatched, [2, 1])
-    }))
-
   it.effect("a saturated pipeline slows the scheduler: lag is measured, nothing queues up beyond the bounded queue", () =>
     Effect.gen(function*() {
       const scheduler = yield* Scheduler.make<Target>({ jitter: 0 })
@@ -170,16 +151,32 @@ describe("Scheduler", () => {
       const runner = yield* Effect.forkChild(scheduler.run((target) => Queue.offer(jobs, target)))
       yield* settle
       const stats = yield* scheduler.stats
-      assert.strictEqual(stats.dispatched, 6, "5 queued and one waiting to be offered")
+      assert.strictEqual(stats.dispatched, 5, "5 queued")
+      assert.strictEqual(stats.inFlight, 6, "and one waiting to be offered")
       assert.strictEqual(yield* Queue.size(jobs), 5)
       assert.strictEqual(stats.overdue, 94)
       yield* TestClock.adjust(3_000)
       for (let i = 0; i < 10; i++) yield* Queue.take(jobs)
       yield* settle
       const later = yield* scheduler.stats
-      assert.strictEqual(later.dispatched, 16)
+      assert.strictEqual(later.dispatched, 15)
       assert.strictEqual(later.lagP99Millis, 3_000, "targets dispatched after the wait are 3 s late")
       yield* Fiber.interrupt(runner)
+    }))
+
+  it.effect("a dispatch interrupted while it waits for room puts the target back, never handed out", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make<Target>({ jitter: 0 })
+      const jobs = yield* Queue.bounded<Target>(1)
+      for (let id = 0; id < 3; id++) yield* scheduler.upsert({ id, host: `h${id}`, intervalMillis: 60_000 })
+      const runner = yield* Effect.forkChild(scheduler.run((target) => Queue.offer(jobs, target)))
+      yield* settle
+      assert.strictEqual((yield* scheduler.stats).inFlight, 2)
+      yield* Fiber.interrupt(runner)
+      const stats = yield* scheduler.stats
+      assert.strictEqual(stats.dispatched, 1)
+      assert.strictEqual(stats.inFlight, 1, "only the target in the queue is in flight")
+      assert.strictEqual(stats.overdue, 2, "the interrupted one is due again")
     }))
 
   it.effect("an upsert with an earlier due time wakes a sleeping scheduler", () =>

@@ -1,7 +1,5 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -127,31 +125,25 @@ describe("trawl run", { timeout: 120_000 }, () => {
     const file = path.join(dir, "restart-names.csv")
     const few = [1, 2, 3, 4]
     await fs.writeFile(file, ["url,interval", ...few.map((i) => `http://names.shop.test:${shop.port}/p/${i},5m`)].join("\n") + "\n")
-    // a receiver that turns every alert away (400: not worth a retry), so each stays in the outbox
-    let refused = 0
-    const refusing = http.createServer((req, res) => {
-      req.resume()
-      req.on("end", () => {
-        refused++
-        res.writeHead(400).end()
-      })
-    })
-    await new Promise<void>((resolve) => refusing.listen(0, "127.0.0.1", resolve))
-    const refusingUrl = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/hook`
+    // a receiver that is down (503: worth a retry, later), so every alert stays in its outbox
     const receiver = await startReceiver()
+    receiver.status = 503
     const alertsFile = path.join(dir, "restart-names.jsonl")
     try {
       shop.step = 0
-      const first = await runTrawl(["run", "--once", "--targets", file, ...common(db), "--webhook", refusingUrl], { timeoutMillis: 60_000 })
+      const first = await runTrawl(["run", "--once", "--targets", file, ...common(db), "--webhook", receiver.url], { timeoutMillis: 60_000 })
       expect(first.code).toBe(0)
       shop.step = 1 // products 2 and 4 go up
-      const second = await runTrawl(["run", "--once", "--all", ...common(db), "--webhook", refusingUrl], { timeoutMillis: 60_000 })
+      const second = await runTrawl(["run", "--once", "--all", ...common(db), "--webhook", receiver.url], { timeoutMillis: 60_000 })
       expect(second.code).toBe(0)
-      expect(refused).toBeGreaterThanOrEqual(few.length + 2)
-      expect((await runTrawl(["status", "--db", db])).stdout).toMatch(/alertsPending +6\b/)
+      expect(receiver.refused).toBeGreaterThanOrEqual(2)
+      const status = (await runTrawl(["status", "--db", db])).stdout
+      expect(status).toMatch(/alertsPending +6\b/)
+      expect(status).toMatch(/notifier +webhook http:\/\/127\.0\.0\.1:\d+ #[0-9a-f]{8}: 6 pending, 0 delivered · last error \S+Z: .*HTTP 503/)
 
-      // a new process on the same database, with nothing due: it fetches no page, so every name
-      // it puts in a notification came from the outbox row
+      // a new process on the same database, with nothing due, the webhook back: it fetches no
+      // page, so every name it puts in a notification came from the outbox row
+      receiver.status = 200
       const requests = shop.requests()
       const third = await runTrawl(["run", "--once", ...common(db), "--webhook", receiver.url, "--alerts-file", alertsFile], { timeoutMillis: 60_000 })
       expect(third.code).toBe(0)
@@ -165,11 +157,12 @@ describe("trawl run", { timeout: 120_000 }, () => {
       for (const { body } of receiver.deliveries) expect(body.name).toBe(`Item ${product(body.url)}`)
       const lines = (await fs.readFile(alertsFile, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
       expect(lines.map((l) => l.name).sort()).toEqual(receiver.deliveries.map((d) => d.body.name).sort())
-      expect(third.stdout).toMatch(/price up: Item 2 20\.00 EUR → 21\.00 EUR \(5\.00%\) http:\/\/names\.shop\.test:\d+\/p\/2/)
-      expect(third.stdout).toMatch(/price up: Item 4 40\.00 EUR → 41\.00 EUR \(2\.50%\) /)
+      // stdout printed each alert at once, while the webhook was down, and not again
+      expect(second.stdout).toMatch(/price up: Item 2 20\.00 EUR → 21\.00 EUR \(5\.00%\) http:\/\/names\.shop\.test:\d+\/p\/2/)
+      expect(second.stdout).toMatch(/price up: Item 4 40\.00 EUR → 41\.00 EUR \(2\.50%\) /)
+      expect(third.stdout).not.toMatch(/price up/)
+      expect((await runTrawl(["status", "--db", db])).stdout).toMatch(/alertsPending +0\b/)
     } finally {
-      refusing.closeAllConnections()
-      await new Promise<void>((resolve) => refusing.close(() => resolve()))
       await receiver.close()
     }
   })
@@ -178,6 +171,7 @@ describe("trawl run", { timeout: 120_000 }, () => {
     [["run", "--once", "--concurrency", "0"], 3, /--concurrency/],
     [["run", "--once", "--workers", "-1"], 3, /--workers/],
     [["run", "--once", "--duration", "soon"], 3, /--duration/],
+    [["run", "--once", "--store-outage-budget", "forever"], 3, /--store-outage-budget/],
     [["run", "--once", "--webhook", "not-a-url"], 3, /--webhook/],
     [["run", "--once", "--targets", "/no/such/file.csv"], 3, /no such file/],
     [["run", "--once", "--postgres", "postgres://nobody@127.0.0.1:1/none"], 4, /./]

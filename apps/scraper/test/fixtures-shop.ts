@@ -44,21 +44,32 @@ export const startShop = async (): Promise<Shop> => {
   return shop
 }
 
-/** A webhook receiver counting deliveries per Idempotency-Key. */
+/** A webhook receiver counting deliveries per Idempotency-Key; while `status` is not 200 it answers that and records nothing. */
 export const startReceiver = async () => {
   const deliveries: Array<{ key: string; body: Record<string, unknown> }> = []
+  const receiver = {
+    url: "",
+    deliveries,
+    status: 200,
+    refused: 0,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  }
   const server = http.createServer((req, res) => {
     let body = ""
     req.on("data", (chunk) => (body += chunk))
     req.on("end", () => {
+      if (receiver.status !== 200) {
+        receiver.refused++
+        return void res.writeHead(receiver.status).end()
+      }
       deliveries.push({ key: String(req.headers["idempotency-key"]), body: JSON.parse(body) })
       res.writeHead(200).end()
     })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    deliveries,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve()))
-  }
+  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+  return receiver
 }

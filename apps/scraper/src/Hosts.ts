@@ -1,0 +1,165 @@
+/**
+ * Host actors: one actor per host, created on demand and passivated when idle
+ * (`Keyed` of `@trawl/actor`), holding that host's due targets and handing
+ * one to the fetch stage only when the host allows a start now.
+ *
+ * The politeness itself — the per-host limit, start spacing, Crawl-delay,
+ * adaptive throttle, Retry-After and the circuit — is the fetcher's host gate,
+ * the same one every fetch goes through: a host actor asks it for a start
+ * (`Fetcher.reserve`) and passes the `Reservation` with the job, so the
+ * fetch's first attempt starts at once. One mechanism, decided before the
+ * fetch: no fetch slot waits for a slow host. A host that must wait holds a
+ * timer until its next start (spacing, Retry-After, an open circuit's
+ * reopening); a host at its limit waits for one of its fetches to end
+ * (`finished`).
+ *
+ * The protocol is a plain message set (`Message`), so a host actor can move
+ * to a cluster entity unchanged. An idle host (nothing queued, no timer) is
+ * passivated after `idleTimeout` and holds nothing: not a fiber, not a byte.
+ *
+ * @since 0.2.0
+ */
+import { Actor, Behavior, Keyed } from "@trawl/actor"
+import { Reservation } from "@trawl/fetch"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+/**
+ * What a host actor is told: a due job; that one of its fetches ended (it may
+ * start another); that its timer fired.
+ *
+ * @since 0.2.0
+ */
+export type Message<J> =
+  | { readonly _tag: "Due"; readonly job: J }
+  | { readonly _tag: "Finished" }
+  | { readonly _tag: "Wake" }
+
+interface State<J> {
+  readonly host: string
+  /** Due jobs, in the order they came. */
+  readonly queue: Array<J>
+  /** Index of the next job in `queue` (a queue that only grows at the end and is read from the front). */
+  head: number
+  /** When the timer of a host that must wait fires. */
+  wakeAt: number | undefined
+}
+
+const finished: Message<never> = { _tag: "Finished" }
+const wake: Message<never> = { _tag: "Wake" }
+
+/**
+ * Options of the host actors.
+ *
+ * @since 0.2.0
+ */
+export interface Options<J, E, R> {
+  /** Takes a start on a host now, or says when to ask again (`Fetcher.Service.reserve`). */
+  readonly reserve: (host: string) => Effect.Effect<Reservation.Reservation | Reservation.Refusal>
+  /** Hands a job with its host's reservation to the fetch stage (waits for room: backpressure). */
+  readonly start: (job: J, reservation: Reservation.Reservation) => Effect.Effect<void, E, R>
+  /** An idle host actor (nothing queued, no timer) is passivated after this long. Default 1 minute. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** Capacity of each host actor's mailbox. Default 1024. */
+  readonly capacity?: number | undefined
+}
+
+/**
+ * The running host actors.
+ *
+ * @since 0.2.0
+ */
+export interface Hosts<J> {
+  /** A job is due on `host`: queued at its host actor (created if needed). */
+  readonly due: (host: string, job: J) => Effect.Effect<void>
+  /** One of `host`'s fetches ended: its actor may start the next job. */
+  readonly finished: (host: string) => Effect.Effect<void>
+  /** Host actors alive now (not passivated). */
+  readonly size: Effect.Effect<number>
+  /** From now on nothing more is handed to the fetch stage (a graceful stop): queued jobs stay where they are. */
+  readonly stopStarting: Effect.Effect<void>
+}
+
+/**
+ * Starts the host actors in the current Scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fetcher } from "@trawl/fetch"
+ * import { Hosts } from "@trawl/scraper"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const fetcher = yield* Fetcher.Fetcher
+ *   const hosts = yield* Hosts.make<string>({
+ *     reserve: fetcher.reserve,
+ *     start: (url, reservation) => Effect.asVoid(Effect.ignore(fetcher.fetchPage(url, { reservation })))
+ *   })
+ *   yield* hosts.due("shop.example", "https://shop.example/p/1")
+ * }))
+ * ```
+ * @since 0.2.0
+ */
+export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect.Effect<Hosts<J>, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    let starting = true
+
+    /** Hands jobs out while the host allows a start; else leaves a timer, or waits for a fetch to end. */
+    const pump = (state: State<J>, context: Actor.ActorContext<Message<J>>): Effect.Effect<void, never, R> =>
+      Effect.gen(function*() {
+        while (state.head < state.queue.length && starting) {
+          const reserved = yield* options.reserve(state.host)
+          if (Reservation.isReservation(reserved)) {
+            const job = state.queue[state.head]!
+            state.queue[state.head++] = undefined as J
+            if (state.head === state.queue.length) {
+              state.queue.length = 0
+              state.head = 0
+            }
+            // a fetch stage that is gone (the run is stopping) gives the start back
+            yield* options.start(job, reserved).pipe(Effect.catchCause(() => Reservation.release(reserved)))
+            continue
+          }
+          // Busy: one of the host's fetches is in flight, and its end pumps again
+          if (reserved._tag === "Busy") return
+          // spacing, Retry-After or an open circuit: a timer waits, not a fetch slot
+          if (state.wakeAt === undefined || reserved.at < state.wakeAt) {
+            state.wakeAt = reserved.at
+            const now = yield* Clock.currentTimeMillis
+            yield* Effect.forkIn(
+              Effect.andThen(Effect.sleep(Math.max(0, reserved.at - now)), Effect.ignore(Actor.tell(context.self, wake))),
+              context.scope
+            )
+          }
+          return
+        }
+      })
+
+    const registry = yield* Effect.orDie(Keyed.make({
+      name: "hosts",
+      behavior: (host: string) =>
+        Behavior.make<Message<J>, State<J>, never, R>({
+          init: Effect.sync((): State<J> => ({ host, queue: [], head: 0, wakeAt: undefined })),
+          receive: (state, message, context) => {
+            if (message._tag === "Due") state.queue.push(message.job)
+            else if (message._tag === "Wake") state.wakeAt = undefined
+            return Effect.as(pump(state, context), state)
+          }
+        }),
+      mailbox: { capacity: options.capacity ?? 1024, overflow: "backpressure" },
+      idleTimeout: options.idleTimeout ?? "1 minute",
+      keepIdle: (state) => state.head < state.queue.length || state.wakeAt !== undefined
+    }))
+
+    return {
+      // a registry that is closed only when the run is torn down
+      due: (host, job) => Effect.ignore(Keyed.tell(registry, host, { _tag: "Due", job })),
+      finished: (host) => Effect.ignore(Keyed.tell(registry, host, finished)),
+      size: Keyed.size(registry),
+      stopStarting: Effect.sync(() => {
+        starting = false
+      })
+    } satisfies Hosts<J>
+  })
