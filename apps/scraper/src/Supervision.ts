@@ -11,7 +11,11 @@
  *  ├── pipeline ──── extraction          concurrent: 16 pages at once (the worker pool
  *  │   (oneForOne,                       keeps its own crash handling)
  *  │    10 in 1 min) fetch               concurrent: --concurrency requests at once
- *  │                 scheduler           due-time heap → fetch; reports schedule lag
+ *  │                 hosts ── host × N   keyed: created on demand, passivated when idle;
+ *  │                                     holds its host's due targets until the fetcher's
+ *  │                                     gate allows a start (limit, spacing, Crawl-delay,
+ *  │                                     throttle, Retry-After, circuit): no fetch slot waits
+ *  │                 scheduler           due-time heap → host actors; reports schedule lag
  *  ├── outbox ────── notifier × M        one per channel (stdout, file, webhook): own
  *  │   (oneForOne, 10 in 1 min)          mailbox, retries and backoff; delivery per alert × notifier
  *  └── services ──── refresher           targets added, removed or disabled meanwhile
@@ -20,8 +24,16 @@
  * ```
  *
  * Children start top to bottom (a stage starts after the stage it feeds), so
- * a graceful stop goes bottom up: the scheduler stops dispatching, the fetch
- * stage finishes what it holds, then extraction, then the writer.
+ * a graceful stop goes bottom up: the scheduler stops dispatching, the host
+ * actors stop handing out starts, the fetch stage finishes what it holds,
+ * then extraction, then the writer.
+ *
+ * The host actors are a `Keyed` registry of the pipeline, not children of a
+ * supervisor: there may be 100,000 of them, created on demand and passivated
+ * when idle. A host actor that fails is removed (logged with its cause) and
+ * the next target for its host creates a fresh one, so one bad host never
+ * takes the others down; its behaviour (`Hosts`) gives a start back whenever
+ * it cannot hand it on.
  *
  * Why these policies:
  * - **root, intensity 0**: every subtree already retries on its own; one that

@@ -1,0 +1,150 @@
+/**
+ * Host actors hold politeness before the fetch: a slow host (Crawl-delay)
+ * never holds a fetch slot that fast hosts could use, and the per-host limit
+ * and start spacing hold at the server whatever the mix (property test).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Fetcher } from "@trawl/fetch"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import fc from "fast-check"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Extractor, Pipeline } from "../src/index.ts"
+
+interface Arrival {
+  readonly host: string
+  readonly at: number
+  readonly inFlight: number
+}
+
+/** Pages on any `*.shop.test` host; robots.txt of `slow-*` hosts asks for a Crawl-delay. */
+const server = (options: { readonly crawlDelaySeconds: number; readonly delayMillis: number }) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<{ port: number; arrivals: Array<Arrival>; close: () => Promise<void> }>((resolve) => {
+        const arrivals: Array<Arrival> = []
+        const inFlight = new Map<string, number>()
+        const s = http.createServer((req, res) => {
+          const host = String(req.headers.host).split(":")[0]!
+          if (req.url === "/robots.txt") {
+            return void (host.startsWith("slow-")
+              ? res.writeHead(200, { "content-type": "text/plain" }).end(`User-agent: *\nCrawl-delay: ${options.crawlDelaySeconds}\n`)
+              : res.writeHead(404).end())
+          }
+          const now = (inFlight.get(host) ?? 0) + 1
+          inFlight.set(host, now)
+          arrivals.push({ host, at: performance.now(), inFlight: now })
+          setTimeout(() => {
+            inFlight.set(host, inFlight.get(host)! - 1)
+            res.writeHead(200, { "content-type": "text/html" }).end(
+              `<script type="application/ld+json">{"@type":"Product","name":"x","offers":{"price":"1.00","priceCurrency":"EUR"}}</script>`
+            )
+          }, options.delayMillis)
+        })
+        s.listen(0, "127.0.0.1", () =>
+          resolve({
+            port: (s.address() as AddressInfo).port,
+            arrivals,
+            close: () => new Promise((done) => {
+              s.closeAllConnections()
+              s.close(() => done())
+            })
+          }))
+      })
+    ),
+    (s) => Effect.promise(s.close)
+  )
+
+const targetsOn = (port: number, hosts: ReadonlyArray<string>, perHost: number): Array<Pipeline.Target> =>
+  hosts.flatMap((host, h) =>
+    Array.from({ length: perHost }, (_, i) => ({
+      id: h * perHost + i,
+      host,
+      url: `http://${host}:${port}/p/${h * perHost + i}`,
+      intervalMillis: 3_600_000
+    }))
+  )
+
+const recorder = () => {
+  const recordedAt = new Map<number, number>()
+  const writer: Pipeline.Writer<never> = {
+    record: (batch) => Effect.sync(() => {
+      for (const outcome of batch) recordedAt.set(outcome.target.id, performance.now())
+    })
+  }
+  return { recordedAt, writer }
+}
+
+describe("host actors", () => {
+  it.live("a slow host (Crawl-delay 2 s) holds no fetch slot: fast hosts run at full speed beside it", () =>
+    Effect.gen(function*() {
+      const { port } = yield* server({ crawlDelaySeconds: 2, delayMillis: 5 })
+      const slow = ["slow-1.shop.test", "slow-2.shop.test", "slow-3.shop.test", "slow-4.shop.test"]
+      const fast = Array.from({ length: 20 }, (_, i) => `fast-${i}.shop.test`)
+      // slow hosts first: their targets are the first due, and there are only 4 fetch slots
+      const targets = [...targetsOn(port, slow, 3), ...targetsOn(port, fast, 3).map((t) => ({ ...t, id: t.id + 1000 }))]
+      const { recordedAt, writer } = recorder()
+      const started = performance.now()
+      const running = yield* Pipeline.start(targets, writer, { once: true, fetchFibers: 4, batchWindowMillis: 0 })
+      yield* running.done.pipe(Effect.timeout("30 seconds"))
+      const fastDone = Math.max(...targets.filter((t) => t.id >= 1000).map((t) => recordedAt.get(t.id)!)) - started
+      const slowDone = Math.max(...targets.filter((t) => t.id < 1000).map((t) => recordedAt.get(t.id)!)) - started
+      assert.strictEqual(recordedAt.size, targets.length)
+      // 60 fast pages on 4 slots take well under a second; waiting in gates they would take the slow hosts' 4 s
+      assert.isBelow(fastDone, 1_500, `fast hosts done after ${Math.round(fastDone)} ms`)
+      assert.isAtLeast(slowDone, 3_900, `slow hosts kept their Crawl-delay (done after ${Math.round(slowDone)} ms)`)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        Fetcher.layer({ resolve: { "*.shop.test": "127.0.0.1" }, allowRanges: ["loopback"], perHostMinDelayMillis: 0, throttle: { enabled: false } }),
+        Extractor.layerLocal
+      )),
+      Effect.provide(Logger.layer([]))
+    ), 30_000)
+
+  it.live("the per-host limit and the start spacing hold at the server, whatever the mix of hosts (property)", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 0, max: 60 }),
+          fc.integer({ min: 2, max: 5 }),
+          fc.integer({ min: 2, max: 8 }),
+          (perHost, spacing, hostCount, targetsPerHost) =>
+            Effect.runPromise(Effect.gen(function*() {
+              const { arrivals, port } = yield* server({ crawlDelaySeconds: 0, delayMillis: 30 })
+              const hosts = Array.from({ length: hostCount }, (_, i) => `h${i}.shop.test`)
+              const targets = targetsOn(port, hosts, targetsPerHost)
+              const { writer } = recorder()
+              const running = yield* Pipeline.start(targets, writer, { once: true, fetchFibers: 8, batchWindowMillis: 0 })
+              yield* running.done.pipe(Effect.timeout("30 seconds"))
+              assert.strictEqual(arrivals.length, targets.length)
+              for (const host of hosts) {
+                const mine = arrivals.filter((a) => a.host === host)
+                assert.isAtMost(Math.max(...mine.map((a) => a.inFlight)), perHost, `${host}: in flight at once`)
+                for (let i = 1; i < mine.length; i++) {
+                  // a few ms of slack for the time between the gate's start and the server's arrival
+                  assert.isAtLeast(mine[i]!.at - mine[i - 1]!.at, spacing - 5, `${host}: starts ${i - 1} and ${i}`)
+                }
+              }
+            }).pipe(
+              Effect.scoped,
+              Effect.provide(Layer.merge(
+                Fetcher.layer({
+                  resolve: { "*.shop.test": "127.0.0.1" },
+                  allowRanges: ["loopback"],
+                  robots: false,
+                  perHostConcurrency: perHost,
+                  perHostMinDelayMillis: spacing,
+                  throttle: { enabled: false }
+                }),
+                Extractor.layerLocal
+              )),
+              Effect.provide(Logger.layer([]))
+            ))
+        ),
+        { numRuns: 8 }
+      )
+    ), 120_000)
+})
