@@ -12,6 +12,7 @@ import type * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import { CliError } from "effect/cli"
 import type * as Pipeline from "./Pipeline.ts"
+import type * as StoreWriter from "./StoreWriter.ts"
 
 /**
  * Bad input from the user: a file, a URL, a flag value, a page.
@@ -68,7 +69,7 @@ export type Failure =
   | ExtractError.ExtractError
   | InputError
   | RowsRejected
-  | Pipeline.StoreUnavailable
+  | StoreWriter.StoreUnavailable
   | Pipeline.StageFailed
   | Config.ConfigError
 

@@ -29,6 +29,7 @@ import * as Outbox from "./Outbox.ts"
 import * as Pipeline from "./Pipeline.ts"
 import * as Progress from "./Progress.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
+import type * as StoreWriter from "./StoreWriter.ts"
 import * as Supervision from "./Supervision.ts"
 import * as Loop from "./internal/loop.ts"
 
@@ -89,7 +90,7 @@ export const run = (options: Options): Effect.Effect<
   | StoreError.DatabaseError
   | StoreError.TargetNotFound
   | InputError
-  | Pipeline.StoreUnavailable
+  | StoreWriter.StoreUnavailable
   | Pipeline.StageFailed,
   Store.Store | Extractor.Extractor | Fetcher.Fetcher | Scope.Scope
 > =>

@@ -37,11 +37,11 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Extractor from "./Extractor.ts"
 import * as Hosts from "./Hosts.ts"
 import * as Scheduler from "./Scheduler.ts"
+import * as StoreWriter from "./StoreWriter.ts"
 import * as Supervision from "./Supervision.ts"
 import * as Loop from "./internal/loop.ts"
 
@@ -144,23 +144,6 @@ export interface Counters {
 }
 
 /**
- * The store stayed unavailable for longer than the outage budget.
- *
- * @since 0.1.0
- */
-export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
-  readonly millis: number
-  readonly error: unknown
-}> {
-  override get message(): string {
-    const detail = typeof this.error === "object" && this.error !== null && "message" in this.error
-      ? String((this.error as { message: unknown }).message)
-      : String(this.error)
-    return `store unavailable for ${Math.round(this.millis / 1000)} s, past the outage budget: ${detail}`
-  }
-}
-
-/**
  * A stage kept failing: its supervisor's restart intensity was exceeded.
  *
  * @since 0.1.0
@@ -187,7 +170,7 @@ export interface Running<E> {
    * writer meets an error it cannot retry (or the outage budget runs out),
    * or a stage keeps failing.
    */
-  readonly done: Effect.Effect<void, E | StoreUnavailable | StageFailed>
+  readonly done: Effect.Effect<void, E | StoreWriter.StoreUnavailable | StageFailed>
   /**
    * Graceful stop: the scheduler stops dispatching, then each stage is
    * stopped in turn once it has handled what it holds (fetch, extraction,
@@ -260,7 +243,6 @@ const supervised = <M extends object>(
       : Effect.tapCause(handle(message), (cause) => Effect.sync(() => Cause.hasDies(cause) && diedOnce.add(message)))
 }
 
-const defect = (cause: Cause.Cause<unknown>) => ({ tag: "Defect", message: Cause.pretty(cause).split("\n")[0]! })
 
 /** A tell from inside a stage: the receiver stopped only when the run is being torn down. */
 const forward = <Msg>(ref: Actor.ActorRef<Msg>, message: Msg): Effect.Effect<void> =>
@@ -288,7 +270,6 @@ export const start = <E>(
     const maxBatch = options?.maxBatch ?? 500
     const batchWindowMillis = options?.batchWindowMillis ?? 50
     const outageBudgetMillis = options?.outageBudgetMillis ?? 5 * 60_000
-    const isTransient = writer.isTransient ?? (() => false)
     const root = options?.supervisor ?? (yield* Effect.orDie(Supervisor.make(Supervision.policies.root)))
     const startedAt = yield* Clock.currentTimeMillis
     const counts = { fetched: 0, notModified: 0, extracted: 0, recorded: 0, inFlight: 0 }
@@ -296,7 +277,12 @@ export const start = <E>(
     const countError = (tag: string) => {
       errorsByTag[tag] = (errorsByTag[tag] ?? 0) + 1
     }
-    const done = yield* Deferred.make<void, E | StoreUnavailable | StageFailed>()
+    /** A poison message's outcome: the error names the defect's first line. */
+    const defect = (cause: Cause.Cause<unknown>) => {
+      countError("Defect")
+      return { tag: "Defect", message: Cause.pretty(cause).split("\n")[0]! }
+    }
+    const done = yield* Deferred.make<void, E | StoreWriter.StoreUnavailable | StageFailed>()
     let pending = options?.once === true ? targets.length : Infinity
     if (targets.length === 0 && options?.once === true) yield* Deferred.succeed(done, undefined)
     let storeUnavailableSince: number | undefined
@@ -319,36 +305,6 @@ export const start = <E>(
         completed.set(outcome, withNext)
         return withNext
       })
-    /** Writes the batch, retrying transient failures with capped, jittered backoff within the budget. */
-    const recordHeld = (batch: ReadonlyArray<Outcome>) =>
-      Effect.gen(function*() {
-        let delay = 100
-        let since: number | undefined
-        let loggedAt = 0
-        while (true) {
-          const result = yield* Effect.result(writer.record(batch))
-          const now = yield* Clock.currentTimeMillis
-          if (result._tag === "Success") {
-            if (since !== undefined) {
-              storeUnavailableSince = undefined
-              yield* Effect.logInfo(`store available again after ${((now - since) / 1000).toFixed(1)} s; ${batch.length} held outcome(s) written`)
-            }
-            return
-          }
-          const error = result.failure
-          if (!isTransient(error)) return yield* Effect.fail(error)
-          since ??= now
-          storeUnavailableSince ??= since
-          if (now - since >= outageBudgetMillis) return yield* Effect.fail(new StoreUnavailable({ millis: now - since, error }))
-          if (now - loggedAt >= 10_000) {
-            loggedAt = now
-            yield* Effect.logWarning(`store unavailable, retrying (${((now - since) / 1000).toFixed(0)} s so far): ${(error as { message?: string }).message ?? String(error)}`)
-          }
-          const jitter = yield* Random.nextBetween(0.8, 1.2)
-          yield* Effect.sleep(Math.max(1, Math.min(delay * jitter, outageBudgetMillis - (now - since))))
-          delay = Math.min(delay * 2, 5_000)
-        }
-      })
     let failed = false
     const writeBatch = (batch: ReadonlyArray<Outcome>) =>
       Effect.gen(function*() {
@@ -356,7 +312,12 @@ export const start = <E>(
         if (failed) return
         const withNext: Array<Outcome> = []
         for (const outcome of batch) withNext.push(yield* complete(outcome))
-        const written = yield* Effect.result(recordHeld(withNext))
+        const written = yield* Effect.result(StoreWriter.record(writer, withNext, {
+          budgetMillis: outageBudgetMillis,
+          unavailableSince: (since) => {
+            storeUnavailableSince = since
+          }
+        }))
         if (written._tag === "Failure") {
           failed = true
           yield* Deferred.fail(done, written.failure)

@@ -100,3 +100,10 @@ export * as Hosts from "./Hosts.ts"
  * @since 0.2.0
  */
 export * as Outbox from "./Outbox.ts"
+
+/**
+ * Riding out a store outage: how the store writer writes a batch.
+ *
+ * @since 0.2.0
+ */
+export * as StoreWriter from "./StoreWriter.ts"
