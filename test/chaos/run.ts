@@ -8,7 +8,7 @@
  * The outage scenarios (`outage.ts`, 80 shops × 2 products unless `--shops` /
  * `--products` are given) run with `--only outage` (all of them, one after
  * the other) or one of `--only lock` (`--outage-seconds S`, default 15),
- * `postgres` (10), `budget`, `webhook`, `webhook-kill`.
+ * `postgres` (10), `budget` (the lock: 15), `webhook`, `webhook-kill`.
  *
  * @since 0.1.0
  */
@@ -39,7 +39,7 @@ const outageSeconds = (fallback: number) => values["outage-seconds"] === undefin
 const outages: Record<string, () => Effect.Effect<{ readonly failures: ReadonlyArray<string> }, SetupError, Scope.Scope>> = {
   lock: () => storeLock({ ...outageWorld, outageSeconds: outageSeconds(15) }),
   postgres: () => postgresRestart({ ...outageWorld, outageSeconds: outageSeconds(10) }),
-  budget: () => outageBudget({ ...outageWorld }),
+  budget: () => outageBudget({ ...outageWorld, lockSeconds: outageSeconds(15) }),
   webhook: () => webhookOutage({ ...outageWorld, failSeconds: outageSeconds(30) }),
   "webhook-kill": () => webhookOutage({ ...outageWorld, failSeconds: outageSeconds(30), killAfterSeconds: 12 })
 }
