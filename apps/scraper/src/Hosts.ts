@@ -33,10 +33,15 @@ import type * as Scope from "effect/Scope"
  * @since 0.2.0
  */
 export type Message<J> =
-  | { readonly _tag: "Due"; readonly job: J }
+  | { readonly _tag: "Due"; readonly host: string; readonly job: J }
   | { readonly _tag: "Finished" }
   | { readonly _tag: "Wake" }
 
+/**
+ * A host with work: due jobs, or a timer. An idle host's state is `undefined`
+ * (see `receive`): the behaviour is shared by every host, so an idle host
+ * actor keeps no object of its own for its state or behaviour.
+ */
 interface State<J> {
   readonly host: string
   /** Due jobs, in the order they came. */
@@ -105,6 +110,11 @@ export interface Hosts<J> {
 export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect.Effect<Hosts<J>, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     let starting = true
+    // Timers are forked here, not into the host actor's incarnation scope: a
+    // finalizer of its own there would be kept for the actor's whole life. A
+    // host with a timer is never passivated (`keepIdle`), and a Wake for an
+    // actor that is gone is ignored.
+    const timers = yield* Effect.scope
 
     /** Hands jobs out while the host allows a start; else leaves a timer, or waits for a fetch to end. */
     const pump = (state: State<J>, context: Actor.ActorContext<Message<J>>): Effect.Effect<void, never, R> =>
@@ -130,32 +140,48 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
             const now = yield* Clock.currentTimeMillis
             yield* Effect.forkIn(
               Effect.andThen(Effect.sleep(Math.max(0, reserved.at - now)), Effect.ignore(Actor.tell(context.self, wake))),
-              context.scope
+              timers
             )
           }
           return
         }
       })
 
+    /** A host with nothing queued and no timer keeps no state (it is recreated by its next `Due`). */
+    const settled = (state: State<J>): State<J> | undefined =>
+      state.head < state.queue.length || state.wakeAt !== undefined ? state : undefined
+
+    // one behaviour for every host: the host comes with its first `Due`
+    const behavior = Behavior.make<Message<J>, State<J> | undefined, never, R>({
+      init: Effect.succeed(undefined),
+      receive: (current, message, context) => {
+        let state = current
+        if (message._tag === "Due") {
+          state ??= { host: message.host, queue: [], head: 0, wakeAt: undefined }
+          state.queue.push(message.job)
+        } else if (state === undefined) {
+          // nothing queued, no timer: a fetch that ended, or a stale Wake, has nothing to start
+          return Effect.succeed(undefined)
+        } else if (message._tag === "Wake") {
+          state.wakeAt = undefined
+        }
+        const pumped = state
+        return Effect.map(pump(pumped, context), () => settled(pumped))
+      }
+    })
+
     const registry = yield* Effect.orDie(Keyed.make({
       name: "hosts",
-      behavior: (host: string) =>
-        Behavior.make<Message<J>, State<J>, never, R>({
-          init: Effect.sync((): State<J> => ({ host, queue: [], head: 0, wakeAt: undefined })),
-          receive: (state, message, context) => {
-            if (message._tag === "Due") state.queue.push(message.job)
-            else if (message._tag === "Wake") state.wakeAt = undefined
-            return Effect.as(pump(state, context), state)
-          }
-        }),
+      behavior: (_host: string) => behavior,
       mailbox: { capacity: options.capacity ?? 1024, overflow: "backpressure" },
       idleTimeout: options.idleTimeout ?? "1 minute",
-      keepIdle: (state) => state.head < state.queue.length || state.wakeAt !== undefined
+      // an idle host's state is `undefined`: one with state has jobs queued or a timer
+      keepIdle: (state) => state !== undefined
     }))
 
     return {
       // a registry that is closed only when the run is torn down
-      due: (host, job) => Effect.ignore(Keyed.tell(registry, host, { _tag: "Due", job })),
+      due: (host, job) => Effect.ignore(Keyed.tell(registry, host, { _tag: "Due", host, job })),
       finished: (host) => Effect.ignore(Keyed.tell(registry, host, finished)),
       size: Keyed.size(registry),
       stopStarting: Effect.sync(() => {
