@@ -21,6 +21,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Model, Store, type StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
+import type * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Effect from "effect/Effect"
@@ -141,7 +142,22 @@ const fetchForExtract = (url: string, resolve: Record<string, string>, allowPriv
 // -----------------------------------------------------------------------------
 
 /** SQLite at `db`, or Postgres when a URL is given. */
-const storeLayer = (db: string, postgres: Option.Option<string>, schema: Option.Option<string> = Option.none()) =>
+/**
+ * How long a monitor's SQLite statements wait for another process's write
+ * lock. node:sqlite waits out a busy database synchronously, on the event
+ * loop: a run waiting 5 s (the store's default, right for one-shot commands)
+ * would freeze every fiber for as long as the lock is held. A run waits
+ * 50 ms at most and retries asynchronously instead (`StoreWriter`, the
+ * notifier actors' backoff), so it keeps fetching through the lock.
+ */
+const monitorBusyTimeout = "50 millis"
+
+const storeLayer = (
+  db: string,
+  postgres: Option.Option<string>,
+  schema: Option.Option<string> = Option.none(),
+  sqlite: { readonly busyTimeout?: Duration.Input } = {}
+) =>
   Option.isSome(postgres)
     ? Store.layerPostgres({ url: Redacted.make(postgres.value), ...(Option.isSome(schema) ? { schema: schema.value } : {}) })
     : Layer.unwrap(Effect.gen(function*() {
@@ -149,7 +165,7 @@ const storeLayer = (db: string, postgres: Option.Option<string>, schema: Option.
         try: () => ensureDir(path.dirname(db)),
         catch: (error) => new InputError({ input: db, reason: `cannot create its directory: ${(error as Error).message}` })
       })
-      return Store.layerSqlite({ filename: db })
+      return Store.layerSqlite({ filename: db, ...sqlite })
     }))
 
 const storeFlags = { db: Settings.db, postgres: Settings.postgres, postgresSchema: Settings.postgresSchema }
@@ -392,7 +408,12 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       })
     }).pipe(
       Effect.scoped,
-      Effect.provide(Layer.mergeAll(storeLayer(input.db, input.postgres, input.postgresSchema), runFetcher(input, resolve, timeoutMillis), extractor, NodeHttpClient.layerUndici))
+      Effect.provide(Layer.mergeAll(
+        storeLayer(input.db, input.postgres, input.postgresSchema, { busyTimeout: monitorBusyTimeout }),
+        runFetcher(input, resolve, timeoutMillis),
+        extractor,
+        NodeHttpClient.layerUndici
+      ))
     )
   })
 
@@ -462,7 +483,7 @@ const demo = Command.make("demo", {
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        storeLayer(input.db, Option.none()),
+        storeLayer(input.db, Option.none(), Option.none(), { busyTimeout: monitorBusyTimeout }),
         Fetcher.layer({ resolve: { "*.sim.test": "127.0.0.1" }, allowRanges: ["loopback"], perHostConcurrency: 2 }),
         extractor
       ))

@@ -5,7 +5,7 @@
  * or locked by another process, a lost Postgres connection, a server
  * restarting) are retried with capped, jittered exponential backoff — from
  * 100 ms, doubling, at most 5 s apart — for up to the outage budget, holding
- * the batch; a warning names the outage every 10 s. When the store is back,
+ * the batch; past its first second, a warning names the outage every 10 s. When the store is back,
  * the batch is written once (each attempt is one transaction: a failed one
  * wrote nothing). Past the budget the batch fails with `StoreUnavailable`;
  * an error retrying cannot fix fails at once.
@@ -104,7 +104,8 @@ export const record = <E>(
       }
       const out = now - since
       if (out >= options.budgetMillis) return yield* Effect.fail(new StoreUnavailable({ millis: out, error }))
-      if (now - warnedAt >= warnEveryMillis) {
+      // a lock held for a moment by another process is not worth a warning; an outage is
+      if (out >= 1_000 && now - warnedAt >= warnEveryMillis) {
         warnedAt = now
         yield* Effect.logWarning(`store unavailable, retrying (${(out / 1000).toFixed(0)} s so far): ${messageOf(error)}`)
       }

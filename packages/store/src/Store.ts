@@ -984,17 +984,29 @@ export const make = (
         Effect.catchTag("DatabaseLocked", () => Effect.logDebug("notifier watermark not advanced: alert ids busy"))
       )
 
+    /** Retries `effect` while it fails with a transient error, for up to `withinMillis` (capped backoff from 50 ms). */
+    const retryTransient = <A>(effect: Effect.Effect<A, StoreError.DatabaseError>, withinMillis: number) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        let delay = 50
+        while (true) {
+          const result = yield* Effect.result(effect)
+          if (result._tag === "Success") return result.success
+          const now = yield* Clock.currentTimeMillis
+          if (!StoreError.isTransient(result.failure) || now - started + delay > withinMillis) return yield* Effect.fail(result.failure)
+          yield* Effect.sleep(delay)
+          delay = Math.min(delay * 2, 2_000)
+        }
+      })
+
     const deliver = <E, R>(
       notifier: string,
       notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
       options: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined } = {}
     ): Effect.Effect<Delivery, StoreError.DatabaseError, R> =>
       Effect.gen(function*() {
-        const alerts = yield* claim(
-          notifier,
-          Math.max(1, Math.floor(options.limit ?? 100)),
-          Math.max(1, Math.floor(options.leaseMillis ?? 60_000))
-        ).pipe(Effect.mapError((error) => error instanceof StoreError.StorageFailure ? error : failed("deliver")(error)))
+        const leaseMillis = Math.max(1, Math.floor(options.leaseMillis ?? 60_000))
+        const alerts = yield* claim(notifier, Math.max(1, Math.floor(options.limit ?? 100)), leaseMillis).pipe(Effect.mapError((error) => error instanceof StoreError.StorageFailure ? error : failed("deliver")(error)))
         let delivered = 0
         for (let index = 0; index < alerts.length; index++) {
           const alert = alerts[index]!
@@ -1014,7 +1026,9 @@ export const make = (
             if (delivered > 0) yield* advanceWatermark(notifier)
             return { delivered, failed: 1, lastError: failure.error }
           }
-          delivered += yield* Effect.mapError(markDelivered(notifier, alert.id), failed("deliver"))
+          // Sent: a lock or a lost connection must not leave it unmarked (it would be sent
+          // again once the lease ends), so marking is retried within half the lease.
+          delivered += yield* retryTransient(Effect.mapError(markDelivered(notifier, alert.id), failed("deliver")), leaseMillis / 2)
         }
         if (delivered > 0) yield* advanceWatermark(notifier)
         return { delivered, failed: 0 }
