@@ -177,7 +177,6 @@ class KeyedImpl<K, Msg, S> implements Keyed<K, Msg>, Parent {
       if (epoch - cell.lastActive < idleSweeps) continue
       if (keepIdle !== undefined && keepIdle(cell.state, key)) continue
       this.entities.delete(key)
-      cell.passivated = true
       cell.mailbox.end()
       passivated.push(cell)
     }

@@ -83,10 +83,18 @@ interface Putter<A> {
 
 const EMPTY: unique symbol = Symbol.for("@trawl/actor/Mailbox/empty") as never
 
+/**
+ * The buffer of every empty mailbox that has not grown yet, or that gave its
+ * storage back when its actor went idle (`release`). Never written: a push
+ * into it finds it full (`size === length === 0`) and grows a buffer of its own.
+ */
+const emptyBuffer: Array<any> = []
+
 /** @internal */
 export class MailboxImpl<A> implements Mailbox<A> {
-  readonly [TypeId] = TypeId
-  buffer: Array<A | undefined> = []
+  /** On the prototype: a field per mailbox would cost 8 bytes each. */
+  declare readonly [TypeId]: typeof TypeId
+  buffer: Array<A | undefined> = emptyBuffer
   head = 0
   size = 0
   dropped = 0
@@ -222,6 +230,18 @@ export class MailboxImpl<A> implements Mailbox<A> {
     this.size++
   }
 
+  /**
+   * Gives the storage of an empty mailbox back (its actor went idle): an
+   * idle mailbox then keeps no array of its own, and a mailbox that grew to
+   * its capacity in a burst does not keep that array forever.
+   */
+  release(): void {
+    if (this.size === 0 && this.buffer !== emptyBuffer) {
+      this.buffer = emptyBuffer
+      this.head = 0
+    }
+  }
+
   /** Reopens an ended mailbox (a supervised actor restarted after stopping itself). */
   reopen(): void {
     if (this.status === "ended") this.status = "open"
@@ -259,7 +279,7 @@ export class MailboxImpl<A> implements Mailbox<A> {
     this.status = "shutdown"
     this.refusePutters()
     const rest = this.drain(this.size)
-    this.buffer = []
+    this.buffer = emptyBuffer
     this.head = 0
     this.wakeTakers()
     return rest
@@ -276,6 +296,8 @@ export class MailboxImpl<A> implements Mailbox<A> {
     }
   }
 }
+
+Object.defineProperty(MailboxImpl.prototype, TypeId, { value: TypeId })
 
 /** @internal */
 export const empty: typeof EMPTY = EMPTY

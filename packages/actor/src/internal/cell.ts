@@ -65,10 +65,49 @@ export const setContextFactory = (factory: (cell: Cell<any, any, any, any>) => u
   makeContext = factory
 }
 
-const contextOf = (cell: Cell<any, any, any, any>): unknown => cell.actorContext ??= makeContext(cell)
+/** Made per drain (and per worker), not kept: an idle actor holds no context object. */
+const contextOf = (cell: Cell<any, any, any, any>): unknown => makeContext(cell)
+
+// Bits of `Cell.flags`.
+/** Set while a restart closes the old incarnation, so its finalizer does not terminate the actor. */
+const RESTARTING = 1
+/** Set by an explicit `stop`/`interrupt` from outside: a supervisor never restarts it. */
+const STOP_REQUESTED = 2
+/** Reports its mailbox depth (named actors). */
+const NAMED = 4
+/** Watchers have been told: `exit` is final. */
+const TERMINATED = 8
+
+/**
+ * What few actors need — concurrent and batched behaviours, watchers, asks,
+ * depth gauges, owners' hooks, the final exit — kept apart from the cell and
+ * made on first need, so an idle plain actor does not carry a dozen empty fields.
+ */
+class Extras<Msg> {
+  /** The batch being processed by a batched behaviour. */
+  currentBatch: ReadonlyArray<Msg> | undefined = undefined
+  /**
+   * Concurrent behaviours: the messages whose handlers are running, by take
+   * order (a Map iterates in insertion order, so this is mailbox order).
+   */
+  inFlight: Map<number, Msg> | undefined = undefined
+  /** Concurrent behaviours: worker fibers alive, and those forked but not yet taking. */
+  workers = 0
+  starting = 0
+  taken = 0
+  /** Bumped when an incarnation closes for a restart: exits of its workers are then ignored. */
+  incarnation = 0
+  exit: Exit.Exit<void, unknown> | undefined = undefined
+  watchers: Array<(terminated: Terminated) => void> | undefined = undefined
+  /** Pending asks, failed with `ActorStopped` when the actor stops. */
+  asks: Set<{ complete(exit: Exit.Exit<any, any>): boolean }> | undefined = undefined
+  depthGauge: ReturnType<typeof metrics.depthOf> | undefined = undefined
+  onTerminate: ((exit: Exit.Exit<void, unknown>) => Effect.Effect<void>) | undefined = undefined
+}
 
 export class Cell<Msg, S, E, R> {
-  readonly [TypeId] = TypeId
+  /** On the prototype: a field per actor would cost 8 bytes each. */
+  declare readonly [TypeId]: typeof TypeId
   readonly id: number
   /** The name given at spawn; `name` derives the others on demand (no string kept per actor). */
   readonly givenName: string | undefined
@@ -81,43 +120,85 @@ export class Cell<Msg, S, E, R> {
   status: Status = "idle"
   scope: Scope.Closeable = undefined as never
   fiber: Fiber.Fiber<void, never> | undefined = undefined
-  /** Set while a restart closes the old incarnation, so its finalizer does not terminate the actor. */
-  restarting = false
-  /** Set by an explicit `stop`/`interrupt` from outside: a supervisor never restarts it. */
-  stopRequested = false
   /** The message being processed by an effectful step (the one that failed, after a failure). */
   current: Msg | undefined = undefined
-  /** The batch being processed by a batched behaviour. */
-  currentBatch: ReadonlyArray<Msg> | undefined = undefined
-  /**
-   * Concurrent behaviours: the messages whose handlers are running, by take
-   * order (a Map iterates in insertion order, so this is mailbox order).
-   */
-  inFlight: Map<number, Msg> | undefined = undefined
-  /** Concurrent behaviours: worker fibers alive, and those forked but not yet taking. */
-  workers = 0
-  starting = 0
-  private taken = 0
-  /** Bumped when an incarnation closes for a restart: exits of its workers are then ignored. */
-  private incarnation = 0
-  exit: Exit.Exit<void, unknown> | undefined = undefined
-  watchers: Array<(terminated: Terminated) => void> | undefined = undefined
-  /** Pending asks, failed with `ActorStopped` when the actor stops. */
-  asks: Set<{ complete(exit: Exit.Exit<any, any>): boolean }> | undefined = undefined
   processed = 0
-  readonly named: boolean
-  depthGauge: ReturnType<typeof metrics.depthOf> | undefined = undefined
-  actorContext: unknown = undefined
-  /** Keyed entities: the key, the sweep epoch of the last message, and whether the registry passivated it. */
+  /** `RESTARTING`, `STOP_REQUESTED`, `NAMED`, `TERMINATED`: one small integer, not four fields. */
+  private flags = 0
+  /** Keyed entities: the key, and the sweep epoch of the last message. */
   key: unknown = undefined
   lastActive = 0
-  passivated = false
+  private extras: Extras<Msg> | undefined = undefined
+
+  private more(): Extras<Msg> {
+    return this.extras ??= new Extras()
+  }
+
+  get restarting(): boolean {
+    return (this.flags & RESTARTING) !== 0
+  }
+  set restarting(on: boolean) {
+    this.flags = on ? this.flags | RESTARTING : this.flags & ~RESTARTING
+  }
+  get stopRequested(): boolean {
+    return (this.flags & STOP_REQUESTED) !== 0
+  }
+  set stopRequested(on: boolean) {
+    this.flags = on ? this.flags | STOP_REQUESTED : this.flags & ~STOP_REQUESTED
+  }
+  get named(): boolean {
+    return (this.flags & NAMED) !== 0
+  }
+
+  get currentBatch(): ReadonlyArray<Msg> | undefined {
+    return this.extras?.currentBatch
+  }
+  set currentBatch(batch: ReadonlyArray<Msg> | undefined) {
+    if (batch !== undefined || this.extras !== undefined) this.more().currentBatch = batch
+  }
+  get inFlight(): Map<number, Msg> | undefined {
+    return this.extras?.inFlight
+  }
+  get workers(): number {
+    return this.extras?.workers ?? 0
+  }
+  set workers(n: number) {
+    if (n !== 0 || this.extras !== undefined) this.more().workers = n
+  }
+  get starting(): number {
+    return this.extras?.starting ?? 0
+  }
+  set starting(n: number) {
+    if (n !== 0 || this.extras !== undefined) this.more().starting = n
+  }
+  private get incarnation(): number {
+    return this.extras?.incarnation ?? 0
+  }
+  /** How the actor ended, once its watchers have been told; a plain stop is not stored (`Exit.void`). */
+  get exit(): Exit.Exit<void, unknown> | undefined {
+    return (this.flags & TERMINATED) === 0 ? undefined : this.extras?.exit ?? Exit.void
+  }
+  get watchers(): Array<(terminated: Terminated) => void> | undefined {
+    return this.extras?.watchers
+  }
+  /** Pending asks, failed with `ActorStopped` when the actor stops. */
+  get asks(): Set<{ complete(exit: Exit.Exit<any, any>): boolean }> | undefined {
+    return this.extras?.asks
+  }
+  set asks(asks: Set<{ complete(exit: Exit.Exit<any, any>): boolean }> | undefined) {
+    if (asks !== undefined || this.extras !== undefined) this.more().asks = asks
+  }
   /**
    * Runs when the actor stops for good, before watchers learn of it, inside
    * the closing finalizer: an owner (a supervisor) closes what it owns here,
    * so it never needs a fiber of its own.
    */
-  onTerminate: ((exit: Exit.Exit<void, unknown>) => Effect.Effect<void>) | undefined = undefined
+  get onTerminate(): ((exit: Exit.Exit<void, unknown>) => Effect.Effect<void>) | undefined {
+    return this.extras?.onTerminate
+  }
+  set onTerminate(hook: ((exit: Exit.Exit<void, unknown>) => Effect.Effect<void>) | undefined) {
+    if (hook !== undefined || this.extras !== undefined) this.more().onTerminate = hook
+  }
 
   constructor(
     name: string | undefined,
@@ -130,7 +211,7 @@ export class Cell<Msg, S, E, R> {
   ) {
     this.id = ++nextId
     this.givenName = name
-    this.named = reportsDepth
+    if (reportsDepth) this.flags = NAMED
     this.mailbox = mailbox
     this.behavior = behavior
     this.context = context
@@ -140,8 +221,9 @@ export class Cell<Msg, S, E, R> {
 
   /** Named actors report their mailbox depth at the start and end of each activation. */
   private reportDepth(): void {
-    if (this.depthGauge === undefined && this.named) this.depthGauge = metrics.depthOf(this.name)
-    this.depthGauge?.updateUnsafe(this.mailbox.size, this.context)
+    if (!this.named) return
+    const extras = this.more()
+    ;(extras.depthGauge ??= metrics.depthOf(this.name)).updateUnsafe(this.mailbox.size, this.context)
   }
 
   get name(): string {
@@ -389,7 +471,8 @@ export class Cell<Msg, S, E, R> {
     const self = this
     const handle = self.behavior.concurrent!.handle
     const context = contextOf(self)
-    const inFlight = self.inFlight ??= new Map()
+    const extras = self.more()
+    const inFlight = extras.inFlight ??= new Map()
     // one worker's own state: a worker effect is forked once and never shared
     let key = 0
     let processed = 0
@@ -403,7 +486,7 @@ export class Cell<Msg, S, E, R> {
       if (self.incarnation !== incarnation || self.status !== "active") return Effect.void
       const message = self.mailbox.poll()
       if (message === Mailbox.empty) return Effect.void
-      key = ++self.taken
+      key = ++extras.taken
       inFlight.set(key, message)
       processed++
       return Effect.flatMap(handle(message, context), done)
@@ -428,6 +511,7 @@ export class Cell<Msg, S, E, R> {
         if (this.mailbox.size > 0) return this.wakeWorkers()
         if (this.workers > 0) return Effect.void
         this.status = "idle"
+        this.mailbox.release()
         // ended mailbox, drained, every handler done: a graceful stop completes here
         return this.mailbox.status === "open" ? Effect.void : this.exitWith(Exit.void, !this.stopRequested)
       }
@@ -446,7 +530,10 @@ export class Cell<Msg, S, E, R> {
         if (this.mailbox.status === "open") {
           this.status = "idle"
           // A message may have arrived between the last poll and now.
-          return this.mailbox.size > 0 ? this.activate() : Effect.void
+          if (this.mailbox.size > 0) return this.activate()
+          // going idle: the mailbox keeps no buffer of its own
+          this.mailbox.release()
+          return Effect.void
         }
         // ended mailbox, drained: a graceful stop completes here
         return this.exitWith(Exit.void, !this.stopRequested)
@@ -510,7 +597,7 @@ export class Cell<Msg, S, E, R> {
       this.status = "suspended"
       if (this.scope.state._tag === "Closed") return Effect.void
       this.restarting = true
-      this.incarnation++
+      if (this.extras !== undefined) this.extras.incarnation++
       return Effect.ensuring(
         this.closeScope(Exit.interrupt()),
         Effect.sync(() => {
@@ -583,15 +670,19 @@ export class Cell<Msg, S, E, R> {
       this.mailbox.shutdown()
       const terminatedExit: Exit.Exit<void, unknown> = Exit.isSuccess(exit) ? Exit.void : exit as Exit.Exit<never, unknown>
       const notify = Effect.sync(() => {
-        this.exit = terminatedExit
-        const asks = this.asks
-        this.asks = undefined
+        this.flags |= TERMINATED
+        // an actor that stopped normally (passivated, say) makes no extras just to say so
+        if (terminatedExit !== Exit.void) this.more().exit = terminatedExit
+        const extras = this.extras
+        if (extras === undefined) return
+        const asks = extras.asks
+        extras.asks = undefined
         if (asks !== undefined) {
           const error = Exit.fail(new ActorStopped({ actor: this.name }))
           for (const ask of asks) ask.complete(error)
         }
-        const watchers = this.watchers
-        this.watchers = undefined
+        const watchers = extras.watchers
+        extras.watchers = undefined
         if (watchers !== undefined) {
           const terminated: Terminated = { _tag: "Terminated", actor: this.name, exit: terminatedExit }
           for (const watcher of watchers) watcher(terminated)
@@ -607,7 +698,7 @@ export class Cell<Msg, S, E, R> {
       watcher({ _tag: "Terminated", actor: this.name, exit: this.exit })
       return () => {}
     }
-    ;(this.watchers ??= []).push(watcher)
+    ;(this.more().watchers ??= []).push(watcher)
     return () => {
       const index = this.watchers?.indexOf(watcher) ?? -1
       if (index >= 0) this.watchers!.splice(index, 1)
