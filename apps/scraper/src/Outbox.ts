@@ -157,7 +157,11 @@ export const start = (store: Store.Service, options: Options): Effect.Effect<Out
       flush: (deadlineMillis) =>
         Effect.gen(function*() {
           yield* Deferred.succeed(flushing, undefined)
-          yield* Effect.forEach(drained, Deferred.await, { discard: true }).pipe(
+          // a notifier whose actor is gone (its subtree gave up, the run is aborting) is flushed from here
+          const flushed = (index: number) =>
+            Effect.flatMap(Actor.isAlive(actors[index]!), (alive) =>
+              alive ? Deferred.await(drained[index]!) : drain(options.notifiers[index]!))
+          yield* Effect.forEach(actors.keys(), flushed, { concurrency: "unbounded", discard: true }).pipe(
             Effect.timeoutOrElse({
               duration: deadlineMillis,
               orElse: () => Effect.logWarning(`outbox not flushed within ${deadlineMillis} ms; the rest stays in the store for the next run`)

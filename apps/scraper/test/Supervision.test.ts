@@ -16,7 +16,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
-import { Errors, Extractor, Monitor, Pipeline } from "../src/index.ts"
+import { Errors, Extractor, Monitor, Notifier, Pipeline } from "../src/index.ts"
 import { startShop } from "./fixtures-shop.ts"
 
 const shop = Effect.acquireRelease(Effect.promise(startShop), (s) => Effect.promise(s.close))
@@ -47,7 +47,13 @@ const dyingExtractor = (dies: (url: string) => boolean) =>
     }))
   ).pipe(Layer.provide(Extractor.layerLocal))
 
-const runOnce = (db: string, port: number, targets: number, extractor: Layer.Layer<Extractor.Extractor>) =>
+const runOnce = (
+  db: string,
+  port: number,
+  targets: number,
+  extractor: Layer.Layer<Extractor.Extractor>,
+  notifiers: ReadonlyArray<Notifier.Notifier> = []
+) =>
   Effect.gen(function*() {
     const store = yield* Store.Store
     yield* store.addTargets(
@@ -55,7 +61,7 @@ const runOnce = (db: string, port: number, targets: number, extractor: Layer.Lay
     )
     const exit = yield* Effect.exit(Monitor.run({
       once: true,
-      notifiers: [],
+      notifiers,
       fetchFibers: 8,
       tty: false,
       handleSignals: false,
@@ -111,7 +117,12 @@ describe("the supervision tree", () => {
       const db = yield* tempDb
       // every page dies: each message restarts the stage once before it counts as poison, a loop
       const extractor = dyingExtractor(() => true)
-      const { exit } = yield* runOnce(db, port, 40, extractor)
+      const alerts = `${db}.alerts.jsonl`
+      const alertsFile = yield* Notifier.jsonlFile(alerts)
+      const started = Date.now()
+      const { exit } = yield* runOnce(db, port, 40, extractor, [alertsFile])
+      // the outbox is flushed from the monitor (its actors went down with the tree): no wait for a deadline
+      assert.isBelow(Date.now() - started, 25_000)
       assert.isTrue(exit._tag === "Failure")
       const { exitCode, message } = Errors.describe((exit as { readonly cause: Cause.Cause<unknown> }).cause)
       assert.strictEqual(exitCode, 6)
