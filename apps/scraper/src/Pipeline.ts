@@ -187,7 +187,8 @@ export interface Running<E> {
 
 interface FetchJob {
   readonly target: Target
-  readonly lagMillis: number
+  /** When the target was due: the visit's lag is measured from it when the fetch starts. */
+  readonly dueAt: number
   /** The host's start, taken by its host actor. */
   readonly reservation?: Reservation.Reservation | undefined
 }
@@ -381,8 +382,10 @@ export const start = <E>(
 
     // the newest validators of each target, learned from its last 200 (sent as If-None-Match / If-Modified-Since)
     const validators = new Map<number, { readonly etag?: string | undefined; readonly lastModified?: string | undefined }>()
-    const fetchOne = ({ lagMillis, reservation, target }: FetchJob): Effect.Effect<void> =>
+    const fetchOne = ({ dueAt, reservation, target }: FetchJob): Effect.Effect<void> =>
       Effect.gen(function*() {
+        const lagMillis = Math.max(0, (yield* Clock.currentTimeMillis) - dueAt)
+        yield* schedule.recordLag(lagMillis)
         counts.inFlight++
         const { etag, lastModified } = validators.get(target.id) ?? target
         const request = new Page.FetchRequest({
@@ -413,10 +416,11 @@ export const start = <E>(
       stages,
       Behavior.concurrent({
         concurrency: options?.fetchFibers ?? 256,
-        handle: supervised(fetchOne, ({ lagMillis, reservation, target }, cause) =>
+        handle: supervised(fetchOne, ({ dueAt, reservation, target }, cause) =>
           Effect.andThen(
             reservation === undefined ? Effect.void : Reservation.release(reservation),
-            Effect.flatMap(Clock.currentTimeMillis, (at) => forward(writing, { target, at, lagMillis, notModified: false, error: defect(cause) }))
+            Effect.flatMap(Clock.currentTimeMillis, (at) =>
+              forward(writing, { target, at, lagMillis: Math.max(0, at - dueAt), notModified: false, error: defect(cause) }))
           )),
         redeliverOnRestart: true
       }),
@@ -431,7 +435,7 @@ export const start = <E>(
 
     const scheduling = yield* Effect.orDie(Supervisor.spawn(
       stages,
-      Loop.behavior(schedule.run((target, lagMillis) => hosts.due(target.host, { target, lagMillis }))),
+      Loop.behavior(schedule.run((target, dueAt) => hosts.due(target.host, { target, dueAt }))),
       Loop.mailbox("scheduler")
     ))
     yield* Actor.tell(scheduling, Loop.run).pipe(Effect.orDie)

@@ -4,11 +4,12 @@
  * Every target has an interval and a due time; due targets come out of a
  * min-heap keyed by due time (O(log n) per operation, ~20 bytes per target,
  * so 1,000,000 targets need no scan and ~20 MB). One fiber hands due targets
- * to the pipeline through `dispatch`, which is a bounded queue's offer: when
- * the pipeline is saturated the dispatch waits, the scheduler falls behind,
- * and the delay between a target's due time and its dispatch is reported as
- * **schedule lag**. The backlog is never materialised: a late target is just a
- * heap entry with a due time in the past.
+ * to the pipeline through `dispatch`, which waits for room (backpressure):
+ * when the pipeline is saturated the scheduler falls behind, and a late
+ * target is just a heap entry with a due time in the past. **Schedule lag**
+ * is how late a visit starts after its due time: the pipeline reports it
+ * (`recordLag`) when the fetch starts, so time spent waiting for the host's
+ * politeness or for room downstream counts.
  *
  * - A dispatched target is *in flight* until the pipeline reports the outcome
  *   with `complete`; then it is due again after its interval (± jitter), or,
@@ -54,12 +55,12 @@ export interface Options {
 }
 
 /**
- * Schedule lag of dispatched targets, in milliseconds.
+ * Schedule lag of visits, in milliseconds: how late each fetch started after its target's due time.
  *
  * @since 0.1.0
  */
 export const lagHistogram = Metric.histogram("trawl_schedule_lag_ms", {
-  description: "Delay between a target's due time and its dispatch to the pipeline",
+  description: "Delay between a target's due time and the start of its visit",
   boundaries: Metric.exponentialBoundaries({ start: 1, factor: 4, count: 12 })
 })
 
@@ -75,7 +76,13 @@ export interface Scheduler<T extends Schedulable> {
   /** Reports the outcome of a dispatched target and schedules its next visit. */
   readonly complete: (id: number, outcome: { readonly ok: boolean }) => Effect.Effect<number | undefined>
   /** Dispatches due targets through `dispatch` until interrupted. */
-  readonly run: <E, R>(dispatch: (target: T, lagMillis: number) => Effect.Effect<void, E, R>) => Effect.Effect<never, E, R>
+  readonly run: <E, R>(dispatch: (target: T, dueAt: number) => Effect.Effect<void, E, R>) => Effect.Effect<never, E, R>
+  /**
+   * Records a target's schedule lag: how late its visit started after its
+   * due time (the pipeline reports it when the fetch starts, so the time a
+   * target waited for its host or for room downstream counts).
+   */
+  readonly recordLag: (lagMillis: number) => Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
   /** Is this target scheduled (waiting or in flight)? */
   readonly has: (id: number) => boolean
@@ -193,7 +200,15 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
         return Effect.raceFirst(sleep, Deferred.await(signalled))
       })
 
-    const run = <E, R>(dispatch: (target: T, lagMillis: number) => Effect.Effect<void, E, R>): Effect.Effect<never, E, R> =>
+    const recordLag = (lag: number) =>
+      Effect.suspend(() => {
+        lags[lagNext] = lag
+        lagNext = (lagNext + 1) % lagWindow
+        lagCount = Math.min(lagWindow, lagCount + 1)
+        return Metric.update(lagHistogram, lag)
+      })
+
+    const run = <E, R>(dispatch: (target: T, dueAt: number) => Effect.Effect<void, E, R>): Effect.Effect<never, E, R> =>
       Effect.forever(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const dueAt = heap.peekDue()
@@ -202,19 +217,14 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
         }
         const id = heap.pop()!
         const target = targets[id]!
-        const lag = now - dueAt
         inFlight.add(id)
         // A dispatch interrupted while it waits for room (a stop, a restart of
         // the stage) puts the target back as it was: it was never handed out.
-        yield* Effect.onInterrupt(dispatch(target, lag), () =>
+        yield* Effect.onInterrupt(dispatch(target, dueAt), () =>
           Effect.sync(() => {
             if (inFlight.delete(id) && targets[id] !== undefined) heap.set(id, dueAt)
           }))
-        lags[lagNext] = lag
-        lagNext = (lagNext + 1) % lagWindow
-        lagCount = Math.min(lagWindow, lagCount + 1)
         dispatched++
-        yield* Metric.update(lagHistogram, lag)
       })) as Effect.Effect<never, E, R>
 
     const stats = Effect.gen(function*() {
@@ -239,5 +249,5 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
       for (let id = 0; id < targets.length; id++) if (targets[id] !== undefined) yield id
     }
 
-    return { upsert, remove, complete, run, stats, has, ids }
+    return { upsert, remove, complete, run, recordLag, stats, has, ids }
   })

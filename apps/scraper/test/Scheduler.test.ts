@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
@@ -148,7 +149,10 @@ describe("Scheduler", () => {
       const scheduler = yield* Scheduler.make<Target>({ jitter: 0 })
       const jobs = yield* Queue.bounded<Target>(5)
       for (let id = 0; id < 100; id++) yield* scheduler.upsert({ id, host: `h${id}`, intervalMillis: 60_000 })
-      const runner = yield* Effect.forkChild(scheduler.run((target) => Queue.offer(jobs, target)))
+      // the consumer reports each visit's lag when it takes the target, as the pipeline's fetch stage does
+      const runner = yield* Effect.forkChild(scheduler.run((target, dueAt) =>
+        Effect.andThen(Queue.offer(jobs, target), Effect.flatMap(Clock.currentTimeMillis, (now) => scheduler.recordLag(now - dueAt)))
+      ))
       yield* settle
       const stats = yield* scheduler.stats
       assert.strictEqual(stats.dispatched, 5, "5 queued")
