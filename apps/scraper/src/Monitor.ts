@@ -29,7 +29,7 @@ import * as Outbox from "./Outbox.ts"
 import * as Pipeline from "./Pipeline.ts"
 import * as Progress from "./Progress.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
-import type * as StoreWriter from "./StoreWriter.ts"
+import * as StoreWriter from "./StoreWriter.ts"
 import * as Supervision from "./Supervision.ts"
 import * as Loop from "./internal/loop.ts"
 
@@ -102,9 +102,13 @@ export const run = (options: Options): Effect.Effect<
     const extractor = yield* Extractor.Extractor
     const print = options.print ?? ((text: string) => void process.stdout.write(text + "\n"))
     const now = yield* Clock.currentTimeMillis
-    const stored = yield* StoreAdapter.allTargets(store)
+    // another process holding the database for a moment at start is ridden out like an outage
+    const outageBudgetMillis = options.outageBudgetMillis ?? 5 * 60_000
+    const riding = <A, E extends StoreError.StoreError>(attempt: Effect.Effect<A, E>, what: string) =>
+      StoreWriter.ride(attempt, { isTransient: StoreError.isTransient, budgetMillis: outageBudgetMillis, what })
+    const stored = yield* riding(StoreAdapter.allTargets(store), "the targets read")
     const due = options.once && options.all !== true ? stored.filter((t) => t.nextDueAt <= now) : stored
-    const runRecord = yield* store.startRun()
+    const runRecord = yield* riding(store.startRun(), "the run record")
     let failures = 0
     const writer: Pipeline.Writer<StoreError.TargetNotFound | StoreError.DatabaseError> = {
       ...StoreAdapter.writer(store, (_results, batch) => {
@@ -122,11 +126,12 @@ export const run = (options: Options): Effect.Effect<
       fetchFibers: options.fetchFibers,
       extractFibers: options.extractFibers ?? 16,
       supervisor: root,
-      ...(options.outageBudgetMillis === undefined ? {} : { outageBudgetMillis: options.outageBudgetMillis })
+      outageBudgetMillis
     })
     const outbox = yield* Outbox.start(store, {
       notifiers: options.notifiers,
       supervisor: root,
+      outageBudgetMillis,
       ...(options.deliverEveryMillis === undefined ? {} : { everyMillis: options.deliverEveryMillis })
     })
     const services = yield* Effect.orDie(Supervisor.supervisor(root, Supervision.policies.services))
@@ -135,8 +140,8 @@ export const run = (options: Options): Effect.Effect<
       const refresh = Effect.flatMap(StoreAdapter.allTargets(store), (targets) =>
         Effect.flatMap(running.syncTargets(targets.map(StoreAdapter.toPipelineTarget)), ({ added, removed }) =>
           added + removed > 0 ? Effect.logInfo(`targets refreshed: ${added} scheduled, ${removed} left the schedule`) : Effect.void)).pipe(
-          // a store that is away now is retried at the next refresh
-          Effect.catchCause((cause) => Effect.logWarning("refreshing the targets failed; retrying at the next refresh", cause))
+          // a store that is away now is retried at the next refresh (a defect restarts the refresher)
+          Effect.catch((error) => Effect.logWarning(`refreshing the targets failed; retrying at the next refresh: ${error.message}`))
         )
       yield* startLoop(services, "refresher", Loop.every(options.refreshEveryMillis ?? 30_000, refresh))
     }
@@ -156,9 +161,10 @@ export const run = (options: Options): Effect.Effect<
     yield* outbox.flush(options.drainMillis ?? 30_000)
     const final = yield* snapshot
     const aborted = ended._tag === "Failure" || !drained
-    yield* store.finishRun(runRecord.id, { status: aborted ? "aborted" : "finished", observations: final.counters.recorded, failures }).pipe(
-      Effect.catch((error) => Effect.logWarning(`the run record could not be updated: ${error.message}`))
-    )
+    yield* riding(
+      store.finishRun(runRecord.id, { status: aborted ? "aborted" : "finished", observations: final.counters.recorded, failures }),
+      "the run record"
+    ).pipe(Effect.catch((error) => Effect.logWarning(`the run record could not be updated: ${error.message}`)))
     const deliveredBy = yield* outbox.delivered
     const alertsDelivered = Object.values(deliveredBy).reduce((sum, n) => sum + n, 0)
     print(Progress.summaryTable(final, [

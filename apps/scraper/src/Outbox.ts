@@ -13,12 +13,13 @@
  * @since 0.1.0
  */
 import { Actor, Supervisor } from "@trawl/actor"
-import type { Model, Store, StoreError } from "@trawl/store"
+import { type Model, type Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as AlertText from "./AlertText.ts"
 import type * as Notifier from "./Notifier.ts"
+import * as StoreWriter from "./StoreWriter.ts"
 import * as Supervision from "./Supervision.ts"
 import * as Loop from "./internal/loop.ts"
 
@@ -35,6 +36,8 @@ export interface Options {
   readonly maxBackoffMillis?: number | undefined
   /** The supervisor to start the `outbox` subtree under. */
   readonly supervisor: Supervisor.Supervisor
+  /** How long registering the notifiers rides out a store that is unavailable. Default 5 minutes. */
+  readonly outageBudgetMillis?: number | undefined
 }
 
 /**
@@ -75,11 +78,18 @@ const passLimit = 100
  * ```
  * @since 0.1.0
  */
-export const start = (store: Store.Service, options: Options): Effect.Effect<Outbox, StoreError.DatabaseError> =>
+export const start = (
+  store: Store.Service,
+  options: Options
+): Effect.Effect<Outbox, StoreError.DatabaseError | StoreWriter.StoreUnavailable> =>
   Effect.gen(function*() {
     const everyMillis = options.everyMillis ?? 1000
     const maxBackoffMillis = options.maxBackoffMillis ?? 60_000
-    yield* store.registerNotifiers(options.notifiers.map((notifier) => notifier.name))
+    yield* StoreWriter.ride(store.registerNotifiers(options.notifiers.map((notifier) => notifier.name)), {
+      isTransient: StoreError.isTransient,
+      budgetMillis: options.outageBudgetMillis ?? 5 * 60_000,
+      what: "the notifiers' registration"
+    })
     const delivered: Record<string, number> = {}
     const supervisor = yield* Effect.orDie(Supervisor.supervisor(options.supervisor, Supervision.policies.outbox))
 

@@ -84,16 +84,11 @@ export interface Outcome {
 
 /**
  * The store port: records a batch of outcomes in one transaction (with change
- * detection). `isTransient` tells the errors that a later attempt may not
- * meet (a lock, a lost connection): those are retried with backoff for up to
- * the outage budget; any other error stops the run.
+ * detection); `isTransient` tells the errors worth retrying (`StoreWriter`).
  *
  * @since 0.1.0
  */
-export interface Writer<E> {
-  readonly record: (batch: ReadonlyArray<Outcome>) => Effect.Effect<void, E>
-  readonly isTransient?: ((error: E) => boolean) | undefined
-}
+export type Writer<E> = StoreWriter.Port<Outcome, E>
 
 /**
  * Sizes of the pipeline.

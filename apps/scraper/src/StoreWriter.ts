@@ -16,7 +16,26 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import type * as Pipeline from "./Pipeline.ts"
+
+/**
+ * The store port the writer writes through: one transaction per batch.
+ * `isTransient` tells the errors that a later attempt may not meet (a lock,
+ * a lost connection): those are retried within the outage budget; any other
+ * error fails at once.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { StoreWriter } from "@trawl/scraper"
+ *
+ * const port: StoreWriter.Port<string, never> = { record: (batch) => Effect.log(`${batch.length} rows`) }
+ * ```
+ * @since 0.2.0
+ */
+export interface Port<A, E> {
+  readonly record: (batch: ReadonlyArray<A>) => Effect.Effect<void, E>
+  readonly isTransient?: ((error: E) => boolean) | undefined
+}
 
 /**
  * The store stayed unavailable for longer than the outage budget.
@@ -43,15 +62,19 @@ export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
 }
 
 /**
- * Options of `record`.
+ * Options of `ride`.
  *
  * @since 0.2.0
  */
-export interface Options {
-  /** How long an outage may last before the batch fails with `StoreUnavailable`. */
+export interface Options<E> {
+  /** Errors a later attempt may not meet. */
+  readonly isTransient: (error: E) => boolean
+  /** How long an outage may last before the attempt fails with `StoreUnavailable`. */
   readonly budgetMillis: number
   /** Told when an outage begins (its start) and ends (undefined), for the status line. */
-  readonly unavailableSince: (since: number | undefined) => void
+  readonly unavailableSince?: ((since: number | undefined) => void) | undefined
+  /** What is being written, for the log ("3 held outcome(s)", "the run record"). */
+  readonly what: string
 }
 
 const firstDelayMillis = 100
@@ -62,45 +85,41 @@ const messageOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "message" in error ? String((error as { message: unknown }).message) : String(error)
 
 /**
- * Writes one batch through `writer`, riding out transient failures within the
- * budget.
+ * Runs a store operation, riding out transient failures within the budget:
+ * each retry is a new attempt of the whole operation (one transaction: a
+ * failed attempt wrote nothing).
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { type Pipeline, StoreWriter } from "@trawl/scraper"
+ * import { Store, StoreError } from "@trawl/store"
+ * import { StoreWriter } from "@trawl/scraper"
  *
- * declare const writer: Pipeline.Writer<Error>
- * declare const batch: ReadonlyArray<Pipeline.Outcome>
- * const program = StoreWriter.record(writer, batch, { budgetMillis: 300_000, unavailableSince: () => {} })
+ * const program = Effect.flatMap(Store.Store, (store) =>
+ *   StoreWriter.ride(store.startRun(), { isTransient: StoreError.isTransient, budgetMillis: 300_000, what: "the run record" }))
  * ```
  * @since 0.2.0
  */
-export const record = <E>(
-  writer: Pipeline.Writer<E>,
-  batch: ReadonlyArray<Pipeline.Outcome>,
-  options: Options
-): Effect.Effect<void, E | StoreUnavailable> =>
+export const ride = <A, E>(attempt: Effect.Effect<A, E>, options: Options<E>): Effect.Effect<A, E | StoreUnavailable> =>
   Effect.gen(function*() {
-    const isTransient = writer.isTransient ?? (() => false)
     let delay = firstDelayMillis
     let since: number | undefined
     let warnedAt = 0
     while (true) {
-      const result = yield* Effect.result(writer.record(batch))
+      const result = yield* Effect.result(attempt)
       const now = yield* Clock.currentTimeMillis
       if (result._tag === "Success") {
         if (since !== undefined) {
-          options.unavailableSince(undefined)
-          yield* Effect.logInfo(`store available again after ${((now - since) / 1000).toFixed(1)} s; ${batch.length} held outcome(s) written`)
+          options.unavailableSince?.(undefined)
+          yield* Effect.logInfo(`store available again after ${((now - since) / 1000).toFixed(1)} s; ${options.what} written`)
         }
-        return
+        return result.success
       }
       const error = result.failure
-      if (!isTransient(error)) return yield* Effect.fail(error)
+      if (!options.isTransient(error)) return yield* Effect.fail(error)
       if (since === undefined) {
         since = now
-        options.unavailableSince(since)
+        options.unavailableSince?.(since)
       }
       const out = now - since
       if (out >= options.budgetMillis) return yield* Effect.fail(new StoreUnavailable({ millis: out, error }))
@@ -113,4 +132,29 @@ export const record = <E>(
       yield* Effect.sleep(Math.max(1, Math.min(delay * jitter, options.budgetMillis - out)))
       delay = Math.min(delay * 2, maxDelayMillis)
     }
+  })
+
+/**
+ * Writes one batch through `writer`, riding out transient failures within the
+ * budget (`ride`).
+ *
+ * @example
+ * ```ts
+ * import { type Pipeline, StoreWriter } from "@trawl/scraper"
+ *
+ * declare const writer: Pipeline.Writer<Error>
+ * declare const batch: ReadonlyArray<Pipeline.Outcome>
+ * const program = StoreWriter.record(writer, batch, { budgetMillis: 300_000, unavailableSince: () => {} })
+ * ```
+ * @since 0.2.0
+ */
+export const record = <A, E>(
+  writer: Port<A, E>,
+  batch: ReadonlyArray<A>,
+  options: Omit<Options<E>, "isTransient" | "what">
+): Effect.Effect<void, E | StoreUnavailable> =>
+  ride(writer.record(batch), {
+    ...options,
+    isTransient: writer.isTransient ?? (() => false),
+    what: `${batch.length} held outcome(s)`
   })

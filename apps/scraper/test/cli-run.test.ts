@@ -167,6 +167,27 @@ describe("trawl run", { timeout: 120_000 }, () => {
     }
   })
 
+  it("a database locked by another process when the run starts is waited for, not an exit 4", async () => {
+    const db = path.join(dir, "locked-at-start.db")
+    const file = await targetsCsv("locked-at-start")
+    expect((await runTrawl(["import", file, "--db", db])).code).toBe(0)
+    // a second process takes the write lock and holds it for 3 s
+    const holder = spawn(process.execPath, ["-e", `
+      const { DatabaseSync } = require("node:sqlite")
+      const db = new DatabaseSync(${JSON.stringify(db)})
+      db.exec("BEGIN IMMEDIATE")
+      console.log("locked")
+      setTimeout(() => { db.exec("ROLLBACK"); db.close() }, 3000)
+    `], { stdio: ["ignore", "pipe", "inherit"] })
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()))
+    const started = Date.now()
+    const run = await runTrawl(["run", "--once", ...common(db)], { timeoutMillis: 60_000 })
+    expect(run.stderr).not.toMatch(/\n\s+at /)
+    expect(run.code).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500)
+    expect(await exportRows(db)).toHaveLength(products)
+  })
+
   it.each([
     [["run", "--once", "--concurrency", "0"], 3, /--concurrency/],
     [["run", "--once", "--workers", "-1"], 3, /--workers/],
