@@ -22,6 +22,7 @@ import * as path from "node:path"
 import * as Readline from "node:readline"
 import { DatabaseSync } from "node:sqlite"
 import { fileURLToPath } from "node:url"
+import type { ObservationRow } from "./verify.ts"
 
 /**
  * A scenario could not run (a process did not start, a wait ran out): not a
@@ -364,16 +365,8 @@ export const watchFile = (file: string): Effect.Effect<FileWatch, never, Scope.S
  *
  * @since 0.2.0
  */
-export interface Observation {
-  readonly id: number
+export interface Observation extends ObservationRow {
   readonly targetId: number
-  readonly url: string
-  readonly observedAt: number
-  readonly outcome: "ok" | "unchanged" | "error"
-  readonly amount: string | null
-  readonly currency: string | null
-  readonly availability: string
-  readonly errorTag: string | null
 }
 
 /**
