@@ -18,7 +18,7 @@
 import { AddressGuard, Fetcher } from "@trawl/fetch"
 import { Rules } from "@trawl/extract"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Model, Store, type StoreError } from "@trawl/store"
+import { Model, Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import type * as Duration from "effect/Duration"
@@ -39,6 +39,7 @@ import { ensureDir } from "./internal/files.ts"
 import * as Monitor from "./Monitor.ts"
 import * as Notifier from "./Notifier.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
+import * as StoreWriter from "./StoreWriter.ts"
 import * as TargetsFile from "./TargetsFile.ts"
 import * as ProductJson from "./ProductJson.ts"
 import * as Settings from "./Settings.ts"
@@ -409,7 +410,12 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        storeLayer(input.db, input.postgres, input.postgresSchema, { busyTimeout: monitorBusyTimeout }),
+        // a store locked by another process or restarting when the run starts is waited for, like an outage
+        StoreWriter.opening(storeLayer(input.db, input.postgres, input.postgresSchema, { busyTimeout: monitorBusyTimeout }), {
+          isTransient: StoreError.isTransient,
+          budgetMillis: outageBudgetMillis,
+          what: "the store's opening"
+        }),
         runFetcher(input, resolve, timeoutMillis),
         extractor,
         NodeHttpClient.layerUndici

@@ -15,7 +15,10 @@
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
 
 /**
  * The store port the writer writes through: one transaction per batch.
@@ -100,7 +103,7 @@ const messageOf = (error: unknown): string =>
  * ```
  * @since 0.2.0
  */
-export const ride = <A, E>(attempt: Effect.Effect<A, E>, options: Options<E>): Effect.Effect<A, E | StoreUnavailable> =>
+export const ride = <A, E, R>(attempt: Effect.Effect<A, E, R>, options: Options<E>): Effect.Effect<A, E | StoreUnavailable, R> =>
   Effect.gen(function*() {
     let delay = firstDelayMillis
     let since: number | undefined
@@ -158,3 +161,39 @@ export const record = <A, E>(
     isTransient: writer.isTransient ?? (() => false),
     what: `${batch.length} held outcome(s)`
   })
+
+/**
+ * A store's Layer whose opening rides out a busy or restarting store (`ride`):
+ * each attempt builds the layer in a scope of its own, closed when the
+ * attempt fails, so a failed open keeps nothing.
+ *
+ * @example
+ * ```ts
+ * import { Store, StoreError } from "@trawl/store"
+ * import { StoreWriter } from "@trawl/scraper"
+ *
+ * const layer = StoreWriter.opening(Store.layerSqlite({ filename: "./trawl.db" }), {
+ *   isTransient: StoreError.isTransient,
+ *   budgetMillis: 300_000,
+ *   what: "the store"
+ * })
+ * ```
+ * @since 0.2.0
+ */
+export const opening = <A, E, R>(layer: Layer.Layer<A, E, R>, options: Options<E>): Layer.Layer<A, E | StoreUnavailable, R> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const outer = yield* Effect.scope
+    return yield* ride(
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const built = yield* Effect.exit(Layer.buildWithScope(layer, scope))
+        if (Exit.isFailure(built)) {
+          yield* Scope.close(scope, built)
+          return yield* Effect.failCause(built.cause)
+        }
+        yield* Scope.addFinalizerExit(outer, (exit) => Scope.close(scope, exit))
+        return built.value
+      }),
+      options
+    )
+  }))
