@@ -410,9 +410,11 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     }).pipe(
       Effect.scoped,
       Effect.provide(Layer.mergeAll(
-        // a store locked by another process or restarting when the run starts is waited for, like an outage
+        // A database locked by another process when the run starts is waited for, like an outage.
+        // A server that cannot be reached at all at start is more likely a wrong address than a
+        // restart: that fails at once (exit 4); once running, every transient error is ridden out.
         StoreWriter.opening(storeLayer(input.db, input.postgres, input.postgresSchema, { busyTimeout: monitorBusyTimeout }), {
-          isTransient: StoreError.isTransient,
+          isTransient: (error) => error._tag === "DatabaseLocked",
           budgetMillis: outageBudgetMillis,
           what: "the store's opening"
         }),
