@@ -80,10 +80,13 @@ export const freePort = (): Promise<number> =>
     })
   })
 
+/** util-linux's runuser lives in sbin, which a minimal PATH may leave out. */
+const runuser = ["/usr/sbin/runuser", "/sbin/runuser"].find((file) => fs.existsSync(file)) ?? "runuser"
+
 /** Runs a server binary, as the postgres user when we are root. */
 const asOwner = (exe: string, args: ReadonlyArray<string>, timeoutMs: number) =>
   process.getuid?.() === 0
-    ? run("runuser", ["-u", "postgres", "--", exe, ...args], { timeout: timeoutMs })
+    ? run(runuser, ["-u", "postgres", "--", exe, ...args], { timeout: timeoutMs })
     : run(exe, [...args], { timeout: timeoutMs })
 
 /**
