@@ -161,9 +161,10 @@ export const run = (options: Options): Effect.Effect<
     yield* outbox.flush(options.drainMillis ?? 30_000)
     const final = yield* snapshot
     const aborted = ended._tag === "Failure" || !drained
-    yield* riding(
+    // a run stopped by an outage records how it ended once the store is back, for up to the drain deadline
+    yield* StoreWriter.ride(
       store.finishRun(runRecord.id, { status: aborted ? "aborted" : "finished", observations: final.counters.recorded, failures }),
-      "the run record"
+      { isTransient: StoreError.isTransient, budgetMillis: options.drainMillis ?? 30_000, what: "the run record" }
     ).pipe(Effect.catch((error) => Effect.logWarning(`the run record could not be updated: ${error.message}`)))
     const deliveredBy = yield* outbox.delivered
     const alertsDelivered = Object.values(deliveredBy).reduce((sum, n) => sum + n, 0)
