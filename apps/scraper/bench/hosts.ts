@@ -60,7 +60,7 @@ const overhead = Effect.gen(function*() {
   const hosts: Hosts.Hosts<number> = yield* Hosts.make<number>({
     reserve: fetcher.reserve,
     start: (i, reservation) =>
-      Effect.andThen(Reservation.release(reservation), Effect.suspend(() => {
+      Effect.andThen(reservation === undefined ? Effect.void : Reservation.release(reservation), Effect.suspend(() => {
         if (++started === PAGES) done()
         return hosts.finished(hostOf(i))
       }))
@@ -98,7 +98,7 @@ const idle = Effect.gen(function*() {
   const hosts: Hosts.Hosts<number> = yield* Hosts.make<number>({
     reserve: fetcher.reserve,
     start: (i, reservation) =>
-      Effect.andThen(Reservation.release(reservation), Effect.sync(() => {
+      Effect.andThen(reservation === undefined ? Effect.void : Reservation.release(reservation), Effect.sync(() => {
         if (++started === IDLE_HOSTS) done()
         void i
       })),

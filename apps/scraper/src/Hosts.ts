@@ -9,9 +9,10 @@
  * (`Fetcher.reserve`) and passes the `Reservation` with the job, so the
  * fetch's first attempt starts at once. One mechanism, decided before the
  * fetch: no fetch slot waits for a slow host. A host that must wait holds a
- * timer until its next start (spacing, Retry-After, an open circuit's
- * reopening); a host at its limit waits for one of its fetches to end
- * (`finished`).
+ * timer until its next start (spacing, Retry-After); a host at its limit
+ * waits for one of its fetches to end (`finished`); a host whose circuit is
+ * open hands its due jobs on without a start, to fail at once (`CircuitOpen`)
+ * rather than hold them for the cooldown.
  *
  * The protocol is a plain message set (`Message`), so a host actor can move
  * to a cluster entity unchanged. An idle host (nothing queued, no timer) is
@@ -63,8 +64,11 @@ const wake: Message<never> = { _tag: "Wake" }
 export interface Options<J, E, R> {
   /** Takes a start on a host now, or says when to ask again (`Fetcher.Service.reserve`). */
   readonly reserve: (host: string) => Effect.Effect<Reservation.Reservation | Reservation.Refusal>
-  /** Hands a job with its host's reservation to the fetch stage (waits for room: backpressure). */
-  readonly start: (job: J, reservation: Reservation.Reservation) => Effect.Effect<void, E, R>
+  /**
+   * Hands a job with its host's reservation to the fetch stage (waits for room: backpressure).
+   * Without one when the host's circuit is open: the job's fetch is to fail at once.
+   */
+  readonly start: (job: J, reservation: Reservation.Reservation | undefined) => Effect.Effect<void, E, R>
   /** An idle host actor (nothing queued, no timer) is passivated after this long. Default 1 minute. */
   readonly idleTimeout?: Duration.Input | undefined
   /** Capacity of each host actor's mailbox. Default 1024. */
@@ -134,6 +138,18 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
           }
           // Busy: one of the host's fetches is in flight, and its end pumps again
           if (reserved._tag === "Busy") return
+          if (reserved.reason === "circuit") {
+            // The host failed (or timed out): its due jobs go on without a start and their fetches
+            // fail at once (`CircuitOpen`), so they are recorded now instead of holding a pass
+            // for the cooldown. The scheduler brings them back.
+            const shed = state.queue.slice(state.head)
+            state.queue.length = 0
+            state.head = 0
+            for (const job of shed) {
+              yield* options.start(job, undefined).pipe(Effect.catchCause(() => Effect.void))
+            }
+            return
+          }
           // spacing, Retry-After or an open circuit: a timer waits, not a fetch slot
           if (state.wakeAt === undefined || reserved.at < state.wakeAt) {
             state.wakeAt = reserved.at

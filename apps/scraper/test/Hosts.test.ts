@@ -147,4 +147,75 @@ describe("host actors", () => {
         { numRuns: 8 }
       )
     ), 120_000)
+
+  it.live("a pass's tail: slow servers end it within 1.5x the timeout after the last healthy page, each with its typed error", () =>
+    Effect.gen(function*() {
+      const timeoutMillis = 1_000
+      // never-*: takes the connection, never answers (robots.txt included); stall-*: robots.txt, then
+      // a page's head and no body; trickle-*: a byte of body every 100 ms; the rest answer at once.
+      const sockets = new Set<import("node:net").Socket>()
+      const s = http.createServer((req, res) => {
+        const host = String(req.headers.host).split(":")[0]!
+        if (host.startsWith("never-")) return
+        if (req.url === "/robots.txt") return void res.writeHead(404).end()
+        if (host.startsWith("stall-")) return void res.writeHead(200, { "content-type": "text/html" }).write("<html>")
+        if (host.startsWith("trickle-")) {
+          res.writeHead(200, { "content-type": "text/html" })
+          const timer = setInterval(() => res.write("<"), 100)
+          return void res.on("close", () => clearInterval(timer))
+        }
+        res.writeHead(200, { "content-type": "text/html" }).end(
+          `<script type="application/ld+json">{"@type":"Product","name":"x","offers":{"price":"1.00","priceCurrency":"EUR"}}</script>`
+        )
+      })
+      s.on("connection", (socket) => {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))),
+        () => Effect.promise(() => new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy()
+          s.close(() => resolve())
+        }))
+      )
+      const port = (s.address() as AddressInfo).port
+      const slow = ["never-1.shop.test", "stall-1.shop.test", "trickle-1.shop.test"]
+      const healthy = Array.from({ length: 10 }, (_, i) => `ok-${i}.shop.test`)
+      const targets = [...targetsOn(port, slow, 5), ...targetsOn(port, healthy, 3).map((t) => ({ ...t, id: t.id + 1000 }))]
+      const outcomes = new Map<number, { readonly at: number; readonly error: string | undefined }>()
+      const writer: Pipeline.Writer<never> = {
+        record: (batch) => Effect.sync(() => {
+          for (const outcome of batch) outcomes.set(outcome.target.id, { at: performance.now(), error: outcome.error?.tag })
+        })
+      }
+      const running = yield* Pipeline.start(targets, writer, { once: true, fetchFibers: 16, batchWindowMillis: 0 })
+      yield* running.done.pipe(Effect.timeout("60 seconds"))
+      const ended = performance.now()
+      assert.strictEqual(outcomes.size, targets.length)
+      const lastHealthy = Math.max(...targets.filter((t) => t.id >= 1000).map((t) => outcomes.get(t.id)!.at))
+      for (const t of targets.filter((t) => t.id >= 1000)) assert.strictEqual(outcomes.get(t.id)!.error, undefined, t.url)
+      for (const t of targets.filter((t) => t.id < 1000)) {
+        assert.include(["Timeout", "CircuitOpen", "RobotsUnavailable", "RobotsDisallowed"], outcomes.get(t.id)!.error, t.url)
+      }
+      // each slow host's first visits fail by their own timeout, the rest at once
+      for (const host of slow) {
+        const errors = targets.filter((t) => t.host === host).map((t) => outcomes.get(t.id)!.error)
+        assert.isAtLeast(errors.filter((e) => e !== "CircuitOpen").length, 1, `${host}: ${errors.join(", ")}`)
+      }
+      assert.isAtMost(ended - lastHealthy, 1.5 * timeoutMillis, `the pass ended ${Math.round(ended - lastHealthy)} ms after its last healthy page`)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        Fetcher.layer({
+          resolve: { "*.shop.test": "127.0.0.1" },
+          allowRanges: ["loopback"],
+          perHostMinDelayMillis: 0,
+          throttle: { enabled: false },
+          headersTimeoutMillis: 500,
+          totalTimeoutMillis: 1_000
+        }),
+        Extractor.layerLocal
+      )),
+      Effect.provide(Logger.layer([]))
+    ), 60_000)
 })

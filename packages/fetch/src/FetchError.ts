@@ -3,7 +3,8 @@
  * about, so the app can count the outcome and log one line with the URL.
  *
  * `isRetryable` says which failures the fetcher retries (connect errors,
- * resets, timeouts, 5xx, 408 and 429); the others are final at once.
+ * resets, 5xx, 408 and 429), all within one deadline per call; the others,
+ * timeouts included, are final at once.
  *
  * @since 0.1.0
  */
@@ -311,8 +312,9 @@ export type FetchError =
 
 /**
  * Whether the fetcher retries this failure: connect errors, lost connections,
- * timeouts, 5xx, 408 and 429. Everything else is a property of the page or of
- * our policy and would fail the same way again.
+ * 5xx, 408 and 429. Everything else is a property of the page or of our
+ * policy and would fail the same way again — or, a `Timeout`, has used the
+ * call's time already (a later visit may fare better).
  *
  * @example
  * ```ts
@@ -324,7 +326,6 @@ export type FetchError =
  */
 export const isRetryable = (error: FetchError): boolean => {
   switch (error._tag) {
-    case "Timeout":
     case "ConnectFailed":
     case "ConnectionLost":
       return true

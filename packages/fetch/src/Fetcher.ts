@@ -14,8 +14,9 @@
  *    pushed back by `Retry-After`); then one of `globalConcurrency` global
  *    permits. Gates are plain records made on demand and swept when idle.
  * 4. **Circuit breaker** — after `circuitFailureThreshold` consecutive host
- *    failures the host is refused (`CircuitOpen`) for a cooldown, then one
- *    probe is let through (half-open); its outcome closes or re-opens it.
+ *    failures, or one timeout, the host is refused (`CircuitOpen`) for a
+ *    cooldown, then one probe is let through (half-open); its outcome closes
+ *    or re-opens it.
  * 5. **Exchange** — straight on the undici dispatcher with our own dispatch
  *    handler (Effect's `HttpClient` costs a stream, a promise and an abort
  *    signal per request, and cannot pause a response), with connect,
@@ -29,8 +30,10 @@
  *    TTLs, idle sweeps) use the Effect `Clock`, so a `TestClock` drives them.
  * 6. **Retries** — retryable failures (see `FetchError.isRetryable`) are
  *    retried with jittered exponential backoff (`Schedule`), at most
- *    `maxRetries` times per request (all hops together); a `Retry-After` longer than
- *    `maxRetryAfterMillis` is not waited for.
+ *    `maxRetries` times per request (all hops together), all within one
+ *    deadline (`totalTimeoutMillis` from the call's first request): a retry
+ *    that could not start before it is not made, and a `Timeout` is not
+ *    retried. A `Retry-After` longer than `maxRetryAfterMillis` is not waited for.
  * 7. **Redirects** — followed by hand, each hop through steps 2–6, up to
  *    `maxRedirects`, a revisited URL is a loop (`TooManyRedirects`).
  *
@@ -121,7 +124,11 @@ export interface Options {
   readonly connectTimeoutMillis: number
   /** Time from sending a request to its response head. Default 15 s. */
   readonly headersTimeoutMillis: number
-  /** Time for one whole attempt, body included. Default 30 s. */
+  /**
+   * Time for a whole call from its first request: every attempt, retry backoff
+   * and redirect hop, bodies included (waits in the host gate before the first
+   * request do not count). Default 30 s.
+   */
   readonly totalTimeoutMillis: number
   /** Largest body read from the wire. Default 8 MiB. */
   readonly maxBodyBytes: number

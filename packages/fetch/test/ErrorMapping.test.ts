@@ -28,7 +28,7 @@ describe("transport error mapping", () => {
 
   it("classifies retryable and host failures", () => {
     const url = "http://a.test/"
-    expect(FetchError.isRetryable(new FetchError.Timeout({ url, phase: "total", millis: 1 }))).toBe(true)
+    expect(FetchError.isRetryable(new FetchError.Timeout({ url, phase: "total", millis: 1 }))).toBe(false)
     expect(FetchError.isRetryable(new FetchError.HttpStatus({ url, status: 429 }))).toBe(true)
     expect(FetchError.isRetryable(new FetchError.HttpStatus({ url, status: 408 }))).toBe(true)
     expect(FetchError.isRetryable(new FetchError.BodyTooLarge({ url, limit: 1 }))).toBe(false)

@@ -236,7 +236,7 @@ describe("hostile servers", () => {
       expect(Date.now() - started).toBeLessThan(2_000)
     }))
 
-  it.live("connection refused is ConnectFailed; a dripping body hits the total timeout", () =>
+  it.live("connection refused is ConnectFailed; a dripping body hits the total timeout once (not retried)", () =>
     Effect.gen(function*() {
       const closedPort = yield* Effect.scoped(RawServer.start(() => {}).pipe(Effect.map((server) => server.port)))
       const fetcher = yield* makeFetcher({ maxRetries: 1, totalTimeoutMillis: 500 })
@@ -250,7 +250,7 @@ describe("hostile servers", () => {
       })
       const slow = yield* Effect.flip(fetcher.fetchPage(server.url("drip.test", "/")))
       expect(slow._tag === "Timeout" && slow.phase).toBe("total")
-      expect(server.seen.length).toBe(2)
+      expect(server.seen.length).toBe(1)
     }))
 
   it.live("a head in time outlives the headers deadline: the body may take until the total timeout", () =>
@@ -271,6 +271,41 @@ describe("hostile servers", () => {
       expect(stalled._tag === "Timeout" && stalled.phase).toBe("total")
       expect(elapsed).toBeGreaterThanOrEqual(850)
       expect(elapsed).toBeLessThan(2_000)
+    }))
+
+  it.live("a call's attempts share one deadline: slow 503s are retried only while it lasts", () =>
+    Effect.gen(function*() {
+      // Each answer takes 250 ms; five retries would take 1.5 s, the call has 600 ms.
+      const server = yield* TestServer.start((_req, res) => {
+        setTimeout(() => res.writeHead(503, { "content-type": "text/plain" }).end("busy"), 250)
+      })
+      const fetcher = yield* makeFetcher({ totalTimeoutMillis: 600, maxRetries: 5, retryBaseMillis: 10, circuitFailureThreshold: 100 })
+      const started = Date.now()
+      const error = yield* Effect.flip(fetcher.fetchPage(server.url("busy.test", "/")))
+      const elapsed = Date.now() - started
+      expect(["HttpStatus", "Timeout"]).toContain(error._tag)
+      expect(server.seen.length).toBeGreaterThanOrEqual(2)
+      expect(server.seen.length).toBeLessThanOrEqual(3)
+      expect(elapsed).toBeLessThan(900)
+    }))
+
+  it.live("a timeout is not retried and opens the host's circuit: its next request fails at once", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        // /stall sends its head and never its body
+        res.writeHead(200, { "content-type": "text/html" })
+        if (req.url === "/stall") res.write("<html>")
+        else res.end("<html>ok</html>")
+      })
+      const fetcher = yield* makeFetcher({ totalTimeoutMillis: 300, maxRetries: 3, circuitCooldownMillis: 60_000 })
+      const stalled = yield* Effect.flip(fetcher.fetchPage(server.url("stall.test", "/stall")))
+      expect(stalled._tag === "Timeout" && stalled.phase).toBe("total")
+      expect(server.seen.length).toBe(1)
+      const started = Date.now()
+      const refused = yield* Effect.flip(fetcher.fetchPage(server.url("stall.test", "/ok")))
+      expect(refused._tag).toBe("CircuitOpen")
+      expect(Date.now() - started).toBeLessThan(100)
+      expect(server.seen.length).toBe(1)
     }))
 
   it.live("unknown charsets are a typed BadCharset; known ones decode", () =>

@@ -122,6 +122,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
   private running = false
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly started = performance.now()
+  /** When the exchange times out whatever it is doing (`performance.now()` time): its visit's deadline. */
+  private readonly endsAt: number
   private status = 0
   private responseHeaders: Record<string, string> = {}
   private headersMillis = 0
@@ -144,15 +146,17 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
     url: URL,
     headers: Readonly<Record<string, string>>,
     planOf: (status: number, headers: Readonly<Record<string, string>>) => Plan,
-    owner?: Owner
+    owner?: Owner,
+    endsAt?: number
   ) {
     this.settings = settings
     this.url = url
     this.planOf = planOf
     this.owner = owner
+    this.endsAt = Math.min(endsAt ?? Infinity, this.started + settings.totalTimeoutMillis)
     this.run = Effect.callback((resume) => {
       this.resume = resume
-      this.timer = setTimeout(onTimer, Math.min(settings.headersTimeoutMillis, settings.totalTimeoutMillis), this)
+      this.timer = setTimeout(onTimer, Math.min(settings.headersTimeoutMillis, this.endsAt - this.started), this)
       settings.dispatcher.dispatch({
         origin: url.origin,
         path: url.pathname + url.search,
@@ -180,12 +184,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Pausable {
     this.timer = undefined
     if (this.done) return
     const { headersTimeoutMillis, totalTimeoutMillis } = this.settings
-    if (this.status === 0 && headersTimeoutMillis <= totalTimeoutMillis) {
+    // Timers fire on whole milliseconds of the loop clock: within 1 ms counts as due.
+    const left = this.endsAt - performance.now()
+    if (this.status === 0 && left > 1) {
       this.expire("headers", headersTimeoutMillis)
       return
     }
-    // Timers fire on whole milliseconds of the loop clock: within 1 ms counts as due.
-    const left = totalTimeoutMillis - (performance.now() - this.started)
     if (left > 1) this.timer = setTimeout(onTimer, left, this)
     else this.expire("total", totalTimeoutMillis)
   }

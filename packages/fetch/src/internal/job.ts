@@ -173,6 +173,12 @@ export class Job implements Dispatch.Owner {
   private reserved = false
   private reservedNext = 0
   private waitStarted = 0
+  /**
+   * When the call times out, whatever attempt or hop it is at (`performance.now()` time): set by
+   * its first request, `totalTimeoutMillis` later. Its attempts share it, so a slow host costs a
+   * call at most one total timeout, not one per attempt.
+   */
+  private deadline = Infinity
   private exchange: Dispatch.Exchange | undefined = undefined
   // What the current attempt saw, for the gate's verdict.
   private status: number | undefined = undefined
@@ -387,7 +393,8 @@ export class Job implements Dispatch.Owner {
       url,
       this.headers,
       this.mode === "page" ? planPage(core) : planRobots,
-      this
+      this,
+      this.deadline === Infinity ? (this.deadline = performance.now() + core.options.totalTimeoutMillis) : this.deadline
     )
     this.exchange = exchange
     core.inFlight++
@@ -515,7 +522,12 @@ export class Job implements Dispatch.Owner {
     }
     if (hostFailed) {
       gate.consecutiveFailures++
-      if (gate.circuit === "halfOpen" || gate.consecutiveFailures >= options.circuitFailureThreshold) {
+      // A timeout opens the circuit at once: each one held a request for a whole timeout, and the
+      // host's other requests would each wait as long.
+      if (
+        gate.circuit === "halfOpen" || error?._tag === "Timeout" ||
+        gate.consecutiveFailures >= options.circuitFailureThreshold
+      ) {
         gate.cooldownMillis = gate.circuit === "halfOpen"
           ? Math.min(gate.cooldownMillis * 2, 16 * options.circuitCooldownMillis)
           : options.circuitCooldownMillis
@@ -533,19 +545,28 @@ export class Job implements Dispatch.Owner {
 
   // --- retries -------------------------------------------------------------------------------
   // Retry n of a hop waits retryBase * 2^(n-1), jittered ±20 %, capped at retryMaxDelay; the
-  // retries left are shared by every hop of the call.
+  // retries left are shared by every hop of the call, and so is its deadline: a retry that could
+  // not start before it is not made. A timeout is not retried: it used the time a retry would
+  // need, and it opened the host's circuit (`record`).
   private failed(error: FetchError.FetchError): Effect.Effect<never, FetchError.FetchError> {
     const options = this.core.options
+    const retryAfter = error._tag === "HttpStatus" ? error.retryAfterMillis ?? 0 : 0
     if (
       this.left === 0 || !FetchError.isRetryable(error) ||
-      (error._tag === "HttpStatus" && (error.retryAfterMillis ?? 0) > options.maxRetryAfterMillis)
+      retryAfter > options.maxRetryAfterMillis
     ) {
       return Effect.fail(error)
     }
     const backoff = options.retryBaseMillis * 2 ** (this.attempts - 1)
-    return Effect.flatMap(Random.nextBetween(0.8, 1.2), (jitter) =>
-      Effect.andThen(
-        Effect.sleep(Math.min(backoff * jitter, options.retryMaxDelayMillis)),
+    return Effect.flatMap(Random.nextBetween(0.8, 1.2), (jitter) => {
+      const wait = Math.min(backoff * jitter, options.retryMaxDelayMillis)
+      // The retry starts after its backoff and when the host allows (spacing, Retry-After, the
+      // throttle's backoff after a 503): not at all if that is past the deadline.
+      const hostWait = (this.core.gates.gates.get(this.url!.hostname)?.nextAllowedAt ?? 0) -
+        this.clock.currentTimeMillisUnsafe()
+      if (performance.now() + Math.max(wait, retryAfter, hostWait) >= this.deadline) return Effect.fail(error)
+      return Effect.andThen(
+        Effect.sleep(wait),
         Effect.suspend(() => {
           this.left--
           FetchMetrics.retries.updateUnsafe(1, this.context)
@@ -554,7 +575,8 @@ export class Job implements Dispatch.Owner {
             () => this.attempt()
           )
         })
-      )) as Effect.Effect<never, FetchError.FetchError>
+      )
+    }) as Effect.Effect<never, FetchError.FetchError>
   }
 
   // --- redirects and the page ----------------------------------------------------------------
