@@ -25,7 +25,9 @@
  *    budget of body bytes held in memory (`maxBufferedBodyBytes`: past it
  *    connections stop reading new responses and responses pause),
  *    decompression with an output cap (`DecompressionBomb`), charset
- *    sniffing (`BadCharset`), conditional GET (`notModified`). Network
+ *    sniffing (`BadCharset`) — unless the call asks for the body as received
+ *    (`decodeBody: false`; then `Decode` does both where the consumer
+ *    chooses) —, conditional GET (`notModified`). Network
  *    timeouts run on real timers; politeness waits (delays, backoff, robots
  *    TTLs, idle sweeps) use the Effect `Clock`, so a `TestClock` drives them.
  * 6. **Retries** — retryable failures (see `FetchError.isRetryable`) are
@@ -352,6 +354,17 @@ export interface FetchPageOptions {
    * The call owns it from its start and gives it back on every exit; see `Service.fetchPage`.
    */
   readonly reservation?: Reservation.Reservation | undefined
+  /**
+   * `false`: the page's body is handed back as received — still compressed, its
+   * `Content-Encoding` in `Page.contentEncoding`, its charset not chosen yet
+   * (`Page.charset` is `""`) — so the consumer can decode it elsewhere, e.g. in
+   * a worker thread, with `Decode.decode` (and `options.maxDecompressedBytes`),
+   * which gives exactly the bytes, charset or typed error (`DecompressionBomb`,
+   * `BadContentEncoding`, `BadCharset`) this call would have given. The body read
+   * from the wire is still capped by `maxBodyBytes`. Default `true`: the call
+   * decompresses and sniffs the charset itself.
+   */
+  readonly decodeBody?: boolean | undefined
 }
 
 /**
@@ -608,7 +621,8 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
       })
 
     return {
-      fetchPage: (input, fetchOptions) => Job.fetchPage(core, input, fetchOptions?.reservation),
+      fetchPage: (input, fetchOptions) =>
+        Job.fetchPage(core, input, fetchOptions?.reservation, fetchOptions?.decodeBody !== false),
       reserve: (host) =>
         Effect.withFiber((fiber) =>
           Effect.succeed(

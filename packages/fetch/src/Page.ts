@@ -108,14 +108,25 @@ export class Page extends Schema.Class<Page>("@trawl/fetch/Page")({
   /** Response headers of the final response, lower-case names. */
   headers: Schema.Record(Schema.String, Schema.String),
   /**
-   * The body after decompression. Empty for a 304. Its `ArrayBuffer` belongs
+   * The body after decompression — or, fetched with `decodeBody: false`, as
+   * received (see `contentEncoding`). Empty for a 304. Its `ArrayBuffer` belongs
    * to this page alone — it may hold a little more than the body (the
    * response head, when the body came in the socket read that held it) —
    * so `body.buffer` can be transferred to another thread without a copy.
    */
   body: Schema.Uint8Array,
-  /** The WHATWG name of the charset the body is decoded with. */
+  /**
+   * The WHATWG name of the charset the body is decoded with. Empty for a page
+   * fetched with `decodeBody: false`: the charset is chosen when the body is
+   * decoded (`Decode.decode`, which may need the decoded bytes' BOM or `<meta>`).
+   */
   charset: Schema.String,
+  /**
+   * The response's `Content-Encoding` when `body` is still encoded as received
+   * (a page fetched with `decodeBody: false`); undefined when the body is
+   * decoded, or was sent without one. `Decode.decode` undoes it.
+   */
+  contentEncoding: Schema.optional(Schema.String),
   notModified: Schema.Boolean,
   /** Every redirect followed, in order. */
   redirects: Schema.Array(Redirect),
@@ -125,7 +136,8 @@ export class Page extends Schema.Class<Page>("@trawl/fetch/Page")({
 }) {
   /**
    * The body decoded with `charset`. Decoding cannot fail: the charset was
-   * verified when the page was fetched.
+   * verified when the page was fetched. (Not for a page fetched with
+   * `decodeBody: false`: decode its body with `Decode.decode` first.)
    */
   get text(): string {
     return Charset.decode(this.body, this.charset)

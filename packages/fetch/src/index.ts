@@ -16,6 +16,11 @@ export * as AddressGuard from "./AddressGuard.ts"
 export * as Charset from "./Charset.ts"
 
 /**
+ * @since 0.3.0
+ */
+export * as Decode from "./Decode.ts"
+
+/**
  * @since 0.1.0
  */
 export * as FetchError from "./FetchError.ts"

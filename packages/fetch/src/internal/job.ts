@@ -31,7 +31,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import * as Charset from "../Charset.ts"
+import * as Decode from "../Decode.ts"
 import * as FetchError from "../FetchError.ts"
 import * as FetchMetrics from "../FetchMetrics.ts"
 import type { Options } from "../Fetcher.ts"
@@ -59,6 +59,8 @@ export interface Exchanged {
   readonly location: URL | undefined
   readonly body: Uint8Array
   readonly charset: string
+  /** Set when `body` is as received (`decodeBody: false`): the response's `Content-Encoding`. */
+  readonly contentEncoding?: string | undefined
   readonly headersMillis: number
 }
 
@@ -167,6 +169,8 @@ export class Job implements Dispatch.Owner {
   private probe = false
   /** A reservation handed to the call; `begin` (under the exit frame) takes it over. */
   handed: unknown = undefined
+  /** `false`: the page's body is handed back as received (`FetchPageOptions.decodeBody`). */
+  decodeBody = true
   /** The reservation taken over, until the first attempt uses it or it is given back. */
   private reservation: HostReservation | undefined = undefined
   /** The current attempt started on a reservation: no permit wait, no spacing sleep. */
@@ -458,14 +462,24 @@ export class Job implements Dispatch.Owner {
     const raw = response.body
     FetchMetrics.bytes.updateUnsafe(raw.byteLength, this.context)
     const encoding = headers["content-encoding"]
-    const body = encoding === undefined
-      ? raw
-      : Body.decompress(raw, encoding, href, robots ? robotsDecompressedLimit : options.maxDecompressedBytes)
-    if (!(body instanceof Uint8Array)) return body
-    if (robots) return { status, headers, location: undefined, body, charset: "utf-8", headersMillis }
-    const sniffed = Charset.sniff(headers["content-type"], body)
-    if (sniffed._tag === "Unknown") return new FetchError.BadCharset({ url: href, charset: sniffed.label })
-    return { status, headers, location: undefined, body, charset: sniffed.charset, headersMillis }
+    if (robots) {
+      const body = encoding === undefined ? raw : Body.decompress(raw, encoding, href, robotsDecompressedLimit)
+      if (!(body instanceof Uint8Array)) return body
+      return { status, headers, location: undefined, body, charset: "utf-8", headersMillis }
+    }
+    // As received: decompression and the charset are the consumer's (`Decode`, e.g. in a worker).
+    if (!this.decodeBody) {
+      return { status, headers, location: undefined, body: raw, charset: "", contentEncoding: encoding, headersMillis }
+    }
+    const decoded = Decode.decode({
+      url: href,
+      body: raw,
+      contentEncoding: encoding,
+      contentType: headers["content-type"],
+      maxDecompressedBytes: options.maxDecompressedBytes
+    })
+    if (Decode.isDecodeError(decoded)) return decoded
+    return { status, headers, location: undefined, body: decoded.body, charset: decoded.charset, headersMillis }
   }
 
   // The attempt is over: the gate's verdict (when an exchange ran), the gate given back, then
@@ -618,6 +632,7 @@ export class Job implements Dispatch.Owner {
         headers: exchanged.headers,
         body: exchanged.body,
         charset: exchanged.charset,
+        ...(exchanged.contentEncoding === undefined ? {} : { contentEncoding: exchanged.contentEncoding }),
         notModified,
         redirects,
         validators: new Page.Validators({
@@ -642,7 +657,8 @@ export class Job implements Dispatch.Owner {
 export const fetchPage = (
   core: Core,
   input: Page.FetchRequest | string,
-  reservation?: unknown
+  reservation?: unknown,
+  decodeBody = true
 ): Effect.Effect<Page.Page, FetchError.FetchError> =>
   Effect.withFiber((fiber) => {
     const request: Pick<Page.FetchRequest, "url" | "validators" | "headers"> = typeof input === "string"
@@ -659,6 +675,7 @@ export const fetchPage = (
     }
     const job = new Job(core, fiber, "page", headers, validators)
     if (reservation !== undefined) job.handed = reservation
+    if (!decodeBody) job.decodeBody = false
     const first = parseUrl(request.url)
     if (first instanceof FetchError.InvalidUrl) return Effect.onExitPrimitive(Effect.fail(first), (exit) => job.end(exit))
     // The exit frame keeps its effect for as long as the call runs: give it a thunk, not the first
