@@ -29,7 +29,7 @@ import type * as Scope from "effect/Scope"
 
 /**
  * What a host actor is told: a due job; that one of its fetches ended (it may
- * start another); that its timer fired.
+ * start another); that its timer fired; that it is prepared (`Options.prepare`).
  *
  * @since 0.2.0
  */
@@ -37,6 +37,7 @@ export type Message<J> =
   | { readonly _tag: "Due"; readonly host: string; readonly job: J }
   | { readonly _tag: "Finished" }
   | { readonly _tag: "Wake" }
+  | { readonly _tag: "Prepared" }
 
 /**
  * A host with work: due jobs, or a timer. An idle host's state is `undefined`
@@ -51,10 +52,13 @@ interface State<J> {
   head: number
   /** When the timer of a host that must wait fires. */
   wakeAt: number | undefined
+  /** `prepare` runs: nothing starts until it is done. */
+  preparing: boolean
 }
 
 const finished: Message<never> = { _tag: "Finished" }
 const wake: Message<never> = { _tag: "Wake" }
+const prepared: Message<never> = { _tag: "Prepared" }
 
 /**
  * Options of the host actors.
@@ -64,6 +68,13 @@ const wake: Message<never> = { _tag: "Wake" }
 export interface Options<J, E, R> {
   /** Takes a start on a host now, or says when to ask again (`Fetcher.Service.reserve`). */
   readonly reserve: (host: string) => Effect.Effect<Reservation.Reservation | Reservation.Refusal>
+  /**
+   * Runs when a host gets work after having none, before its first start, in a fiber of its own
+   * (the host actor goes on taking messages): e.g. `Fetcher.prepare` (robots.txt and its
+   * Crawl-delay), so a first fetch never waits in the host's gate holding a fetch slot. It
+   * should not fail; a failure is ignored.
+   */
+  readonly prepare?: ((job: J) => Effect.Effect<void>) | undefined
   /**
    * Hands a job with its host's reservation to the fetch stage (waits for room: backpressure).
    * Without one when the host's circuit is open: the job's fetch is to fail at once.
@@ -119,11 +130,12 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
     // host with a timer is never passivated (`keepIdle`), and a Wake for an
     // actor that is gone is ignored.
     const timers = yield* Effect.scope
+    const prepare = options.prepare
 
     /** Hands jobs out while the host allows a start; else leaves a timer, or waits for a fetch to end. */
     const pump = (state: State<J>, context: Actor.ActorContext<Message<J>>): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
-        while (state.head < state.queue.length && starting) {
+        while (state.head < state.queue.length && starting && !state.preparing) {
           const reserved = yield* options.reserve(state.host)
           if (Reservation.isReservation(reserved)) {
             const job = state.queue[state.head]!
@@ -165,7 +177,7 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
 
     /** A host with nothing queued and no timer keeps no state (it is recreated by its next `Due`). */
     const settled = (state: State<J>): State<J> | undefined =>
-      state.head < state.queue.length || state.wakeAt !== undefined ? state : undefined
+      state.head < state.queue.length || state.wakeAt !== undefined || state.preparing ? state : undefined
 
     // one behaviour for every host: the host comes with its first `Due`
     const behavior = Behavior.make<Message<J>, State<J> | undefined, never, R>({
@@ -173,13 +185,22 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
       receive: (current, message, context) => {
         let state = current
         if (message._tag === "Due") {
-          state ??= { host: message.host, queue: [], head: 0, wakeAt: undefined }
-          state.queue.push(message.job)
+          if (state === undefined) {
+            state = { host: message.host, queue: [message.job], head: 0, wakeAt: undefined, preparing: prepare !== undefined }
+            if (prepare !== undefined) {
+              const ready = Effect.andThen(Effect.ignore(prepare(message.job)), Effect.ignore(Actor.tell(context.self, prepared)))
+              return Effect.as(Effect.forkIn(ready, timers), state)
+            }
+          } else {
+            state.queue.push(message.job)
+          }
         } else if (state === undefined) {
           // nothing queued, no timer: a fetch that ended, or a stale Wake, has nothing to start
           return Effect.succeed(undefined)
         } else if (message._tag === "Wake") {
           state.wakeAt = undefined
+        } else if (message._tag === "Prepared") {
+          state.preparing = false
         }
         const pumped = state
         return Effect.map(pump(pumped, context), () => settled(pumped))

@@ -450,6 +450,7 @@ export const start = <E>(
           errorsByTag: { ...errorsByTag },
           inFlightFetches: counts.inFlight,
           queueDepths: {
+      prepare: (job) => fetcher.prepare(job.target.url),
             jobs: yield* Actor.mailboxSize(fetching),
             pages: yield* Actor.mailboxSize(extraction),
             outcomes: yield* Actor.mailboxSize(writing)

@@ -218,4 +218,46 @@ describe("host actors", () => {
       )),
       Effect.provide(Logger.layer([]))
     ), 60_000)
+
+  it.live("a host's visits in a pass share one kept-alive connection, whatever the targets' order", () =>
+    Effect.gen(function*() {
+      const perHost = new Map<string, number>()
+      const s = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+        if (req.url === "/robots.txt") return void res.writeHead(200, { "content-type": "text/plain" }).end("User-agent: *\nAllow: /\n")
+        res.writeHead(200, { "content-type": "text/html" }).end(
+          `<script type="application/ld+json">{"@type":"Product","name":"x","offers":{"price":"1.00","priceCurrency":"EUR"}}</script>`
+        )
+      })
+      s.on("connection", (socket) => {
+        socket.once("data", (head) => {
+          const host = /\r\nhost: ([^:\r]+)/i.exec(head.toString("latin1"))?.[1] ?? "?"
+          perHost.set(host, (perHost.get(host) ?? 0) + 1)
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))),
+        () => Effect.promise(() => new Promise<void>((resolve) => {
+          s.closeAllConnections()
+          s.close(() => resolve())
+        }))
+      )
+      const port = (s.address() as AddressInfo).port
+      const hosts = Array.from({ length: 30 }, (_, i) => `keep-${i}.shop.test`)
+      // page-major order: every host's first page, then every host's second, …
+      const byHost = targetsOn(port, hosts, 4)
+      const targets = [0, 1, 2, 3].flatMap((page) => byHost.filter((_, i) => i % 4 === page))
+      const { recordedAt, writer } = recorder()
+      const running = yield* Pipeline.start(targets, writer, { once: true, fetchFibers: 16, batchWindowMillis: 0 })
+      yield* running.done.pipe(Effect.timeout("30 seconds"))
+      assert.strictEqual(recordedAt.size, targets.length)
+      assert.deepStrictEqual([...perHost.keys()].sort(), [...hosts].sort())
+      // robots.txt and four pages 250 ms apart: one connection each
+      for (const [host, connections] of perHost) assert.strictEqual(connections, 1, host)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        Fetcher.layer({ resolve: { "*.shop.test": "127.0.0.1" }, allowRanges: ["loopback"], perHostConcurrency: 2 }),
+        Extractor.layerLocal
+      )),
+      Effect.provide(Logger.layer([]))
+    ), 30_000)
 })

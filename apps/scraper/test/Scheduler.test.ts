@@ -195,4 +195,34 @@ describe("Scheduler", () => {
       yield* settle
       assert.deepStrictEqual(dispatched, [2])
     }))
+
+  it.effect("a host's targets due within 5 s of one dispatched go with it; a later one, or a large host's, in due order", () =>
+    Effect.gen(function*() {
+      const scheduler = yield* Scheduler.make<Target>({ jitter: 0 })
+      const dispatched: Array<[number, number]> = []
+      // due order: a1 (0), b1 (100), a2 (4,000), a3 (9,000); a2 comes along with a1
+      yield* scheduler.upsert({ id: 1, host: "a", intervalMillis: 60_000 }, 0)
+      yield* scheduler.upsert({ id: 2, host: "b", intervalMillis: 60_000 }, 100)
+      yield* scheduler.upsert({ id: 3, host: "a", intervalMillis: 60_000 }, 4_000)
+      yield* scheduler.upsert({ id: 4, host: "a", intervalMillis: 60_000 }, 9_000)
+      // a large host (100 targets, all due at 200, 300, …): not coalesced
+      for (let i = 0; i < 100; i++) yield* scheduler.upsert({ id: 100 + i, host: "big", intervalMillis: 60_000 }, 200 + i * 100)
+      yield* Effect.forkChild(scheduler.run((target, dueAt) => Effect.sync(() => dispatched.push([target.id, dueAt]))))
+      yield* settle
+      assert.deepStrictEqual(dispatched, [[1, 0], [3, 4_000]])
+      yield* TestClock.adjust(300)
+      yield* settle
+      assert.deepStrictEqual(dispatched.slice(2), [[2, 100], [100, 200], [101, 300]])
+      yield* TestClock.adjust(8_700)
+      yield* settle
+      assert.deepStrictEqual(dispatched.map(([id]) => id).filter((id) => id < 100), [1, 3, 2, 4])
+      // a removed target no longer comes along
+      yield* scheduler.remove(1)
+      yield* scheduler.upsert({ id: 5, host: "c", intervalMillis: 60_000 }, 20_000)
+      yield* scheduler.upsert({ id: 6, host: "c", intervalMillis: 60_000 }, 21_000)
+      yield* scheduler.remove(6)
+      yield* TestClock.adjust(11_000)
+      yield* settle
+      assert.deepStrictEqual(dispatched.map(([id]) => id).filter((id) => id < 100).slice(4), [5])
+    }))
 })

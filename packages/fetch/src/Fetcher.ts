@@ -429,6 +429,25 @@ export interface Service {
    * @since 0.2.0
    */
   readonly reserve: (host: string) => Effect.Effect<Reservation.Reservation | Reservation.Refusal>
+  /**
+   * Gets ready to fetch `url`: looks up its origin's robots.txt now unless it
+   * is cached (through the host's gate, as `fetchPage` would) and takes the
+   * `Crawl-delay` it sets into the host's spacing. A caller that schedules
+   * hosts itself (`reserve`) calls it before a host's first page, so it
+   * learns the host's delay before that page's call, and no call waits in the
+   * gate for a delay it did not know of. Never fails: a verdict that refuses
+   * the URL is the page call's to report. Does nothing with `robots: false`
+   * or an invalid URL.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Fetcher } from "@trawl/fetch"
+   * const first = (fetcher: Fetcher.Service, url: string) =>
+   *   Effect.andThen(fetcher.prepare(url), fetcher.reserve(new URL(url).hostname))
+   * ```
+   */
+  readonly prepare: (url: string) => Effect.Effect<void>
   /** Host gates currently held in memory (idle hosts are swept). */
   readonly hostCount: Effect.Effect<number>
   /** The settings in force. */
@@ -631,6 +650,21 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
               | Reservation.Refusal
           )
         ),
+      prepare: (input) =>
+        Effect.suspend(() => {
+          const url = options.robots ? Job.parseUrl(input) : undefined
+          if (url === undefined || url instanceof FetchError.InvalidUrl) return Effect.void
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const hit = robotsHit(url, now)
+            return Effect.map(hit === Job.miss ? robotsLookup(url) : Effect.succeed(hit), (verdict) => {
+              if (typeof verdict !== "number") return
+              // the gate is made now if it is not there, so `reserve` sees the delay
+              const gate = gates.enter(url.hostname, now)
+              gate.crawlDelayMillis = Math.min(verdict, options.maxCrawlDelayMillis)
+              gates.leave(gate, now)
+            })
+          })
+        }),
       hostCount: Effect.sync(() => gates.gates.size),
       options
     } satisfies Service

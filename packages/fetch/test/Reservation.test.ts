@@ -43,6 +43,29 @@ const reserved = (answer: Reservation.Reservation | Reservation.Refusal): Reserv
 }
 
 describe("reserve", () => {
+  it.live("prepare fetches robots.txt once and its Crawl-delay spaces the host's reservations from the first", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        if (req.url === "/robots.txt") res.writeHead(200, { "content-type": "text/plain" }).end("User-agent: *\nCrawl-delay: 5\n")
+        else res.end("<html>ok</html>")
+      })
+      const fetcher = yield* makeFetcher({ robots: true })
+      const url = server.url("delay.test", "/p")
+      yield* fetcher.prepare(url)
+      yield* fetcher.prepare(url)
+      expect(server.count("/robots.txt")).toBe(1)
+      const first = reserved(yield* fetcher.reserve("delay.test"))
+      const page = yield* fetcher.fetchPage(url, { reservation: first })
+      expect(page.status).toBe(200)
+      const now = yield* Clock.currentTimeMillis
+      const next = yield* fetcher.reserve("delay.test")
+      if (Reservation.isReservation(next) || next._tag !== "NotBefore") throw new Error(`expected NotBefore, got ${JSON.stringify(next)}`)
+      expect(next.reason).toBe("spacing")
+      expect(next.at - now).toBeGreaterThan(4_000)
+      // an invalid URL, or robots off: nothing to do, no failure
+      yield* fetcher.prepare("not a url")
+    }))
+
   it.live("respects the per-host limit: Busy while all permits are taken, a start once one ends", () =>
     Effect.gen(function*() {
       const { held, open, openAll, server } = yield* heldServer
