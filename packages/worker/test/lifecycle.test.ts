@@ -15,6 +15,31 @@ const ask = (pool: WorkerPool.WorkerPool<typeof Protocol>, request: Spin) =>
   WorkerPool.ask(pool, request, { timeout: "10 seconds" })
 
 describe("recycling and sizing", () => {
+  it.live("activeMillis counts the threads' running time, not their waiting; a recycled thread's stays counted", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* WorkerPool.make(Protocol, { handler, minSize: 2, maxSize: 2 })
+      yield* Effect.all([ask(pool, spin(0)), ask(pool, spin(0))], { concurrency: 2 })
+      const before = (yield* WorkerPool.stats(pool)).activeMillis
+      // two threads idle for 300 ms: next to nothing
+      yield* Effect.sleep("300 millis")
+      const idle = (yield* WorkerPool.stats(pool)).activeMillis - before
+      assert.isBelow(idle, 60, `idle threads counted ${idle} ms`)
+      // 4 × 150 ms of spinning, two at a time
+      yield* Effect.all([ask(pool, spin(150)), ask(pool, spin(150)), ask(pool, spin(150)), ask(pool, spin(150))], { concurrency: 2 })
+      const busy = (yield* WorkerPool.stats(pool)).activeMillis - before - idle
+      assert.isAtLeast(busy, 580, `spinning counted ${busy} ms`)
+      assert.isBelow(busy, 900, `spinning counted ${busy} ms`)
+
+      const recycling = yield* WorkerPool.make(Protocol, { handler, minSize: 1, maxSize: 1, maxTasksPerWorker: 1 })
+      let last = 0
+      for (let i = 0; i < 3; i++) {
+        yield* ask(recycling, spin(100))
+        const now = (yield* WorkerPool.stats(recycling)).activeMillis
+        assert.isAtLeast(now, last + 100, `after task ${i}: ${now} ms, was ${last}`)
+        last = now
+      }
+    })))
+
   it.live("recycling by count: a worker is replaced after maxTasksPerWorker tasks", () =>
     Effect.scoped(Effect.gen(function*() {
       const pool = yield* WorkerPool.make(Protocol, { handler, minSize: 1, maxSize: 1, maxTasksPerWorker: 3 })

@@ -97,6 +97,8 @@ interface Slot {
   retiring: boolean
   lastError: string
   timer: ReturnType<typeof setTimeout> | undefined
+  /** The thread's event-loop active time when last read (an exited thread's reads as 0). */
+  activeMillis: number
 }
 
 /**
@@ -126,11 +128,21 @@ export interface Stats {
   readonly recycled: number
   readonly timedOut: number
   readonly completed: number
+  /**
+   * Event-loop active time of the pool's threads, summed over every thread it
+   * ran (ms; a crashed thread's time since it was last read is lost):
+   * time they spent running tasks (and their GC), not waiting for one. Its
+   * growth over an interval, divided by the interval and the threads, is
+   * their CPU utilisation.
+   */
+  readonly activeMillis: number
 }
 
 export class Pool {
   readonly name: string
   private readonly slots = new Set<Slot>()
+  /** `activeMillis` of the threads that exited. */
+  private exitedActiveMillis = 0
   private readonly stopping = new Set<Slot>()
   private readonly queue = new Deque<Task>()
   private readonly blocked = new Deque<Task>()
@@ -551,7 +563,8 @@ export class Pool {
       tasksRun: 0,
       retiring: false,
       lastError: "",
-      timer: undefined
+      timer: undefined,
+      activeMillis: 0
     }
     this.slots.add(slot)
     this.starting++
@@ -674,6 +687,8 @@ export class Pool {
     if (slot.state === SlotState.Stopping) return
     if (slot.state === SlotState.Starting) this.starting--
     clearTimeout(slot.timer)
+    // its running time so far, read while the thread is still there to ask
+    slot.activeMillis = Math.max(slot.activeMillis, slot.worker.performance.eventLoopUtilization().active)
     slot.state = SlotState.Stopping
     this.slots.delete(slot)
     this.stopping.add(slot)
@@ -714,6 +729,7 @@ export class Pool {
 
   private onExit(slot: Slot, exitCode: number): void {
     clearTimeout(slot.timer)
+    this.exitedActiveMillis += slot.activeMillis
     if (this.stopping.delete(slot)) {
       this.threadsChanged()
       if (this.state !== "closed") this.pump()
@@ -914,7 +930,15 @@ export class Pool {
   }
 
   stats(): Stats {
+    let activeMillis = this.exitedActiveMillis
+    for (const slots of [this.slots, this.stopping]) {
+      for (const slot of slots) {
+        slot.activeMillis = Math.max(slot.activeMillis, slot.worker.performance.eventLoopUtilization().active)
+        activeMillis += slot.activeMillis
+      }
+    }
     return {
+      activeMillis,
       threads: this.slots.size + this.stopping.size,
       starting: this.starting,
       idle: this.idleCount(),
