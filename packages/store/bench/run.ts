@@ -5,13 +5,16 @@
  * stderr) when there is none.
  *
  *   npm run bench -w @trawl/store            # all cases
- *   npm run bench -w @trawl/store -- write   # only some: write, writer, due, sqlite, postgres
+ *   npm run bench -w @trawl/store -- write   # only some: write, writer, due, thread, sqlite, postgres
+ *
+ * `thread` (bench/thread.ts) compares the SQLite connection on the main
+ * thread with the one in a worker (SqliteWorkerClient).
  */
 import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const only = process.argv.slice(2)
-const file = fileURLToPath(new URL("./cases.ts", import.meta.url))
+const fileOf = (name: string) => fileURLToPath(new URL(name === "thread" ? "./thread.ts" : "./cases.ts", import.meta.url))
 const script = fileURLToPath(new URL("../scripts/postgres.sh", import.meta.url))
 
 const server = spawnSync("bash", [script], { encoding: "utf8", timeout: 240_000 })
@@ -22,6 +25,7 @@ const cases: Array<[string, string]> = [
   ["write", "sqlite"],
   ["writer", "sqlite"],
   ["due", "sqlite"],
+  ["thread", "sqlite"],
   ["write", "postgres"],
   ["writer", "postgres"],
   ["due", "postgres"]
@@ -32,7 +36,9 @@ for (const [name, backend] of cases) {
   if (backend === "postgres" && url === undefined) continue
   const result = spawnSync(
     process.execPath,
-    ["--expose-gc", "--max-old-space-size=4096", "--conditions=@trawl/source", file, name, backend, url ?? ""],
+    name === "thread"
+      ? ["--conditions=@trawl/source", fileOf(name)]
+      : ["--expose-gc", "--max-old-space-size=4096", "--conditions=@trawl/source", fileOf(name), name, backend, url ?? ""],
     { stdio: ["ignore", "inherit", "inherit"] }
   )
   if (result.status !== 0) failed = true

@@ -23,14 +23,17 @@ import * as Option from "effect/Option"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as SqlError from "effect/sql/SqlError"
 import * as Detect from "./internal/detect.ts"
+import * as Sqlite from "./internal/sqlite.ts"
 import * as Url from "./internal/url.ts"
 import * as Migrations from "./Migrations.ts"
 import * as Model from "./Model.ts"
 import * as SqliteClient from "./SqliteClient.ts"
+import * as SqliteWorkerClient from "./SqliteWorkerClient.ts"
 import * as StoreError from "./StoreError.ts"
 
 /**
@@ -761,9 +764,13 @@ export const make = (
             WHERE targets.id = CAST(v.column1 AS BIGINT)`
           }
         } else {
-          for (const [id, target] of dirty) {
-            yield* sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified} WHERE id = ${id}`
-          }
+          // One step for the whole batch (one message to a worker-backed client).
+          yield* Sqlite.executeBatch(
+            sql,
+            dirty.map(([id, target]) =>
+              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified} WHERE id = ${id}`
+            )
+          )
         }
         yield* hook("targets-updated")
 
@@ -1157,10 +1164,21 @@ export const make = (
  *
  * @since 0.1.0
  */
-export interface SqliteOptions extends StoreOptions, SqliteClient.SqliteClientConfig {}
+export interface SqliteOptions extends StoreOptions, SqliteClient.SqliteClientConfig {
+  /**
+   * Where the SQLite connection runs. `"worker"` (the default): in a worker
+   * thread (`SqliteWorkerClient`), so statements and lock waits never block
+   * the event loop; a worker that dies fails its transaction (rolled back)
+   * and the next one runs on a fresh worker. `"main"`: on the calling thread
+   * (`SqliteClient`), which saves starting a worker (a few milliseconds) and
+   * the message round trip per statement, for short commands.
+   */
+  readonly thread?: "worker" | "main" | undefined
+}
 
 /**
- * The store on a SQLite file (WAL mode, busy timeout). A file that is not a
+ * The store on a SQLite file (WAL mode, busy timeout), its connection in a
+ * worker thread unless `thread: "main"`. A file that is not a
  * database fails with `DatabaseCorrupt`, a lock held past the busy timeout
  * with `DatabaseLocked`, a newer schema with `SchemaTooNew`.
  *
@@ -1169,6 +1187,7 @@ export interface SqliteOptions extends StoreOptions, SqliteClient.SqliteClientCo
  * import { Store } from "@trawl/store"
  *
  * const StoreLive = Store.layerSqlite({ filename: "./trawl.db" })
+ * const ForAShortCommand = Store.layerSqlite({ filename: "./trawl.db", thread: "main" })
  * ```
  *
  * @since 0.1.0
@@ -1179,10 +1198,9 @@ export const layerSqlite = (
   Layer.effectContext(
     Effect.gen(function*() {
       const database = options.database ?? options.filename
-      const client = yield* Effect.mapError(
-        SqliteClient.make(options),
-        (error) => StoreError.fromSqlError(error, database, "open")
-      )
+      const open: Effect.Effect<SqlClient.SqlClient, SqlError.SqlError, Scope.Scope | Reactivity.Reactivity> =
+        options.thread === "main" ? SqliteClient.make(options) : SqliteWorkerClient.make(options)
+      const client = yield* Effect.mapError(open, (error) => StoreError.fromSqlError(error, database, "open"))
       const store = yield* Effect.provideService(make({ ...options, database }), SqlClient.SqlClient, client)
       return Context.make(Store, store).pipe(Context.add(SqlClient.SqlClient, client))
     })

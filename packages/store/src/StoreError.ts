@@ -56,7 +56,8 @@ export class DatabaseLocked extends Data.TaggedError("DatabaseLocked")<{
  * reset or timed out, or the server is shutting down, restarting or starting
  * (Postgres SQLSTATE class 08, 57P01 admin_shutdown, 57P02 crash_shutdown,
  * 57P03 cannot_connect_now; node's ECONNREFUSED, ECONNRESET, EPIPE,
- * ETIMEDOUT; a connection closed or terminated under a statement). Transient:
+ * ETIMEDOUT; a connection closed or terminated under a statement; the worker
+ * thread of `SqliteWorkerClient` exited under a statement). Transient:
  * the same store works again once the server is back (the pool opens new
  * connections), and a write that failed with it was rolled back, or, when
  * only its acknowledgement was lost, is a no-op when replayed (idempotency keys).
@@ -77,7 +78,9 @@ export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `${this.database} is unavailable (${this.detail}); is the database server running and reachable?`
+    return /SQLite worker exited/.test(this.detail)
+      ? `${this.database} is unavailable (${this.detail})`
+      : `${this.database} is unavailable (${this.detail}); is the database server running and reachable?`
   }
 }
 
@@ -363,6 +366,11 @@ export const fromSqlError = (error: unknown, database: string, operation: string
     if (code.pg.startsWith("08") || code.pg === "57P01" || code.pg === "57P02" || code.pg === "57P03") {
       return new DatabaseUnavailable({ database, detail: unavailableDetail(cause, detail), cause: error })
     }
+  }
+  // SqliteWorkerClient: the worker thread holding the connection died; its
+  // transaction was rolled back and the next statement starts a fresh one.
+  if (code.node === "ERR_SQLITE_WORKER_EXITED") {
+    return new DatabaseUnavailable({ database, detail, cause: error })
   }
   if (code.node !== undefined && unreachable.has(code.node)) {
     return new DatabaseUnavailable({ database, detail: unavailableDetail(cause, detail), cause: error })

@@ -34,3 +34,8 @@ export * as StoreError from "./StoreError.ts"
  * @since 0.1.0
  */
 export * as Writer from "./Writer.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as SqliteWorkerClient from "./SqliteWorkerClient.ts"

@@ -1,6 +1,7 @@
 /**
  * What only a SQLite file can show: a corrupt file, a lock held by another
- * process, a full disk, and a writer process killed with SIGKILL.
+ * process, a full disk, and a writer process killed with SIGKILL; with the
+ * connection in a worker (the default) and on the main thread.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -32,13 +33,13 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 
 const target = new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: 60_000, dueAt: 0 })
 
-describe("Store on a SQLite file", () => {
+for (const thread of ["worker", "main"] as const) describe(`Store on a SQLite file (${thread} thread)`, () => {
   it.live("a file that is not a database is DatabaseCorrupt", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       const filename = path.join(dir, "trawl.db")
       fs.writeFileSync(filename, Buffer.alloc(8192, "not a database "))
-      const error = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ filename }))))
+      const error = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ thread, filename }))))
       assert.strictEqual((error as { _tag: string })._tag, "DatabaseCorrupt")
       assert.match((error as Error).message, /trawl\.db is corrupt or not a trawl database \(file is not a database\)/)
       assert.strictEqual(fs.readFileSync(filename, "latin1").slice(0, 15), "not a database ", "left untouched")
@@ -50,7 +51,7 @@ describe("Store on a SQLite file", () => {
       const filename = path.join(dir, "trawl.db")
       yield* Effect.provide(
         Effect.flatMap(Store.Store, (store) => store.addTarget(target)),
-        Store.layerSqlite({ filename })
+        Store.layerSqlite({ thread, filename })
       )
       // closing checkpointed the WAL into the file: overwrite every page but the header page
       const size = fs.statSync(filename).size
@@ -58,7 +59,7 @@ describe("Store on a SQLite file", () => {
       const fd = fs.openSync(filename, "r+")
       fs.writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096)
       fs.closeSync(fd)
-      const error = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ filename }))))
+      const error = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ thread, filename }))))
       assert.strictEqual((error as { _tag: string })._tag, "DatabaseCorrupt")
       assert.match((error as Error).message, /malformed|not a database/)
     })))
@@ -69,7 +70,7 @@ describe("Store on a SQLite file", () => {
       const filename = path.join(dir, "trawl.db")
       const other = new DatabaseSync(filename)
       other.exec("PRAGMA journal_mode = WAL; CREATE TABLE keep (x); BEGIN EXCLUSIVE; INSERT INTO keep VALUES (1)")
-      const atOpen = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ filename, busyTimeout: 100 }))))
+      const atOpen = failureOf(yield* Effect.exit(Effect.provide(Effect.void, Store.layerSqlite({ thread, filename, busyTimeout: 100 }))))
       assert.strictEqual((atOpen as { _tag: string })._tag, "DatabaseLocked")
       other.exec("COMMIT")
 
@@ -84,7 +85,7 @@ describe("Store on a SQLite file", () => {
           const added = yield* store.addTarget(target)
           assert.strictEqual(added.url, target.url)
         }),
-        Store.layerSqlite({ filename, busyTimeout: 100 })
+        Store.layerSqlite({ thread, filename, busyTimeout: 100 })
       )
       other.close()
     })))
@@ -141,7 +142,7 @@ describe("Store on a SQLite file", () => {
           assert.strictEqual(Number(runs!.n), 1, "the other process committed")
           assert.strictEqual((yield* sql<{ integrity_check: string }>`PRAGMA integrity_check`)[0]!.integrity_check, "ok")
         }),
-        Store.layerSqlite({ filename, busyTimeout: 300 })
+        Store.layerSqlite({ thread, filename, busyTimeout: 300 })
       )
     })), 20_000)
 
@@ -169,7 +170,7 @@ describe("Store on a SQLite file", () => {
           yield* sql.unsafe(`PRAGMA max_page_count = 1073741823`)
           assert.strictEqual((yield* store.recordObservations(big)).length, 2000)
         }),
-        Store.layerSqlite({ filename })
+        Store.layerSqlite({ thread, filename })
       )
     })))
 
@@ -187,7 +188,7 @@ describe("Store on a SQLite file", () => {
           assert.strictEqual((yield* Metric.value(Store.observationsWritten)).count - written, 3)
           assert.strictEqual((yield* Metric.value(Store.alertsRaised)).count - raised, 2)
         }),
-        Store.layerSqlite({ filename: path.join(dir, "trawl.db") })
+        Store.layerSqlite({ thread, filename: path.join(dir, "trawl.db") })
       )
     })))
 
@@ -201,7 +202,7 @@ describe("Store on a SQLite file", () => {
           // one index search, no table scan, no sort
           assert.deepStrictEqual(plan.map((row) => row.detail), ["SEARCH targets USING INDEX targets_due (next_due_at<?)"])
         }),
-        Store.layerSqlite({ filename: path.join(dir, "trawl.db") })
+        Store.layerSqlite({ thread, filename: path.join(dir, "trawl.db") })
       )
     })))
 
@@ -223,7 +224,7 @@ describe("Store on a SQLite file", () => {
             "SEARCH d USING INDEX sqlite_autoindex_deliveries_1 (alert_id=? AND notifier=?)"
           ])
         }),
-        Store.layerSqlite({ filename: path.join(dir, "trawl.db") })
+        Store.layerSqlite({ thread, filename: path.join(dir, "trawl.db") })
       )
     })))
 
@@ -233,7 +234,7 @@ describe("Store on a SQLite file", () => {
       const filename = path.join(dir, "trawl.db")
       const script = fileURLToPath(new URL("./support/crash-writer.ts", import.meta.url))
       const acked = yield* Effect.callback<number, Error>((resume) => {
-        const child = spawn(process.execPath, ["--conditions=@trawl/source", script, filename], {
+        const child = spawn(process.execPath, ["--conditions=@trawl/source", script, filename, thread], {
           stdio: ["ignore", "pipe", "pipe"]
         })
         let last = -1
@@ -274,7 +275,7 @@ describe("Store on a SQLite file", () => {
           const orphans = yield* sql`SELECT a.id FROM alerts a LEFT JOIN observations o ON o.id = a.observation_id WHERE o.id IS NULL`
           assert.strictEqual(orphans.length, 0)
         }),
-        Store.layerSqlite({ filename })
+        Store.layerSqlite({ thread, filename })
       )
     })), 60_000)
 })

@@ -1,4 +1,5 @@
 import { sqlite } from "./support/backends.ts"
 import { storeSuite } from "./support/suite.ts"
 
-storeSuite(sqlite)
+storeSuite(sqlite("worker"))
+storeSuite(sqlite("main"))

@@ -1,5 +1,6 @@
 /**
- * The two backends the shared suite runs on. Each `fresh` database is new
+ * The backends the shared suite runs on: SQLite with its connection in a
+ * worker (the default) or on the main thread, and Postgres. Each `fresh` database is new
  * and empty (a temp SQLite file, or a Postgres schema of its own) and is
  * removed when the scope closes; `layer` opens it (again) as a Store,
  * `client` as a bare SQL connection (no migrations run).
@@ -17,6 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqliteClient from "../../src/SqliteClient.ts"
+import * as SqliteWorkerClient from "../../src/SqliteWorkerClient.ts"
 import * as Store from "../../src/Store.ts"
 import type * as StoreError from "../../src/StoreError.ts"
 
@@ -29,14 +31,15 @@ export interface Database {
 }
 
 export interface Backend {
-  readonly name: "sqlite" | "postgres"
+  readonly name: string
   readonly fresh: Effect.Effect<Database, never, Scope.Scope>
 }
 
 let counter = 0
 
-export const sqlite: Backend = {
-  name: "sqlite",
+/** SQLite in a temp file, its connection in a worker (`SqliteWorkerClient`) or on the main thread (`SqliteClient`). */
+export const sqlite = (thread: "worker" | "main"): Backend => ({
+  name: `sqlite (${thread} thread)`,
   fresh: Effect.acquireRelease(
     Effect.sync(() => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trawl-store-"))
@@ -45,14 +48,14 @@ export const sqlite: Backend = {
         dir,
         database: {
           name: filename,
-          layer: (options: Store.StoreOptions = {}) => Store.layerSqlite({ ...options, filename }),
-          client: Layer.orDie(SqliteClient.layer({ filename }))
+          layer: (options: Store.StoreOptions = {}) => Store.layerSqlite({ ...options, filename, thread }),
+          client: Layer.orDie(thread === "main" ? SqliteClient.layer({ filename }) : SqliteWorkerClient.layer({ filename }))
         }
       }
     }),
     ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   ).pipe(Effect.map(({ database }) => database))
-}
+})
 
 export const postgres = (url: string): Backend => ({
   name: "postgres",

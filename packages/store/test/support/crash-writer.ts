@@ -1,6 +1,7 @@
 /**
  * A writer process for the crash test: records batches of observations into
- * the SQLite store at argv[2] and prints `acked <n>` after each commit, until
+ * the SQLite store at argv[2] (its connection on the thread argv[3] names:
+ * "worker", the default, or "main") and prints `acked <n>` after each commit, until
  * it is killed. Every observation changes the price, so each one raises
  * exactly one alert.
  */
@@ -9,6 +10,7 @@ import * as Model from "../../src/Model.ts"
 import * as Store from "../../src/Store.ts"
 
 const filename = process.argv[2]!
+const thread = process.argv[3] === "main" ? "main" : "worker"
 const program = Effect.gen(function*() {
   const store = yield* Store.Store
   const target = yield* store.addTarget(new Model.NewTarget({ url: "https://shop.example/p/crash", intervalMillis: 60_000 }))
@@ -27,7 +29,7 @@ const program = Effect.gen(function*() {
     process.stdout.write(`acked ${batch * 50 + 49}\n`)
   }
 })
-Effect.runPromise(Effect.provide(program, Store.layerSqlite({ filename }))).catch((error) => {
+Effect.runPromise(Effect.provide(program, Store.layerSqlite({ filename, thread }))).catch((error) => {
   console.error(error)
   process.exit(1)
 })
