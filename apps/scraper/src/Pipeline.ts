@@ -425,6 +425,7 @@ export const start = <E>(
     // ---- host actors: politeness decided before the fetch ------------------------------------
     const hosts: Hosts.Hosts<FetchJob> = yield* Hosts.make<FetchJob, ActorError.MailboxFull | ActorError.ActorStopped>({
       reserve: fetcher.reserve,
+      prepare: (job) => fetcher.prepare(job.target.url),
       start: (job, reservation) => Actor.tell(fetching, { ...job, reservation })
     })
 
@@ -450,7 +451,6 @@ export const start = <E>(
           errorsByTag: { ...errorsByTag },
           inFlightFetches: counts.inFlight,
           queueDepths: {
-      prepare: (job) => fetcher.prepare(job.target.url),
             jobs: yield* Actor.mailboxSize(fetching),
             pages: yield* Actor.mailboxSize(extraction),
             outcomes: yield* Actor.mailboxSize(writing)
