@@ -3,13 +3,16 @@
  *
  * One interface, two Layers: `layerLocal` runs `@trawl/extract` on the
  * calling fiber (tests, the `extract` command, small runs); the worker Layer
- * runs it in `worker_threads`, so HTML parsing never blocks the event loop.
+ * runs it in `worker_threads`, so HTML parsing never blocks the event loop —
+ * nor does decompression: a page may come as received (`decode`), and is
+ * then decompressed and its charset chosen where it is extracted.
  * The pipeline depends only on the `Extractor` service, so switching is a
  * change of Layer.
  *
  * @since 0.1.0
  */
 import { Extract, type ExtractError, type Product, type Rules } from "@trawl/extract"
+import { Decode, FetchError } from "@trawl/fetch"
 import { WorkerPool } from "@trawl/worker"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -18,7 +21,22 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
-import { ExtractPage, Protocol } from "./extraction/protocol.ts"
+import { type DecodeFailed, ExtractPage, Protocol } from "./extraction/protocol.ts"
+
+/**
+ * How to decode a page body sent as received (`fetchPage(…, { decodeBody: false })`):
+ * `Decode.Input` without the URL and the body.
+ *
+ * @since 0.3.0
+ */
+export interface Encoded {
+  /** `Page.contentEncoding`. */
+  readonly contentEncoding?: string | undefined
+  /** The response's `Content-Type` (the charset hint; else the body's BOM or `<meta>`). */
+  readonly contentType?: string | undefined
+  /** The fetcher's `maxDecompressedBytes`: past it, `DecompressionBomb`. */
+  readonly maxDecompressedBytes: number
+}
 
 /**
  * What an extraction needs: the page bytes as fetched, with their charset and
@@ -30,7 +48,16 @@ export interface ExtractRequest {
   readonly url: string
   /** The page bytes. The worker extractor transfers them to a worker: they are gone from the caller's view. */
   readonly body: Uint8Array
+  /** The body's charset (`""`: sniffed by the extraction); ignored when `decode` is given. */
   readonly charset: string
+  /**
+   * The body is as received (still compressed, charset not chosen): it is
+   * decoded first (`Decode.decode`) — in the worker by `layerWorker`, on the
+   * calling fiber by `layerLocal` — and a body that cannot be decoded fails
+   * with the fetcher's own error (`DecompressionBomb`, `BadContentEncoding`,
+   * `BadCharset`).
+   */
+  readonly decode?: Encoded | undefined
   readonly rules?: Rules.Rules | undefined
   /**
    * `body.buffer` holds nothing else in use, so the worker extractor transfers
@@ -47,7 +74,9 @@ export interface ExtractRequest {
  * @since 0.1.0
  */
 export interface Service {
-  readonly extract: (request: ExtractRequest) => Effect.Effect<Product.Product, ExtractError.ExtractError | ExtractorUnavailable>
+  readonly extract: (
+    request: ExtractRequest
+  ) => Effect.Effect<Product.Product, ExtractError.ExtractError | ExtractorUnavailable | Decode.DecodeError>
   /** Busy fraction of the extraction workers (0–1), when workers are used. */
   readonly utilization: Effect.Effect<number | undefined>
 }
@@ -90,10 +119,20 @@ export class Extractor extends Context.Service<Extractor, Service>()("@trawl/scr
  */
 export const layerLocal: Layer.Layer<Extractor> = Layer.succeed(Extractor, {
   extract: (request) =>
-    Extract.extractProduct(request.body, {
-      url: request.url,
-      ...(request.charset === "" ? {} : { charset: request.charset }),
-      ...(request.rules === undefined ? {} : { rules: request.rules })
+    Effect.suspend((): Effect.Effect<Product.Product, ExtractError.ExtractError | Decode.DecodeError> => {
+      let body = request.body
+      let charset = request.charset
+      if (request.decode !== undefined) {
+        const decoded = Decode.decode({ url: request.url, body, ...request.decode })
+        if (Decode.isDecodeError(decoded)) return Effect.fail(decoded)
+        body = decoded.body
+        charset = decoded.charset
+      }
+      return Extract.extractProduct(body, {
+        url: request.url,
+        ...(charset === "" ? {} : { charset }),
+        ...(request.rules === undefined ? {} : { rules: request.rules })
+      })
     }),
   utilization: Effect.succeed(undefined)
 })
@@ -135,6 +174,11 @@ export interface WorkerOptions {
    */
   readonly youngHeapMb?: number | undefined
   /**
+   * Pages sent ahead to each worker (`WorkerPool` `prefetch`): refills go out
+   * several pages to one message. Default 4.
+   */
+  readonly prefetch?: number | undefined
+  /**
    * The handler module (default: trawl's own). Tests and tools may wrap it,
    * e.g. to inject faults; it must default-export a `WorkerHandler` for
    * `Extractor.Protocol`.
@@ -149,9 +193,23 @@ export interface WorkerOptions {
  */
 export { ExtractPage, Protocol } from "./extraction/protocol.ts"
 
+/** A decoding failure from a worker as the fetcher's own error (same tag, fields and message). */
+const fromWire = (error: DecodeFailed): Decode.DecodeError => {
+  switch (error._tag) {
+    case "DecompressionBomb":
+      return new FetchError.DecompressionBomb({ url: error.url, encoding: error.encoding, limit: error.limit })
+    case "BadContentEncoding":
+      return new FetchError.BadContentEncoding({ url: error.url, encoding: error.encoding, reason: error.reason })
+    case "BadCharset":
+      return new FetchError.BadCharset({ url: error.url, charset: error.charset })
+  }
+}
+
 /**
  * Extracts in a pool of worker threads (`@trawl/worker`): page bytes are
- * transferred to a worker, only the small `Product` comes back. A worker that
+ * transferred to a worker, only the small `Product` comes back. A page sent
+ * as received (`decode`) is decompressed and its charset chosen there too, so
+ * the event loop never inflates a page. A worker that
  * crashes or gets stuck is replaced; its page fails with
  * `ExtractorUnavailable` and the pipeline records the error.
  *
@@ -171,6 +229,7 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
         handler: options?.handler ?? handlerModule(),
         name: "extract",
         ...(size === undefined ? {} : { minSize: size, maxSize: size }),
+        ...(options?.prefetch === undefined ? {} : { prefetch: options.prefetch }),
         taskDeadline: options?.deadline ?? "10 seconds",
         retry: "never",
         resourceLimits: {
@@ -186,17 +245,34 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
               url: request.url,
               body: ownBuffer(request),
               charset: request.charset,
-              ...(request.rules === undefined ? {} : { rules: request.rules })
+              ...(request.rules === undefined ? {} : { rules: request.rules }),
+              ...(request.decode === undefined ? {} : { decode: encodedOf(request.decode) })
             }),
             { timeout: "60 seconds" }
           ).pipe(
-            Effect.catch((error): Effect.Effect<never, ExtractError.ExtractError | ExtractorUnavailable> =>
-              error._tag === "ExtractError" ? Effect.fail(error as ExtractError.ExtractError) : Effect.fail(new ExtractorUnavailable({ reason: `${error._tag}: ${error.message}` }))
-            )
+            Effect.catch((error): Effect.Effect<never, ExtractError.ExtractError | ExtractorUnavailable | Decode.DecodeError> => {
+              switch (error._tag) {
+                case "ExtractError":
+                  return Effect.fail(error as ExtractError.ExtractError)
+                case "DecompressionBomb":
+                case "BadContentEncoding":
+                case "BadCharset":
+                  return Effect.fail(fromWire(error))
+                default:
+                  return Effect.fail(new ExtractorUnavailable({ reason: `${error._tag}: ${error.message}` }))
+              }
+            })
           ),
         utilization: Effect.map(WorkerPool.stats(pool), (stats) => utilizationOf(stats))
       } satisfies Service
     })
   )
+
+/** `Encoded` without its undefined fields (the protocol's optional fields are exact). */
+const encodedOf = (encoded: Encoded) => ({
+  maxDecompressedBytes: encoded.maxDecompressedBytes,
+  ...(encoded.contentEncoding === undefined ? {} : { contentEncoding: encoded.contentEncoding }),
+  ...(encoded.contentType === undefined ? {} : { contentType: encoded.contentType })
+})
 
 const utilizationOf = (stats: WorkerPool.Stats): number => stats.threads === 0 ? 0 : stats.busy / stats.threads

@@ -20,7 +20,9 @@
  * the one before it, up to the scheduler, which reports the delay as
  * schedule lag; memory never grows with the backlog. The fetch stage only
  * waits on the network; extraction runs through the `Extractor` service
- * (worker threads in production). A 304 skips extraction and is recorded as
+ * (worker threads in production), which also decompresses each page and
+ * chooses its charset (pages are fetched as received, `decodeBody: false`):
+ * the event loop never inflates a page. A 304 skips extraction and is recorded as
  * unchanged. The store writer retries transient store errors (a lock held by
  * another process, a Postgres restart) with capped backoff for up to the
  * outage budget, holding its batch: nothing is lost and nothing is written
@@ -30,7 +32,7 @@
  */
 import { Actor, type ActorError, Behavior, Supervisor } from "@trawl/actor"
 import type { ExtractError, Product, Rules } from "@trawl/extract"
-import { type FetchError, Fetcher, Page, Reservation } from "@trawl/fetch"
+import { type Decode, type FetchError, Fetcher, Page, Reservation } from "@trawl/fetch"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -196,6 +198,10 @@ interface Fetched {
   readonly error?: FetchError.FetchError | undefined
 }
 
+/** A body that could not be decoded (in the extractor): the fetcher's own errors for it. */
+const isDecodeError = (error: { readonly _tag: string }): error is Decode.DecodeError =>
+  error._tag === "DecompressionBomb" || error._tag === "BadContentEncoding" || error._tag === "BadCharset"
+
 const errorOf = (error: FetchError.FetchError | ExtractError.ExtractError | Extractor.ExtractorUnavailable) => ({
   tag: "reason" in error && error._tag === "ExtractError" ? `ExtractError.${String(error.reason)}` : error._tag,
   message: error.message
@@ -344,16 +350,34 @@ export const start = <E>(
           return yield* forward(writing, { ...base, notModified: false, error })
         }
         const http = { status: page.status, etag: page.validators.etag, lastModified: page.validators.lastModified }
-        if (!page.notModified && (http.etag !== undefined || http.lastModified !== undefined)) {
-          validators.set(target.id, { etag: http.etag, lastModified: http.lastModified })
-        }
         if (page.notModified) {
           counts.notModified++
           return yield* forward(writing, { ...base, ...http, notModified: true })
         }
-        const extracted = yield* Effect.result(
-          extractor.extract({ url: page.url, body: page.body, ownsBuffer: true, charset: page.charset, rules: target.rules })
-        )
+        // The body is as received (fetched with decodeBody: false): the extractor decodes it, in a
+        // worker, so the event loop never inflates a page.
+        const extracted = yield* Effect.result(extractor.extract({
+          url: page.url,
+          body: page.body,
+          ownsBuffer: true,
+          charset: page.charset,
+          rules: target.rules,
+          decode: {
+            contentEncoding: page.contentEncoding,
+            contentType: page.headers["content-type"],
+            maxDecompressedBytes: fetcher.options.maxDecompressedBytes
+          }
+        }))
+        if (extracted._tag === "Failure" && isDecodeError(extracted.failure)) {
+          // What the fetch failed with when it decoded the body itself, and recorded the same way: no
+          // status, and the validators of a page that could not be read are not kept.
+          const error = errorOf(extracted.failure)
+          countError(error.tag)
+          return yield* forward(writing, { ...base, notModified: false, error })
+        }
+        if (http.etag !== undefined || http.lastModified !== undefined) {
+          validators.set(target.id, { etag: http.etag, lastModified: http.lastModified })
+        }
         if (extracted._tag === "Success") {
           counts.extracted++
           yield* forward(writing, { ...base, ...http, notModified: false, product: extracted.success })
@@ -394,7 +418,8 @@ export const start = <E>(
             }
             : {})
         })
-        const result = yield* Effect.result(fetcher.fetchPage(request, { reservation })).pipe(
+        // the body as received: decompression and charset are the extraction worker's
+        const result = yield* Effect.result(fetcher.fetchPage(request, { reservation, decodeBody: false })).pipe(
           Effect.ensuring(Effect.sync(() => counts.inFlight--))
         )
         // the host may start another now (a redelivered job has no host actor waiting on it: harmless)

@@ -5,9 +5,10 @@
  * @internal
  */
 import { Extract } from "@trawl/extract"
+import * as Decode from "@trawl/fetch/Decode"
 import { WorkerHandler } from "@trawl/worker"
 import * as Effect from "effect/Effect"
-import { Protocol } from "./protocol.ts"
+import { type ExtractPage, Protocol, toWire } from "./protocol.ts"
 
 /**
  * Frees a page's bytes as soon as its extraction is over (the product holds
@@ -23,13 +24,30 @@ const release = (body: Uint8Array): void => {
   if (buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength > 0) buffer.transfer(0)
 }
 
+const extract = (request: ExtractPage, body: Uint8Array, charset: string) =>
+  Extract.extractProduct(body, {
+    url: request.url,
+    ...(charset === "" ? {} : { charset }),
+    ...(request.rules === undefined ? {} : { rules: request.rules })
+  }).pipe(Effect.ensuring(Effect.sync(() => release(body))))
+
+/**
+ * A page sent as received is decoded here first (decompressed within its cap,
+ * its charset chosen: `@trawl/fetch/Decode`, which loads no HTTP client), so
+ * the scraper's main thread never inflates a page. The compressed bytes are
+ * freed as soon as they are inflated.
+ */
 const handler: WorkerHandler.WorkerHandler<typeof Protocol> = WorkerHandler.make(Protocol, {
-  ExtractPage: (request) =>
-    Extract.extractProduct(request.body, {
-      url: request.url,
-      ...(request.charset === "" ? {} : { charset: request.charset }),
-      ...(request.rules === undefined ? {} : { rules: request.rules })
-    }).pipe(Effect.ensuring(Effect.sync(() => release(request.body))))
+  ExtractPage: (request) => {
+    if (request.decode === undefined) return extract(request, request.body, request.charset)
+    const decoded = Decode.decode({ url: request.url, body: request.body, ...request.decode })
+    if (Decode.isDecodeError(decoded)) {
+      release(request.body)
+      return Effect.fail(toWire(decoded))
+    }
+    if (decoded.body !== request.body) release(request.body)
+    return extract(request, decoded.body, decoded.charset)
+  }
 })
 
 export default handler
