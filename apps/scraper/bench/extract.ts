@@ -7,16 +7,26 @@
  * the end-to-end bench is bound by on 2 shared cores — and, for reference, the
  * same pages extracted in-process (`Extractor.layerLocal`) on one thread.
  *
+ * Then where a compressed page is decoded (decompression with the cap and
+ * charset sniffing, `Decode`): on the main thread before the page is posted
+ * (`decoded-on-main`, what the pipeline did while the fetcher decoded every
+ * page) or in the worker (`raw-<encoding>-in-worker`: the compressed bytes are
+ * posted, what the pipeline does now) — main-thread CPU per 1,000 pages, for
+ * the gzip and br bodies sim-web serves; and whether posting several pages per
+ * message lowers it (the pool's `prefetch`: refills go out as one message for
+ * up to `prefetch` pages; 1 is one page per message).
+ *
  *   npm run bench:extract -w @trawl/scraper
  *
  * Environment: BENCH_SHOPS (default 400; 5 products each), BENCH_ROUNDS (5),
  * BENCH_WORKERS (2), BENCH_INFLIGHT (64 pages asked at once), BENCH_YOUNG_MB
  * (the workers' young generation), BENCH_HANDLER (another handler module,
- * relative to the working directory, e.g. one that skips a step).
+ * relative to the working directory, e.g. one that skips a step),
+ * BENCH_CASES (`all`, or `decode` for only the decoding and batching cases).
  * One JSON line per case; figures are medians of the rounds.
  */
 import { SimWeb } from "@trawl/harness"
-import { Charset } from "@trawl/fetch"
+import { Charset, Decode } from "@trawl/fetch"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import { loadavg } from "node:os"
@@ -35,7 +45,14 @@ interface FetchedPage {
   readonly url: string
   readonly body: Uint8Array
   readonly charset: string
+  readonly contentType: string | undefined
+  /** The same page as sim-web sends it compressed. */
+  readonly gzip: Uint8Array
+  readonly br: Uint8Array
 }
+
+const cases = process.env["BENCH_CASES"] ?? "all"
+const maxDecompressedBytes = 32 * 1024 * 1024
 
 const emit = (line: Record<string, unknown>) =>
   console.log(JSON.stringify({ bench: "scraper-extract", ...line, loadavg1m: Math.round(loadavg()[0]! * 100) / 100 }))
@@ -55,16 +72,28 @@ const fetchPages = Effect.gen(function*() {
   return yield* Effect.promise(async () => {
     const pages: Array<FetchedPage> = []
     let next = 0
+    const get = async (url: URL, encoding: string | undefined) => {
+      const response = await agent.request({
+        origin: url.origin,
+        path: url.pathname,
+        method: "GET",
+        ...(encoding === undefined ? {} : { headers: { "accept-encoding": encoding } })
+      })
+      const body = new Uint8Array(await response.body.arrayBuffer())
+      if (response.statusCode !== 200) throw new Error(`status ${response.statusCode} for ${url.href}`)
+      if (response.headers["content-encoding"] !== encoding) throw new Error(`not ${encoding}: ${url.href}`)
+      const contentType = response.headers["content-type"]
+      return { body, contentType: typeof contentType === "string" ? contentType : undefined }
+    }
     const loop = async () => {
       while (next < urls.length) {
         const url = new URL(urls[next++]!)
-        const response = await agent.request({ origin: url.origin, path: url.pathname, method: "GET" })
-        const body = new Uint8Array(await response.body.arrayBuffer())
-        if (response.statusCode !== 200) throw new Error(`status ${response.statusCode} for ${url.href}`)
-        const contentType = response.headers["content-type"]
-        const sniffed = Charset.sniff(typeof contentType === "string" ? contentType : undefined, body)
+        const { body, contentType } = await get(url, undefined)
+        const sniffed = Charset.sniff(contentType, body)
         if (sniffed._tag !== "Known") throw new Error(`unknown charset ${sniffed.label} for ${url.href}`)
-        pages.push({ url: url.href, body, charset: sniffed.charset })
+        const gzip = (await get(url, "gzip")).body
+        const br = (await get(url, "br")).body
+        pages.push({ url: url.href, body, charset: sniffed.charset, contentType, gzip, br })
       }
     }
     await Promise.all(Array.from({ length: 32 }, loop))
@@ -83,7 +112,7 @@ interface Round {
 const extractAll = (pages: ReadonlyArray<FetchedPage>) =>
   Effect.gen(function*() {
     const extractor = yield* Extractor.Extractor
-    const copies = pages.map((page) => ({ ...page, body: page.body.slice() }))
+    const copies = pages.map((page) => ({ url: page.url, charset: page.charset, body: page.body.slice() }))
     const cpu = process.cpuUsage()
     const main = process.threadCpuUsage()
     const started = performance.now()
@@ -100,8 +129,120 @@ const extractAll = (pages: ReadonlyArray<FetchedPage>) =>
     return { seconds, mainCpu, otherCpu: (all.user + all.system) / 1e6 - mainCpu } satisfies Round
   })
 
+type Where = "decoded-on-main" | "raw-in-worker"
+
+/**
+ * Extracts every page once from its `encoding` bytes, `inflight` at a time: decoded on this
+ * thread first (`decoded-on-main`, as the fetcher did), or posted as received with what the
+ * worker needs to decode it (`raw-in-worker`). The decoding is inside the measured window.
+ */
+const extractEncoded = (pages: ReadonlyArray<FetchedPage>, encoding: "gzip" | "br", where: Where, atOnce: number) =>
+  Effect.gen(function*() {
+    const extractor = yield* Extractor.Extractor
+    const copies = pages.map((page) => ({ url: page.url, contentType: page.contentType, body: page[encoding].slice() }))
+    const cpu = process.cpuUsage()
+    const main = process.threadCpuUsage()
+    const started = performance.now()
+    let priced = 0
+    yield* Effect.forEach(copies, (page) =>
+      Effect.suspend(() => {
+        if (where === "raw-in-worker") {
+          return extractor.extract({
+            url: page.url,
+            body: page.body,
+            ownsBuffer: true,
+            charset: "",
+            decode: { contentEncoding: encoding, contentType: page.contentType, maxDecompressedBytes }
+          })
+        }
+        const decoded = Decode.decode({
+          url: page.url,
+          body: page.body,
+          contentEncoding: encoding,
+          contentType: page.contentType,
+          maxDecompressedBytes
+        })
+        if (Decode.isDecodeError(decoded)) return Effect.die(decoded)
+        return extractor.extract({ url: page.url, body: decoded.body, ownsBuffer: true, charset: decoded.charset })
+      }).pipe(Effect.map((product) => {
+        if (product.price !== undefined) priced++
+      })), { concurrency: atOnce, discard: true })
+    const seconds = (performance.now() - started) / 1000
+    const all = process.cpuUsage(cpu)
+    const mainUsed = process.threadCpuUsage(main)
+    if (priced !== pages.length) throw new Error(`priced ${priced} of ${pages.length} pages`)
+    const mainCpu = (mainUsed.user + mainUsed.system) / 1e6
+    return { seconds, mainCpu, otherCpu: (all.user + all.system) / 1e6 - mainCpu } satisfies Round
+  })
+
+/** Warm-up, then `rounds` rounds, on a pool of its own (`prefetch`), `atOnce` pages asked at once. */
+const measureEncoded = (
+  pages: ReadonlyArray<FetchedPage>,
+  encoding: "gzip" | "br",
+  where: Where,
+  atOnce: number,
+  prefetch?: number
+) =>
+  Effect.gen(function*() {
+    yield* extractEncoded(pages, encoding, where, atOnce)
+    const results: Array<Round> = []
+    for (let i = 0; i < rounds; i++) results.push(yield* extractEncoded(pages, encoding, where, atOnce))
+    return results
+  }).pipe(Effect.provide(Extractor.layerWorker({
+    workers,
+    ...(prefetch === undefined ? {} : { prefetch }),
+    ...(young === undefined ? {} : { youngHeapMb: young })
+  })))
+
+const decodingCases = (pages: ReadonlyArray<FetchedPage>) =>
+  Effect.gen(function*() {
+    const per1000 = (seconds: number) => round3((seconds / pages.length) * 1000)
+    const mainOf = (results: ReadonlyArray<Round>) => per1000(median(results.map((r) => r.mainCpu)))
+    const otherOf = (results: ReadonlyArray<Round>) => per1000(median(results.map((r) => r.otherCpu)))
+    const rateOf = (results: ReadonlyArray<Round>) => Math.round(median(results.map((r) => pages.length / r.seconds)))
+    for (const encoding of ["gzip", "br"] as const) {
+      const bytes = pages.reduce((sum, page) => sum + page[encoding].byteLength, 0)
+      const onMain = yield* measureEncoded(pages, encoding, "decoded-on-main", inflight)
+      const inWorker = yield* measureEncoded(pages, encoding, "raw-in-worker", inflight)
+      emit({
+        case: `main-thread CPU per 1,000 ${encoding} pages: raw-${encoding}-in-worker vs decoded-on-main (baseline)`,
+        value: mainOf(inWorker),
+        unit: "cpu-s/1000 pages",
+        baseline: mainOf(onMain),
+        ratio: round3(mainOf(inWorker) / mainOf(onMain)),
+        workerThreads: { inWorker: otherOf(inWorker), onMain: otherOf(onMain) },
+        pagesPerSecond: { inWorker: rateOf(inWorker), onMain: rateOf(onMain) },
+        avgWireKB: Math.round(bytes / pages.length / 1024),
+        workers,
+        inflight,
+        rounds
+      })
+    }
+    // Several pages per message: a refill carries up to prefetch/2 pages (up to prefetch once the
+    // queue backs up) in one postMessage; prefetch 1 sends one page per message. Asked 16 at once,
+    // as the monitor's extraction stage does (`extractFibers`), and `inflight` at once.
+    for (const atOnce of [...new Set([16, inflight])]) {
+      const single = yield* measureEncoded(pages, "gzip", "raw-in-worker", atOnce, 1)
+      for (const prefetch of [4, 8]) {
+        const batched = yield* measureEncoded(pages, "gzip", "raw-in-worker", atOnce, prefetch)
+        emit({
+          case: `main-thread CPU per 1,000 raw gzip pages, ${atOnce} asked at once: prefetch ${prefetch} (several pages per postMessage) vs prefetch 1 (baseline, one per message)`,
+          value: mainOf(batched),
+          unit: "cpu-s/1000 pages",
+          baseline: mainOf(single),
+          ratio: round3(mainOf(batched) / mainOf(single)),
+          workerThreads: { batched: otherOf(batched), single: otherOf(single) },
+          pagesPerSecond: { batched: rateOf(batched), single: rateOf(single) },
+          workers,
+          rounds
+        })
+      }
+    }
+  })
+
 const program = Effect.gen(function*() {
   const pages = yield* fetchPages
+  if (cases === "decode") return yield* decodingCases(pages)
   const bytes = pages.reduce((sum, page) => sum + page.body.byteLength, 0)
   const charsets = new Map<string, number>()
   for (const page of pages) charsets.set(page.charset, (charsets.get(page.charset) ?? 0) + 1)
@@ -139,6 +280,7 @@ const program = Effect.gen(function*() {
     mainThread: per1000(median(local.map((r) => r.mainCpu))),
     rounds
   })
+  yield* decodingCases(pages)
 }).pipe(Effect.scoped, Effect.provideService(Logger.LogToStderr, true))
 
 await Effect.runPromise(program)
