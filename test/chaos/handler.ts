@@ -1,6 +1,6 @@
 /**
  * A fault-injecting extraction handler for chaos runs: the real extraction
- * (`Extract.extractProduct`, as trawl's own handler does), except that on the
+ * (`Extractor.extractPage`, trawl's own handler's: decode, extract), except that on the
  * pages named in `TRAWL_CHAOS_KILL_URLS` (comma-separated) the worker thread
  * ends itself with `process.exit(1)` — in a worker thread that ends the
  * thread, not the process. Each page kills once per run (a marker file next
@@ -16,7 +16,6 @@
  *
  * @since 0.1.0
  */
-import { Extract } from "@trawl/extract"
 import { Extractor } from "@trawl/scraper"
 import { WorkerHandler } from "@trawl/worker"
 import { createHash } from "node:crypto"
@@ -50,11 +49,8 @@ const handler: WorkerHandler.WorkerHandler<typeof Extractor.Protocol> = WorkerHa
       process.exit(1)
     }
     note("start", request.url)
-    return Extract.extractProduct(request.body, {
-      url: request.url,
-      ...(request.charset === "" ? {} : { charset: request.charset }),
-      ...(request.rules === undefined ? {} : { rules: request.rules })
-    })
+    // trawl's own: pages come compressed, as received, and are decoded before extraction
+    return Extractor.extractPage(request)
   }
 })
 

@@ -193,6 +193,15 @@ export interface WorkerOptions {
  */
 export { ExtractPage, Protocol } from "./extraction/protocol.ts"
 
+/**
+ * What trawl's handler does with one `ExtractPage` (decode a page sent as
+ * received, then extract, freeing the page's bytes), for custom handler modules
+ * that wrap it — e.g. to inject faults — instead of extracting themselves.
+ *
+ * @since 0.3.0
+ */
+export { extractPage } from "./extraction/handler.ts"
+
 /** A decoding failure from a worker as the fetcher's own error (same tag, fields and message). */
 const fromWire = (error: DecodeFailed): Decode.DecodeError => {
   switch (error._tag) {

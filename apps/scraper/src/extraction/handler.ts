@@ -4,11 +4,11 @@
  *
  * @internal
  */
-import { Extract } from "@trawl/extract"
+import { Extract, type ExtractError, type Product } from "@trawl/extract"
 import * as Decode from "@trawl/fetch/Decode"
 import { WorkerHandler } from "@trawl/worker"
 import * as Effect from "effect/Effect"
-import { type ExtractPage, Protocol, toWire } from "./protocol.ts"
+import { type DecodeFailed, type ExtractPage, Protocol, toWire } from "./protocol.ts"
 
 /**
  * Frees a page's bytes as soon as its extraction is over (the product holds
@@ -32,22 +32,24 @@ const extract = (request: ExtractPage, body: Uint8Array, charset: string) =>
   }).pipe(Effect.ensuring(Effect.sync(() => release(body))))
 
 /**
- * A page sent as received is decoded here first (decompressed within its cap,
- * its charset chosen: `@trawl/fetch/Decode`, which loads no HTTP client), so
- * the scraper's main thread never inflates a page. The compressed bytes are
- * freed as soon as they are inflated.
+ * The handler's procedure: a page sent as received is decoded first
+ * (decompressed within its cap, its charset chosen: `@trawl/fetch/Decode`,
+ * which loads no HTTP client), so the scraper's main thread never inflates a
+ * page; then the product is extracted. The page's bytes (compressed and
+ * inflated) are freed as soon as they are used. Custom handler modules (fault
+ * injection) wrap this.
  */
-const handler: WorkerHandler.WorkerHandler<typeof Protocol> = WorkerHandler.make(Protocol, {
-  ExtractPage: (request) => {
-    if (request.decode === undefined) return extract(request, request.body, request.charset)
-    const decoded = Decode.decode({ url: request.url, body: request.body, ...request.decode })
-    if (Decode.isDecodeError(decoded)) {
-      release(request.body)
-      return Effect.fail(toWire(decoded))
-    }
-    if (decoded.body !== request.body) release(request.body)
-    return extract(request, decoded.body, decoded.charset)
+export const extractPage = (request: ExtractPage): Effect.Effect<Product.Product, ExtractError.ExtractError | DecodeFailed> => {
+  if (request.decode === undefined) return extract(request, request.body, request.charset)
+  const decoded = Decode.decode({ url: request.url, body: request.body, ...request.decode })
+  if (Decode.isDecodeError(decoded)) {
+    release(request.body)
+    return Effect.fail(toWire(decoded))
   }
-})
+  if (decoded.body !== request.body) release(request.body)
+  return extract(request, decoded.body, decoded.charset)
+}
+
+const handler: WorkerHandler.WorkerHandler<typeof Protocol> = WorkerHandler.make(Protocol, { ExtractPage: extractPage })
 
 export default handler
