@@ -9,7 +9,8 @@
  *   `recordObservations` of 1,000-observation batches (1,000 targets, one
  *   observation in ten moves a price and raises an alert);
  * - the client's start-up: opening an existing, migrated database (the worker
- *   thread's start included), median of 20.
+ *   thread's start included), median of 20; the worker from `.ts` sources
+ *   (type stripping) and, when the package is built, from `dist/`.
  *
  * Each case runs `rounds` times (default 3) on a fresh database, `batches`
  * (default 40) measured batches each; the median round is reported.
@@ -21,6 +22,7 @@ import * as References from "effect/References"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
@@ -96,13 +98,24 @@ const record = (filename: string, thread: Case) =>
 
 const median = (values: Array<number>) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
-const startUp = (filename: string, thread: "main" | "worker") =>
+/** The built client (`npm run build`), whose worker loads `dist/internal/sqliteWorker.js`: no type stripping. */
+const built = new URL("../dist/SqliteWorkerClient.js", import.meta.url)
+
+const startUp = (filename: string, thread: "main" | "worker" | "worker from dist") =>
   Effect.gen(function*() {
     const times: Array<number> = []
     for (let i = 0; i < 21; i++) {
       const start = performance.now()
       yield* Effect.scoped(
-        Effect.flatMap(clientOf(filename, thread), (sql) => sql`SELECT count(*) FROM targets`)
+        Effect.flatMap(
+          thread === "worker from dist"
+            ? Effect.flatMap(
+              Effect.promise(() => import(built.href) as Promise<typeof SqliteWorkerClient>),
+              (module) => module.make({ filename })
+            )
+            : clientOf(filename, thread),
+          (sql) => sql`SELECT count(*) FROM targets`
+        )
       ).pipe(Effect.provide(Reactivity.layer))
       if (i > 0) times.push(performance.now() - start)
     }
@@ -126,13 +139,13 @@ const program = Effect.gen(function*() {
       }
     }
     const start = { main: yield* startUp(path.join(dir, "0-0.db"), "main"), worker: yield* startUp(path.join(dir, "0-0.db"), "worker") }
-    const line = (thread: Case, value: number, baseline: number, what: string, unit: string) =>
+    const line = (thread: Case, value: number, baseline: number, what: string, unit: string, baselineWhat = what) =>
       emit({
         bench: "store-thread",
         case: `sqlite ${thread}, ${what}`,
         value: Number(value.toFixed(2)),
         unit,
-        baseline: `sqlite main, ${what}`,
+        baseline: `sqlite main, ${baselineWhat}`,
         ratio: Number((value / baseline).toFixed(2)),
         baselineValue: Number(baseline.toFixed(2))
       })
@@ -141,7 +154,12 @@ const program = Effect.gen(function*() {
       line(thread, results[thread].cpuMillis, results.main.cpuMillis, `main-thread CPU, ${what}`, "ms per 1000 observations")
       line(thread, results[thread].wallMillis, results.main.wallMillis, `wall time, ${what}`, "ms per 1000 observations")
     }
-    line("worker", start.worker, start.main, "open an existing database (client start-up), median of 20", "ms")
+    const opening = "open an existing database (client start-up), median of 20"
+    line("worker", start.worker, start.main, "open an existing database (client start-up, worker from .ts sources), median of 20", "ms", opening)
+    if (fs.existsSync(fileURLToPath(built))) {
+      const fromDist = yield* startUp(path.join(dir, "0-0.db"), "worker from dist")
+      line("worker", fromDist, start.main, "open an existing database (client start-up, worker from dist/), median of 20", "ms", opening)
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -6,7 +6,9 @@
  *
  * Effect 4.1 ships the pieces a SQLite driver needs (`SqlClient.make`,
  * `SqlClient.makeSqliteAcquirers`, `Statement.makeCompilerSqlite`) but no
- * driver over `node:sqlite`; this module is that driver.
+ * driver over `node:sqlite`; this module is that driver. It runs on the
+ * calling thread; `SqliteWorkerClient` runs the same connection in a worker
+ * thread (the store's default).
  *
  * @since 0.1.0
  */

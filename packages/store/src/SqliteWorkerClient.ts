@@ -30,12 +30,19 @@ import * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlConnection from "effect/sql/SqlConnection"
 import * as SqlError from "effect/sql/SqlError"
 import * as fs from "node:fs"
-import type { SQLInputValue } from "node:sqlite"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { layerOf, makeClient, openOptions, toSqlError } from "./internal/sqlite.ts"
 import { type OpenOptions, toInputs } from "./internal/sqliteConnection.ts"
-import { type Chunk, fromWire, Op, type Ready, type Reply, type Request } from "./internal/sqliteWorkerProtocol.ts"
+import {
+  type Chunk,
+  fromWire,
+  Op,
+  type Ready,
+  type Reply,
+  type Request,
+  type StatementOp
+} from "./internal/sqliteWorkerProtocol.ts"
 import { workerOf } from "./internal/testing.ts"
 import type { SqliteClientConfig } from "./SqliteClient.ts"
 
@@ -95,6 +102,9 @@ const connectionError = (message: string, code: string, operation: string) =>
       cause: Object.assign(new Error(message), { code })
     })
   })
+
+/** Requests sent to a worker and not yet answered, at most. */
+const maxInFlight = 256
 
 /** A request waiting for its reply; `operation` names it in errors. */
 interface Pending {
@@ -175,10 +185,26 @@ class Thread implements SqlConnection.Connection {
     return connectionError(this.exited!.message, this.exited!.code, operation)
   }
 
-  /** Sends `request` and waits for its reply. */
+  /**
+   * Sends `request` and waits for its reply. The semaphore keeps one request
+   * in flight; a caller interrupted while waiting lets its permit go before
+   * the worker has answered, so the queue is bounded here too.
+   */
   request<A>(request: Request, operation: string): Effect.Effect<A, SqlError.SqlError> {
     return Effect.callback<A, SqlError.SqlError>((resume) => {
       if (this.exited !== undefined) return resume(Effect.fail(this.error(operation)))
+      if (this.pending.length >= maxInFlight) {
+        return resume(Effect.fail(
+          new SqlError.SqlError({
+            reason: new SqlError.UnknownError({
+              message:
+                `the SQLite worker has ${maxInFlight} statements in flight (their callers were interrupted while it was busy); this one is refused`,
+              operation,
+              cause: undefined
+            })
+          })
+        ))
+      }
       try {
         this.worker.postMessage(request)
       } catch (cause) {
@@ -189,8 +215,8 @@ class Thread implements SqlConnection.Connection {
   }
 
   /** A statement: SQL text, parameters bound on this thread, one round trip. */
-  statement(op: typeof Op.execute | typeof Op.raw | typeof Op.values | typeof Op.valuesUnprepared | typeof Op.unprepared, operation: string, sql: string, params: ReadonlyArray<unknown>) {
-    return this.request<any>([op, sql, toInputs(params) as ReadonlyArray<SQLInputValue>], operation)
+  statement(op: StatementOp, operation: string, sql: string, params: ReadonlyArray<unknown>) {
+    return this.request<any>([op, sql, toInputs(params)], operation)
   }
 
   readonly execute: SqlConnection.Connection["execute"] = (sql, params, transformRows) => {
@@ -307,7 +333,11 @@ export const make = (
     const onExit = (thread: Thread, code: number) => {
       if (thread.closing) return
       Effect.runForkWith(context)(
-        Effect.logWarning("the SQLite worker exited; a fresh one takes over at the next statement").pipe(
+        Effect.logWarning(
+          options.filename === ":memory:"
+            ? "the SQLite worker exited; its :memory: database is gone, and the client fails from now on"
+            : "the SQLite worker exited; a fresh one takes over at the next statement"
+        ).pipe(
           Effect.annotateLogs({
             database: options.filename,
             exitCode: code,

@@ -3,40 +3,25 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import type * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
-import * as fs from "node:fs"
+import type * as SqlError from "effect/sql/SqlError"
 import { DatabaseSync } from "node:sqlite"
-import * as os from "node:os"
-import * as path from "node:path"
 import * as SqliteClient from "../src/SqliteClient.ts"
 import * as SqliteWorkerClient from "../src/SqliteWorkerClient.ts"
-
-const tempFile = Effect.acquireRelease(
-  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "trawl-sqlite-"))),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-).pipe(Effect.map((dir) => path.join(dir, "test.db")))
+import { runner, tempFile, total } from "./support/clients.ts"
 
 /** Both SQLite clients pass these tests: on the calling thread, and with the connection in a worker. */
-const clients = [
+const clients: ReadonlyArray<{
+  readonly name: string
+  readonly layer: (config: SqliteClient.SqliteClientConfig) => Layer.Layer<SqlClient.SqlClient, SqlError.SqlError>
+}> = [
   { name: "SqliteClient", layer: SqliteClient.layer },
   { name: "SqliteWorkerClient", layer: SqliteWorkerClient.layer }
-] as const
+]
 
 for (const client of clients) describe(client.name, () => {
-  const withClient = <A, E>(
-    f: (sql: SqlClient.SqlClient, filename: string) => Effect.Effect<A, E, SqlClient.SqlClient>,
-    config: Partial<SqliteClient.SqliteClientConfig> = {}
-  ) =>
-    Effect.scoped(Effect.gen(function*() {
-      const filename = yield* tempFile
-      return yield* Effect.provide(
-        Effect.flatMap(SqlClient.SqlClient, (sql) => f(sql, filename)),
-        client.layer({ filename, ...config })
-      )
-    }))
-
-  const total = (sql: SqlClient.SqlClient) =>
-    Effect.map(sql<{ n: number }>`SELECT count(*) AS n FROM t`, (rows) => rows[0]!.n)
+  const withClient = runner(SqlClient.SqlClient, client.layer)
 
   it.live("opens a file in WAL mode and round-trips values", () =>
     withClient((sql) =>
@@ -57,6 +42,36 @@ for (const client of clients) describe(client.name, () => {
         const tooBig = yield* Effect.flip(sql`SELECT big FROM t WHERE id = 1`)
         assert.match(tooBig.message, /too large/)
       })))
+
+  it.live("raw, unprepared and valuesUnprepared statements", () =>
+    withClient((sql) =>
+      Effect.gen(function*() {
+        yield* sql`CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)`
+        const raw = (yield* sql`INSERT INTO t (n) VALUES (${7})`.raw) as { changes: number; lastInsertRowid: number }
+        assert.deepStrictEqual([raw.changes, raw.lastInsertRowid], [1, 1])
+        const rawRows = yield* sql`SELECT n FROM t`.raw
+        assert.deepStrictEqual(rawRows, [{ n: 7 }])
+        assert.deepStrictEqual(yield* sql`SELECT id, n FROM t WHERE n = ${7}`.unprepared, [{ id: 1, n: 7 }])
+        assert.deepStrictEqual(yield* sql`SELECT id, n FROM t WHERE n = ${7}`.valuesUnprepared, [[1, 7]])
+      })))
+
+  it.live("opens read-only: reads work, writes fail, transactions begin without taking the write lock", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const filename = yield* tempFile
+      yield* withClient((sql) => Effect.andThen(sql`CREATE TABLE t (n INTEGER)`, sql`INSERT INTO t VALUES (1)`), { filename })
+      yield* withClient((sql) =>
+        Effect.gen(function*() {
+          assert.strictEqual(yield* total(sql), 1)
+          const write = yield* Effect.flip(sql`INSERT INTO t VALUES (2)`)
+          assert.match(write.message, /readonly/)
+          // another connection holds the write lock: a read-only transaction (plain BEGIN) does not wait for it
+          const other = new DatabaseSync(filename)
+          other.exec("BEGIN IMMEDIATE")
+          assert.strictEqual(yield* sql.withTransaction(total(sql)), 1)
+          other.exec("ROLLBACK")
+          other.close()
+        }), { filename, readonly: true, busyTimeout: "100 millis" })
+    })))
 
   it.live("reads integers beyond 2^53 as bigint when asked", () =>
     withClient((sql) =>

@@ -37,12 +37,16 @@ export const Op = {
   batch: 9
 } as const
 
+/** The kinds of request that run one statement. */
+export type StatementOp =
+  | typeof Op.execute
+  | typeof Op.raw
+  | typeof Op.values
+  | typeof Op.valuesUnprepared
+  | typeof Op.unprepared
+
 export type Request =
-  | readonly [
-    op: typeof Op.execute | typeof Op.raw | typeof Op.values | typeof Op.valuesUnprepared | typeof Op.unprepared,
-    sql: string,
-    params: ReadonlyArray<SQLInputValue>
-  ]
+  | readonly [op: StatementOp, sql: string, params: ReadonlyArray<SQLInputValue>]
   | readonly [op: typeof Op.openCursor, sql: string, params: ReadonlyArray<SQLInputValue>, cursor: number]
   | readonly [op: typeof Op.nextChunk | typeof Op.closeCursor, cursor: number]
   | readonly [op: typeof Op.close]
