@@ -77,7 +77,12 @@ export interface Service {
   readonly extract: (
     request: ExtractRequest
   ) => Effect.Effect<Product.Product, ExtractError.ExtractError | ExtractorUnavailable | Decode.DecodeError>
-  /** Busy fraction of the extraction workers (0–1), when workers are used. */
+  /**
+   * CPU utilisation of the extraction threads (0–1: their event loops' active
+   * time over wall time, per thread) since the previous reading (at least
+   * 200 ms back), when workers are used. Not the slots taken: a thread waiting
+   * for its next page is idle.
+   */
   readonly utilization: Effect.Effect<number | undefined>
 }
 
@@ -234,6 +239,7 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
     Extractor,
     Effect.gen(function*() {
       const size = options?.workers
+      const cpu = new CpuReadings()
       const pool = yield* WorkerPool.make(Protocol, {
         handler: options?.handler ?? handlerModule(),
         name: "extract",
@@ -272,7 +278,7 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
               }
             })
           ),
-        utilization: Effect.map(WorkerPool.stats(pool), (stats) => utilizationOf(stats))
+        utilization: Effect.map(WorkerPool.stats(pool), (stats) => cpu.read(stats))
       } satisfies Service
     })
   )
@@ -284,4 +290,19 @@ const encodedOf = (encoded: Encoded) => ({
   ...(encoded.contentType === undefined ? {} : { contentType: encoded.contentType })
 })
 
-const utilizationOf = (stats: WorkerPool.Stats): number => stats.threads === 0 ? 0 : stats.busy / stats.threads
+/** Readings of the pool's `activeMillis`: the utilisation since the previous one. */
+class CpuReadings {
+  private at = performance.now()
+  private activeMillis = 0
+  private last = 0
+  read(stats: WorkerPool.Stats): number {
+    const now = performance.now()
+    // readers close together (the status line and the dashboard) share the last interval
+    if (now - this.at < 200) return this.last
+    const threads = Math.max(1, stats.threads)
+    this.last = Math.min(1, Math.max(0, (stats.activeMillis - this.activeMillis) / ((now - this.at) * threads)))
+    this.at = now
+    this.activeMillis = stats.activeMillis
+    return this.last
+  }
+}

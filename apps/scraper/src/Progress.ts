@@ -17,7 +17,7 @@ import type * as Scheduler from "./Scheduler.ts"
 export interface Snapshot {
   readonly counters: Pipeline.Counters
   readonly schedule: Scheduler.Stats
-  /** Busy fraction of the extraction workers (0–1), when workers are used. */
+  /** CPU utilisation of the extraction threads (0–1, `Extractor.Service.utilization`), when workers are used. */
   readonly workerUtilization?: number | undefined
   readonly now: number
 }
@@ -56,7 +56,7 @@ export const pagesPerSecond = (snapshot: Snapshot): number => {
  * import { Progress } from "@trawl/scraper"
  * declare const snapshot: Progress.Snapshot
  * console.log(Progress.statusLine(snapshot))
- * // trawl ▸ 412.3 pages/s · in flight 180 · queues jobs 1024 pages 12 out 0 · workers 74% · errors 3 (Timeout 3) · lag p50 0.4s p99 2.1s
+ * // trawl ▸ 412.3 pages/s · in flight 180 · queues jobs 1024 pages 12 out 0 · extract cpu 74% · errors 3 (Timeout 3) · lag p50 0.4s p99 2.1s
  * ```
  * @since 0.1.0
  */
@@ -68,7 +68,7 @@ export const statusLine = (snapshot: Snapshot): string => {
     `recorded ${counters.recorded}`,
     `in flight ${counters.inFlightFetches}`,
     `queues jobs ${q.jobs} pages ${q.pages} out ${q.outcomes}`,
-    ...(snapshot.workerUtilization === undefined ? [] : [`workers ${Math.round(snapshot.workerUtilization * 100)}%`]),
+    ...(snapshot.workerUtilization === undefined ? [] : [`extract cpu ${Math.round(snapshot.workerUtilization * 100)}%`]),
     ...(counters.storeUnavailableSince === undefined
       ? []
       : [`store unavailable, retrying (${seconds(snapshot.now - counters.storeUnavailableSince)})`]),

@@ -24,6 +24,31 @@ suite("Extractor.layerLocal", Extractor.layerLocal)
 suite("Extractor.layerWorker", Extractor.layerWorker({ workers: 2 }))
 
 describe("Extractor.layerWorker specifics", () => {
+  it.live("utilization is the threads' CPU: near 0 while they wait, high while they extract back to back", () =>
+    Effect.gen(function*() {
+      const extractor = yield* Extractor.Extractor
+      // a page that takes a while to scan: 2 MB of markup around its product
+      const big = () => {
+        const filler = "<div class=\"c\"><p>lorem ipsum dolor sit amet</p></div>".repeat(40_000)
+        return new TextEncoder().encode(`<html><body>${filler}<script type="application/ld+json">{"@type":"Product","name":"Lamp","offers":{"price":"1.00","priceCurrency":"CHF"}}</script></body></html>`)
+      }
+      yield* extractor.extract({ url: "https://shop.example/warm", body: html("1.00"), charset: "utf-8" })
+      yield* extractor.utilization
+      yield* Effect.sleep("400 millis")
+      const idle = (yield* extractor.utilization)!
+      assert.isBelow(idle, 0.1, `idle threads: ${idle}`)
+      const busyUntil = Date.now() + 800
+      yield* Effect.all([0, 1].map(() =>
+        Effect.whileLoop({
+          while: () => Date.now() < busyUntil,
+          body: () => extractor.extract({ url: "https://shop.example/big", body: big(), charset: "utf-8" }),
+          step: () => undefined
+        })
+      ), { concurrency: 2 })
+      const busy = (yield* extractor.utilization)!
+      assert.isAbove(busy, 0.4, `extracting threads: ${busy}`)
+    }).pipe(Effect.provide(Extractor.layerWorker({ workers: 2 }))))
+
   it.live("many pages in parallel on 2 threads, bytes transferred (the sender's buffer is detached)", () =>
     Effect.gen(function*() {
       const extractor = yield* Extractor.Extractor

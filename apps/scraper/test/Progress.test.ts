@@ -26,7 +26,7 @@ describe("Progress", () => {
     assert.include(line, "100.0 pages/s")
     assert.include(line, "in flight 180")
     assert.include(line, "queues jobs 1024 pages 12 out 0")
-    assert.include(line, "workers 74%")
+    assert.include(line, "extract cpu 74%")
     assert.include(line, "errors 12 (Timeout 7, HttpStatus 3, TooManyRedirects 1, …)")
     assert.include(line, "lag p50 0.4s p99 2.1s")
     assert.notInclude(line, "\n")
