@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { Agent, Pool } from "undici"
-import { factory, GrowingQueue, lighten } from "../src/internal/pools.ts"
+import { Agent, errors, Pool } from "undici"
+import { factory, GrowingQueue, lighten, quiet } from "../src/internal/pools.ts"
 import * as TestServer from "./support/server.ts"
 
 describe("lightened undici pools", () => {
@@ -27,6 +27,32 @@ describe("lightened undici pools", () => {
     expect(lighten(pool)).toBe(true)
     void pool.destroy()
   })
+
+  it.live("a dispatcher closed when idle is destroyed with one shared error, made once; a given error still wins", () =>
+    Effect.gen(function*() {
+      const seen: Array<unknown> = []
+      const watch = <D extends Pool>(pool: D) => {
+        const destroy = pool.destroy.bind(pool) as (err?: unknown, callback?: unknown) => unknown
+        ;(pool as unknown as { destroy: unknown }).destroy = (err?: unknown, callback?: unknown) => {
+          seen.push(err)
+          return destroy(err, callback)
+        }
+        return quiet(pool)
+      }
+      const first = watch(new Pool("http://127.0.0.1:9"))
+      const second = watch(new Pool("http://127.0.0.1:9"))
+      yield* Effect.promise(() => first.close())
+      yield* Effect.promise(() => second.close())
+      // (undici's destroy calls itself once more with a callback)
+      expect(seen.length).toBeGreaterThanOrEqual(2)
+      expect(seen[0]).toBeInstanceOf(errors.ClientDestroyedError)
+      expect(new Set(seen).size).toBe(1)
+      const own = new Error("mine")
+      const before = seen.length
+      const third = watch(new Pool("http://127.0.0.1:9"))
+      yield* Effect.promise(() => third.destroy(own))
+      expect(new Set(seen.slice(before))).toEqual(new Set([own]))
+    }))
 
   it.live("requests queued in a lightened pool all complete, at most `connections` at a time", () =>
     Effect.gen(function*() {

@@ -13,7 +13,7 @@
  *
  * @internal
  */
-import { Client, type Dispatcher, Pool } from "undici"
+import { Client, type Dispatcher, errors, Pool } from "undici"
 
 /** FIFO with undici's queue interface: `shift` returns `null` when empty. */
 export class GrowingQueue<A> {
@@ -66,10 +66,31 @@ export const lighten = (pool: Pool): boolean => {
   return false
 }
 
-/** The `Agent` factory: undici's default choice (a `Client` for one connection), pools lightened. */
+/**
+ * The reason an origin's dispatcher is destroyed by its `close()` (the Agent
+ * closes one when its last connection has gone): one error made once.
+ * undici's `destroy()` without an error makes a `ClientDestroyedError` for
+ * every call — a stack trace per origin that went idle, for nobody (a closed
+ * dispatcher has no request left to fail).
+ */
+const closedWhenIdle = new errors.ClientDestroyedError()
+
+type Destroy = (this: Dispatcher, err?: unknown, callback?: unknown) => unknown
+
+/** Makes `destroy()` without an error destroy with `closedWhenIdle` (a Pool passes it on to its clients). */
+export const quiet = <D extends Dispatcher>(dispatcher: D): D => {
+  const destroy = dispatcher.destroy as unknown as Destroy
+  ;(dispatcher as unknown as { destroy: Destroy }).destroy = function(err, callback) {
+    if (typeof err === "function") return destroy.call(this, closedWhenIdle, err)
+    return destroy.call(this, err ?? closedWhenIdle, callback)
+  }
+  return dispatcher
+}
+
+/** The `Agent` factory: undici's default choice (a `Client` for one connection), pools lightened, closed quietly. */
 export const factory = (origin: string | URL, options: Pool.Options): Dispatcher => {
-  if (options.connections === 1) return new Client(origin, options)
+  if (options.connections === 1) return quiet(new Client(origin, options))
   const pool = new Pool(origin, options)
   lighten(pool)
-  return pool
+  return quiet(pool)
 }
