@@ -29,6 +29,7 @@ import {
   open,
   prepare,
   readChunk,
+  runBatchOn,
   runPrepared,
   runRaw,
   statementCaches
@@ -175,10 +176,8 @@ export const make = (
       config,
       connection: Effect.succeed(connection),
       isTransaction: () => db.isTransaction,
-      runBatch: (_, sqls, params) =>
-        run("executeBatch", () => {
-          for (let i = 0; i < sqls.length; i++) runPrepared(objects.get(sqls[i]!), params[i]!)
-        })
+      runBatch: (_, sqls, params, atomic) =>
+        run("executeBatch", () => runBatchOn(db, sqls.length, (i) => objects.get(sqls[i]!), (i) => params[i]!, atomic))
     })
     return Object.assign(client, { config, cachedStatements: () => objects.entries.size }) as SqliteClient
   })

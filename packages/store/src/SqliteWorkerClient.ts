@@ -362,7 +362,7 @@ export const make = (
     const client = yield* makeClient({
       config,
       connection,
-      runBatch: (conn, sqls, params) => {
+      runBatch: (conn, sqls, params, atomic) => {
         // A batch is mostly one statement many times: its text crosses once.
         const texts: Array<string> = []
         const index = new Map<string, number>()
@@ -372,7 +372,7 @@ export const make = (
           if (ref === undefined) index.set(sqls[i]!, ref = texts.push(sqls[i]!) - 1)
           refs[i] = ref
         }
-        return (conn as Thread).request<void>([Op.batch, texts, refs, params.map(toInputs)], "executeBatch")
+        return (conn as Thread).request<void>([Op.batch, texts, refs, params.map(toInputs), atomic], "executeBatch")
       },
       isTransaction: (conn) => {
         const thread = conn as Thread

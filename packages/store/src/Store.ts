@@ -940,7 +940,7 @@ export const make = (
     // (delivered, or it was done before the notifier's watermark).
     const markDelivered = (notifier: string, alertId: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        transaction(Effect.gen(function*() {
+        dialect === "sqlite" ? markDeliveredSqlite(notifier, alertId, now) : transaction(Effect.gen(function*() {
           // Two notifiers finishing the same alert at once: the second waits
           // for the first and then sees its delivery, so one of them sets sent_at.
           if (dialect === "pg") yield* sql`SELECT id FROM alerts WHERE id = ${alertId} FOR UPDATE`
@@ -955,6 +955,26 @@ export const make = (
           yield* sql`UPDATE notifiers SET last_delivered_at = ${now} WHERE name = ${notifier}`
           return 1
         })))
+
+    // The same three updates as one atomic batch: one step (one message to a worker-backed
+    // client, where the transaction above is five), run once per alert delivered. SQLite has one
+    // writer at a time, so no row lock is needed; the later updates change nothing when the first
+    // found the delivery marked already — this pass claimed it, so only a lease run out while it
+    // was delivered (the alert was sent twice then) gets it counted here too.
+    const markDeliveredSqlite = (notifier: string, alertId: number, now: number) =>
+      Effect.as(
+        Sqlite.executeBatch(sql, [
+          sql`UPDATE deliveries SET sent_at = ${now}, claimed_until = NULL, attempts = attempts + 1
+            WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL`,
+          sql`UPDATE alerts SET sent_at = ${now} WHERE id = ${alertId} AND sent_at IS NULL AND NOT EXISTS (
+            SELECT 1 FROM notifiers n WHERE n.watermark < ${alertId} AND NOT EXISTS (
+              SELECT 1 FROM deliveries d WHERE d.alert_id = ${alertId} AND d.notifier = n.name AND d.sent_at IS NOT NULL
+            )
+          )`,
+          sql`UPDATE notifiers SET last_delivered_at = ${now} WHERE name = ${notifier}`
+        ]),
+        1
+      )
 
     const recordFailure = (notifier: string, alertId: number, rest: ReadonlyArray<number>, error: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>

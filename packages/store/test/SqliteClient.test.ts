@@ -7,6 +7,7 @@ import type * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import { DatabaseSync } from "node:sqlite"
+import * as Sqlite from "../src/internal/sqlite.ts"
 import * as SqliteClient from "../src/SqliteClient.ts"
 import * as SqliteWorkerClient from "../src/SqliteWorkerClient.ts"
 import { runner, tempFile, total } from "./support/clients.ts"
@@ -41,6 +42,25 @@ for (const client of clients) describe(client.name, () => {
         assert.deepStrictEqual(returning.map((r) => r.id), [2])
         const tooBig = yield* Effect.flip(sql`SELECT big FROM t WHERE id = 1`)
         assert.match(tooBig.message, /too large/)
+      })))
+
+  it.live("a batch is all or none: on its own in a transaction of its own, inside one as part of it", () =>
+    withClient((sql) =>
+      Effect.gen(function*() {
+        yield* sql`CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`
+        yield* Sqlite.executeBatch(sql, [sql`INSERT INTO t (n) VALUES (${1})`, sql`INSERT INTO t (n) VALUES (${2})`])
+        // the second statement fails: the first is undone with it
+        const failed = yield* Effect.flip(Sqlite.executeBatch(sql, [sql`INSERT INTO t (n) VALUES (${3})`, sql`INSERT INTO t (n) VALUES (${null})`]))
+        assert.match(failed.message, /NOT NULL/)
+        assert.deepStrictEqual((yield* sql`SELECT n FROM t ORDER BY id`).map((r) => r.n), [1, 2])
+        // the connection is not left in a transaction: the next statement commits on its own
+        yield* sql`INSERT INTO t (n) VALUES (${4})`
+        // inside a transaction that fails later, the batch is rolled back with it
+        yield* Effect.flip(sql.withTransaction(Effect.andThen(
+          Sqlite.executeBatch(sql, [sql`INSERT INTO t (n) VALUES (${5})`]),
+          Effect.fail("later")
+        )))
+        assert.deepStrictEqual((yield* sql`SELECT n FROM t ORDER BY id`).map((r) => r.n), [1, 2, 4])
       })))
 
   it.live("raw, unprepared and valuesUnprepared statements", () =>
@@ -81,8 +101,8 @@ for (const client of clients) describe(client.name, () => {
         assert.strictEqual(row!.small, 7n)
       }), { readBigInts: true }))
 
-  // the worker's cache is the same code (internal/sqliteConnection.ts), out of reach of this thread
-  it.live.skipIf(client.name !== "SqliteClient")("keeps at most statementCacheSize prepared statements, least recently used dropped", () =>
+  // only on this thread: the worker's cache is the same code (internal/sqliteConnection.ts), out of reach here
+  if (client.name === "SqliteClient") it.live("keeps at most statementCacheSize prepared statements, least recently used dropped", () =>
     withClient((client) =>
       Effect.gen(function*() {
         const sql = client as SqliteClient.SqliteClient

@@ -71,27 +71,35 @@ export const toSqlError = (cause: unknown, operation: string): SqlError.SqlError
   }
 }
 
-/** Runs compiled statements in order on a connection, stopping at the first failure; their rows are dropped. */
+/**
+ * Runs compiled statements in order on a connection, stopping at the first
+ * failure; their rows are dropped. `atomic`: in a transaction of their own
+ * (there is none on the connection), rolled back when one fails.
+ */
 export type RunBatch = (
   connection: SqlConnection.Connection,
   sqls: ReadonlyArray<string>,
-  params: ReadonlyArray<ReadonlyArray<unknown>>
+  params: ReadonlyArray<ReadonlyArray<unknown>>,
+  atomic: boolean
 ) => Effect.Effect<void, SqlError.SqlError>
 
 const batches = new WeakMap<object, (statements: ReadonlyArray<Statement.Statement<unknown>>) => Effect.Effect<void, SqlError.SqlError>>()
 
 /**
- * Runs statements whose rows are not needed one after the other, in the
- * current transaction if there is one. On trawl's SQLite clients that is one
- * step (for `SqliteWorkerClient`, one message to the worker instead of one per
- * statement); on any other client, the statements one by one.
+ * Runs statements whose rows are not needed one after the other, all or
+ * none: in the current transaction if there is one, else in one of their
+ * own. On trawl's SQLite clients that is one step (for `SqliteWorkerClient`,
+ * one message to the worker instead of one per statement); on any other
+ * client, the statements one by one in a transaction.
  */
 export const executeBatch = (
   sql: SqlClient.SqlClient,
   statements: ReadonlyArray<Statement.Statement<unknown>>
 ): Effect.Effect<void, SqlError.SqlError> => {
   const batch = batches.get(sql)
-  return batch !== undefined ? batch(statements) : Effect.forEach(statements, (statement) => statement, { discard: true })
+  return batch !== undefined
+    ? batch(statements)
+    : sql.withTransaction(Effect.forEach(statements, (statement) => statement, { discard: true }))
 }
 
 /**
@@ -143,11 +151,12 @@ export const makeClient = (options: {
           sqls.push(sql)
           params.push(values)
         }
-        const run = (connection: SqlConnection.Connection) => options.runBatch(connection, sqls, params)
         return Effect.flatMap(
           Effect.serviceOption(client.transactionService),
           (transaction) =>
-            transaction._tag === "Some" ? run(transaction.value[0]) : Effect.scoped(Effect.flatMap(client.reserve, run))
+            transaction._tag === "Some"
+              ? options.runBatch(transaction.value[0], sqls, params, false)
+              : Effect.scoped(Effect.flatMap(client.reserve, (connection) => options.runBatch(connection, sqls, params, true)))
         )
       }).pipe(Effect.withSpan("sql.batch", { kind: "client", attributes: { "db.operation.batch.size": statements.length } })))
     return client

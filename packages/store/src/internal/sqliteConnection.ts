@@ -128,6 +128,28 @@ export const runPrepared = (prepared: Prepared, params: ReadonlyArray<unknown>):
   return []
 }
 
+/**
+ * Runs a batch's statements in order, stopping at the first failure (rows
+ * dropped); `atomic`: inside a transaction of their own (`BEGIN IMMEDIATE`),
+ * rolled back when one fails.
+ */
+export const runBatchOn = (
+  db: DatabaseSync,
+  count: number,
+  prepared: (index: number) => Prepared,
+  params: (index: number) => ReadonlyArray<unknown>,
+  atomic: boolean
+): void => {
+  if (atomic) db.exec("BEGIN IMMEDIATE")
+  try {
+    for (let i = 0; i < count; i++) runPrepared(prepared(i), params(i))
+    if (atomic) db.exec("COMMIT")
+  } catch (error) {
+    if (atomic && db.isTransaction) db.exec("ROLLBACK")
+    throw error
+  }
+}
+
 /** Runs a statement as `executeRaw` does: its rows, or `{ changes, lastInsertRowid }` for a write. */
 export const runRaw = (prepared: Prepared, params: ReadonlyArray<unknown>): unknown => {
   const inputs = toInputs(params)

@@ -16,6 +16,7 @@ import {
   type OpenOptions,
   prepare,
   readChunk,
+  runBatchOn,
   runPrepared,
   runRaw,
   statementCaches
@@ -76,8 +77,8 @@ if (db !== undefined) {
         return iterator === undefined ? [[], true] satisfies Chunk : chunkOf(request[1], iterator)
       }
       case Op.batch: {
-        const [, sqls, refs, params] = request
-        for (let i = 0; i < refs.length; i++) runPrepared(objects.get(sqls[refs[i]!]!), params[i]!)
+        const [, sqls, refs, params, atomic] = request
+        runBatchOn(db, refs.length, (i) => objects.get(sqls[refs[i]!]!), (i) => params[i]!, atomic)
         return undefined
       }
       case Op.close:

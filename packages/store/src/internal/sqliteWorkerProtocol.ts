@@ -31,8 +31,9 @@ export const Op = {
   /** `[close]`: closes the database; the worker then ends. */
   close: 8,
   /**
-   * `[batch, sqls, refs, params]`: statements `sqls[refs[i]]` with `params[i]`, in a row (cached), rows
-   * dropped; stops at the first failure. Each distinct text crosses once.
+   * `[batch, sqls, refs, params, atomic]`: statements `sqls[refs[i]]` with `params[i]`, in a row
+   * (cached), rows dropped; stops at the first failure; `atomic`: in a transaction of their own.
+   * Each distinct text crosses once.
    */
   batch: 9
 } as const
@@ -54,7 +55,8 @@ export type Request =
     op: typeof Op.batch,
     sqls: ReadonlyArray<string>,
     refs: ReadonlyArray<number>,
-    params: ReadonlyArray<ReadonlyArray<SQLInputValue>>
+    params: ReadonlyArray<ReadonlyArray<SQLInputValue>>,
+    atomic: boolean
   ]
 
 /** A chunk of a streamed query: its rows, and whether it was the last. */
