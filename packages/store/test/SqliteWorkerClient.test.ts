@@ -17,6 +17,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as SqlError from "effect/sql/SqlError"
 import * as fs from "node:fs"
 import { DatabaseSync } from "node:sqlite"
+import { fileURLToPath } from "node:url"
 import type { Worker } from "node:worker_threads"
 import { workerOf } from "../src/internal/testing.ts"
 import * as Model from "../src/Model.ts"
@@ -326,6 +327,15 @@ describe("SqliteWorkerClient", () => {
         }
         assert.strictEqual(again!.i, 1, "answered once the worker caught up")
       })), 60_000)
+
+  const built = new URL("../dist/SqliteWorkerClient.js", import.meta.url)
+  it.live.skipIf(!fs.existsSync(fileURLToPath(built)))("built (dist/), the client starts its worker from the .js beside it (dist/internal/sqliteWorker.js)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const module = yield* Effect.promise(() => import(built.href) as Promise<typeof SqliteWorkerClient>)
+      const sql = yield* module.make({ filename: yield* tempFile })
+      const [row] = yield* sql<{ v: string }>`SELECT sqlite_version() AS v`
+      assert.match(row!.v, /^3\./)
+    })).pipe(Effect.provide(Reactivity.layer)))
 
   it.live("reactive queries re-run after a mutation", () =>
     Effect.scoped(Effect.gen(function*() {
