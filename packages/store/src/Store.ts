@@ -98,13 +98,41 @@ export interface ObservationFilter {
  * @since 0.1.0
  */
 export interface Delivery {
-  /** Alerts delivered (and recorded) in this pass. */
+  /** Alerts delivered (and recorded) in this pass, skipped ones included. */
   readonly delivered: number
+  /** Of those, the alerts the notifier had nothing to send for (`skipped`). */
+  readonly skipped: number
   /** 1 when a failure stopped the pass, else 0. */
   readonly failed: number
   /** What that failure said (its `message`, else its `_tag`, else the value), at most 1000 characters. */
   readonly lastError?: string
 }
+
+/**
+ * What a `deliver` callback returns for an alert its notifier has nothing to
+ * send for (e.g. a console that does not print `first_seen`): the alert is
+ * done for that notifier, and such alerts are recorded together at the end of
+ * the pass (one step) instead of one by one — nothing was sent, so a crash
+ * before then only has them skipped again.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Model, Store } from "@trawl/store"
+ *
+ * const notify = (alert: Model.Alert) =>
+ *   alert.kind === "first_seen" ? Effect.succeed(Store.skipped) : Effect.log(alert.key)
+ * ```
+ * @since 0.2.0
+ */
+export const skipped: unique symbol = Symbol.for("@trawl/store/Store/skipped")
+
+/**
+ * The type of `skipped`.
+ *
+ * @since 0.2.0
+ */
+export type Skipped = typeof skipped
 
 /**
  * The store's operations.
@@ -173,7 +201,8 @@ export interface Service {
    * One delivery pass for one notifier: claims up to `limit` alerts pending
    * for it (oldest first, default 100) for `leaseMillis` (default 60 s), hands
    * each to `notify` in order, and records it delivered for this notifier once
-   * `notify` succeeded. Each notifier delivers on its own: a failing one holds
+   * `notify` succeeded (its value is ignored, unless it is `skipped`: such
+   * alerts are recorded together at the end of the pass). Each notifier delivers on its own: a failing one holds
    * back no other. Concurrent deliverers (fibers or processes) never claim the
    * same alert for the same notifier.
    *
@@ -188,7 +217,7 @@ export interface Service {
    */
   readonly deliver: <E, R>(
     notifier: string,
-    notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
+    notify: (alert: Model.Alert) => Effect.Effect<unknown, E, R>,
     options?: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined }
   ) => Effect.Effect<Delivery, StoreError.DatabaseError, R>
   /** Every registered notifier, by name: pending and delivered counts, last error and last delivery. */
@@ -961,20 +990,25 @@ export const make = (
     // writer at a time, so no row lock is needed; the later updates change nothing when the first
     // found the delivery marked already — this pass claimed it, so only a lease run out while it
     // was delivered (the alert was sent twice then) gets it counted here too.
+    const markStatements = (notifier: string, alertId: number, now: number) => [
+      sql`UPDATE deliveries SET sent_at = ${now}, claimed_until = NULL, attempts = attempts + 1
+        WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL`,
+      sql`UPDATE alerts SET sent_at = ${now} WHERE id = ${alertId} AND sent_at IS NULL AND NOT EXISTS (
+        SELECT 1 FROM notifiers n WHERE n.watermark < ${alertId} AND NOT EXISTS (
+          SELECT 1 FROM deliveries d WHERE d.alert_id = ${alertId} AND d.notifier = n.name AND d.sent_at IS NOT NULL
+        )
+      )`,
+      sql`UPDATE notifiers SET last_delivered_at = ${now} WHERE name = ${notifier}`
+    ]
     const markDeliveredSqlite = (notifier: string, alertId: number, now: number) =>
-      Effect.as(
-        Sqlite.executeBatch(sql, [
-          sql`UPDATE deliveries SET sent_at = ${now}, claimed_until = NULL, attempts = attempts + 1
-            WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL`,
-          sql`UPDATE alerts SET sent_at = ${now} WHERE id = ${alertId} AND sent_at IS NULL AND NOT EXISTS (
-            SELECT 1 FROM notifiers n WHERE n.watermark < ${alertId} AND NOT EXISTS (
-              SELECT 1 FROM deliveries d WHERE d.alert_id = ${alertId} AND d.notifier = n.name AND d.sent_at IS NOT NULL
-            )
-          )`,
-          sql`UPDATE notifiers SET last_delivered_at = ${now} WHERE name = ${notifier}`
-        ]),
-        1
-      )
+      Effect.as(Sqlite.executeBatch(sql, markStatements(notifier, alertId, now)), 1)
+
+    /** Records alerts delivered for a notifier together: on SQLite one batch, elsewhere one by one. */
+    const markAll = (notifier: string, alertIds: ReadonlyArray<number>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        dialect === "sqlite"
+          ? Sqlite.executeBatch(sql, alertIds.flatMap((alertId) => markStatements(notifier, alertId, now)))
+          : Effect.forEach(alertIds, (alertId) => markDelivered(notifier, alertId), { discard: true }))
 
     const recordFailure = (notifier: string, alertId: number, rest: ReadonlyArray<number>, error: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -1028,37 +1062,51 @@ export const make = (
 
     const deliver = <E, R>(
       notifier: string,
-      notify: (alert: Model.Alert) => Effect.Effect<void, E, R>,
+      notify: (alert: Model.Alert) => Effect.Effect<unknown, E, R>,
       options: { readonly limit?: number | undefined; readonly leaseMillis?: number | undefined } = {}
     ): Effect.Effect<Delivery, StoreError.DatabaseError, R> =>
       Effect.gen(function*() {
         const leaseMillis = Math.max(1, Math.floor(options.leaseMillis ?? 60_000))
         const alerts = yield* claim(notifier, Math.max(1, Math.floor(options.limit ?? 100)), leaseMillis).pipe(Effect.mapError((error) => error instanceof StoreError.StorageFailure ? error : failed("deliver")(error)))
         let delivered = 0
+        const skips: Array<number> = []
+        const markSkipped = Effect.suspend(() =>
+          skips.length === 0 ? Effect.void : Effect.mapError(markAll(notifier, skips.splice(0)), failed("deliver"))
+        )
         for (let index = 0; index < alerts.length; index++) {
           const alert = alerts[index]!
           // Typed failures stop the pass; interruption (a crash) and defects
           // end it too, the alerts still claimed until their lease ends.
           const failure = yield* notify(alert).pipe(
-            Effect.as(undefined),
+            Effect.map((result) => result === skipped ? skipped : undefined),
             Effect.catch((error) => Effect.succeed({ error: errorText(error) }))
           )
+          if (failure === skipped) {
+            skips.push(alert.id)
+            continue
+          }
           if (failure !== undefined) {
+            const skippedCount = skips.length
+            yield* markSkipped
             yield* recordFailure(notifier, alert.id, alerts.slice(index + 1).map((a) => a.id), failure.error).pipe(
               Effect.mapError(failed("deliver"))
             )
             yield* Effect.logWarning("alert delivery failed; the notifier retries it next pass").pipe(
               Effect.annotateLogs({ notifier, key: alert.key, url: alert.url, error: failure.error })
             )
+            delivered += skippedCount
             if (delivered > 0) yield* advanceWatermark(notifier)
-            return { delivered, failed: 1, lastError: failure.error }
+            return { delivered, skipped: skippedCount, failed: 1, lastError: failure.error }
           }
           // Sent: a lock or a lost connection must not leave it unmarked (it would be sent
           // again once the lease ends), so marking is retried within half the lease.
           delivered += yield* retryTransient(Effect.mapError(markDelivered(notifier, alert.id), failed("deliver")), leaseMillis / 2)
         }
+        const skippedCount = skips.length
+        yield* markSkipped
+        delivered += skippedCount
         if (delivered > 0) yield* advanceWatermark(notifier)
-        return { delivered, failed: 0 }
+        return { delivered, skipped: skippedCount, failed: 0 }
       }).pipe(Effect.withSpan("Store.deliver", { attributes: { "trawl.notifier": notifier } }))
 
     const notifierStatus = () =>

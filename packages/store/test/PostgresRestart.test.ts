@@ -75,7 +75,7 @@ describe("Store on a Postgres server that restarts", () => {
           const [alerts] = yield* sql<{ n: unknown }>`SELECT count(*) AS n FROM alerts`
           assert.deepStrictEqual([Number(observations!.n), Number(alerts!.n)], [3, 3])
           const delivered: Array<string> = []
-          assert.deepStrictEqual(yield* store.deliver("stdout", (a) => Effect.sync(() => delivered.push(a.kind))), { delivered: 3, failed: 0 })
+          assert.deepStrictEqual(yield* store.deliver("stdout", (a) => Effect.sync(() => delivered.push(a.kind))), { delivered: 3, skipped: 0, failed: 0 })
           assert.deepStrictEqual(delivered, ["first_seen", "price_up", "price_up"])
         })
         yield* Effect.provide(

@@ -196,7 +196,7 @@ export const storeSuite = (backend: Backend) => {
           "the old row reads whole, without a name"
         )
         assert.deepStrictEqual(after.recorded[0]!.alerts.map((a) => [a.kind, a.percent, a.productName]), [["price_down", "-20.00", "Kettle"]])
-        assert.deepStrictEqual(after.delivery, { delivered: 2, failed: 0 })
+        assert.deepStrictEqual(after.delivery, { delivered: 2, skipped: 0, failed: 0 })
         assert.deepStrictEqual(after.delivered.map((a) => [a.kind, a.productName]), [["first_seen", null], ["price_down", "Kettle"]])
       })))
 
@@ -498,7 +498,7 @@ export const storeSuite = (backend: Backend) => {
             const store = yield* Store.Store
             yield* store.registerNotifiers(["hook"])
             const early = yield* store.deliver("hook", receiver, lease)
-            assert.deepStrictEqual(early, { delivered: 0, failed: 0 }, "claims survive the crash")
+            assert.deepStrictEqual(early, { delivered: 0, skipped: 0, failed: 0 }, "claims survive the crash")
             yield* Effect.sleep("400 millis")
             const delivery = yield* store.deliver("hook", receiver, lease)
             const repeat = yield* store.deliver("hook", receiver)
@@ -508,8 +508,8 @@ export const storeSuite = (backend: Backend) => {
           }),
           db.layer()
         )
-        assert.deepStrictEqual(after.delivery, { delivered: 4, failed: 0 })
-        assert.deepStrictEqual(after.repeat, { delivered: 0, failed: 0 })
+        assert.deepStrictEqual(after.delivery, { delivered: 4, skipped: 0, failed: 0 })
+        assert.deepStrictEqual(after.repeat, { delivered: 0, skipped: 0, failed: 0 })
         assert.strictEqual(after.counts.alertsSent, 6)
         assert.strictEqual(after.counts.alertsPending, 0)
         assert.deepStrictEqual(after.status.map((n) => [n.name, n.pending, n.delivered]), [["hook", 0, 6]])
@@ -564,6 +564,29 @@ export const storeSuite = (backend: Backend) => {
         assert.strictEqual(counts.alertsSent, 9)
       })))
 
+    it.live("alerts a notifier skips are done for it, recorded together at the end of the pass, also before a failure", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          yield* store.registerNotifiers(["stdout"])
+          const { id } = yield* store.addTarget(newTarget(1))
+          // first_seen, price_up, price_up
+          yield* store.recordObservations([ok(id, T0, money("1")), ok(id, T0 + MINUTE, money("2")), ok(id, T0 + 2 * MINUTE, money("3"))])
+          const printed: Array<string> = []
+          const console = (alert: Model.Alert) =>
+            alert.kind === "first_seen" ? Effect.succeed(Store.skipped) : Effect.sync(() => printed.push(alert.kind))
+          assert.deepStrictEqual(yield* store.deliver("stdout", console), { delivered: 3, skipped: 1, failed: 0 })
+          assert.deepStrictEqual(printed, ["price_up", "price_up"])
+          const counts = yield* store.statusCounts(T0)
+          assert.deepStrictEqual([counts.alertsSent, counts.alertsPending], [3, 0])
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.die("not called")), { delivered: 0, skipped: 0, failed: 0 })
+          // a skipped alert, then a failure: the skipped one is recorded, the failed one stays
+          yield* store.recordObservations([ok(id, T0 + 3 * MINUTE, money("4")), ok(id, T0 + 4 * MINUTE, money("5"))])
+          let seen = 0
+          const flaky = () => ++seen === 1 ? Effect.succeed(Store.skipped) : Effect.fail("down")
+          assert.deepStrictEqual(yield* store.deliver("stdout", flaky), { delivered: 1, skipped: 1, failed: 1, lastError: "down" })
+          assert.strictEqual((yield* store.statusCounts(T0)).alertsPending, 1)
+        })))
+
     it.live("a failing notifier holds back no other, keeps its order, and resumes where it failed", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
@@ -580,11 +603,11 @@ export const storeSuite = (backend: Backend) => {
               if (down && hook.length === 2) return yield* Effect.fail(new Error("webhook answered 503"))
             })
           const failedPass = yield* store.deliver("webhook https://hooks.example/x", webhook)
-          assert.deepStrictEqual(failedPass, { delivered: 1, failed: 1, lastError: "webhook answered 503" })
+          assert.deepStrictEqual(failedPass, { delivered: 1, skipped: 0, failed: 1, lastError: "webhook answered 503" })
           assert.deepStrictEqual(hook, ["first_seen", "price_up"], "the pass stopped at the failure")
 
           // stdout is not held back
-          assert.deepStrictEqual(yield* store.deliver("stdout", (a) => Effect.sync(() => stdout.push(a.kind))), { delivered: 3, failed: 0 })
+          assert.deepStrictEqual(yield* store.deliver("stdout", (a) => Effect.sync(() => stdout.push(a.kind))), { delivered: 3, skipped: 0, failed: 0 })
           assert.deepStrictEqual(stdout, ["first_seen", "price_up", "price_up"])
           const counts = yield* store.statusCounts(T0)
           assert.deepStrictEqual([counts.alertsSent, counts.alertsPending], [1, 2], "sent means delivered everywhere")
@@ -606,22 +629,22 @@ export const storeSuite = (backend: Backend) => {
 
           // the failed pass released what it had claimed (the lease is 60 s): the next pass resumes in order
           down = false
-          assert.deepStrictEqual(yield* store.deliver("webhook https://hooks.example/x", webhook, { limit: 1 }), { delivered: 1, failed: 0 })
-          assert.deepStrictEqual(yield* store.deliver("webhook https://hooks.example/x", webhook), { delivered: 1, failed: 0 })
+          assert.deepStrictEqual(yield* store.deliver("webhook https://hooks.example/x", webhook, { limit: 1 }), { delivered: 1, skipped: 0, failed: 0 })
+          assert.deepStrictEqual(yield* store.deliver("webhook https://hooks.example/x", webhook), { delivered: 1, skipped: 0, failed: 0 })
           assert.deepStrictEqual(hook, ["first_seen", "price_up", "price_up", "price_up"])
           const attempts = yield* sql<{ attempts: unknown; last_error: unknown; notifier: string }>`SELECT attempts, last_error, notifier FROM deliveries WHERE alert_id = ${alertIds[1]!} ORDER BY notifier`
           assert.deepStrictEqual(attempts.map((row) => [row.notifier, Number(row.attempts), row.last_error]), [
             ["stdout", 1, null],
             ["webhook https://hooks.example/x", 2, "webhook answered 503"]
           ])
-          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.die("not called")), { delivered: 0, failed: 0 })
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.die("not called")), { delivered: 0, skipped: 0, failed: 0 })
           const done = yield* store.statusCounts(T0)
           assert.deepStrictEqual([done.alertsSent, done.alertsPending], [3, 0])
           assert.deepStrictEqual((yield* store.notifierStatus()).map((n) => [n.pending, n.delivered]), [[0, 3], [0, 3]])
           // failures that are not Errors are recorded too
           yield* store.recordObservations([ok(id, T0 + 3 * MINUTE, money("4"))])
-          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.fail({ _tag: "Timeout" })), { delivered: 0, failed: 1, lastError: "Timeout" })
-          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.fail("receiver down")), { delivered: 0, failed: 1, lastError: "receiver down" })
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.fail({ _tag: "Timeout" })), { delivered: 0, skipped: 0, failed: 1, lastError: "Timeout" })
+          assert.deepStrictEqual(yield* store.deliver("stdout", () => Effect.fail("receiver down")), { delivered: 0, skipped: 0, failed: 1, lastError: "receiver down" })
         })))
 
     it.live("nothing is delivered twice to one notifier across passes, failures and concurrent deliverers", () =>
