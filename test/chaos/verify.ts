@@ -71,7 +71,9 @@ export const readDatabase = (file: string): { readonly observations: ReadonlyArr
     ).all() as unknown as Array<ObservationRow>
     const alerts = db.prepare(
       `SELECT a.key AS key, t.url AS url, a.kind AS kind, a.new_amount AS newAmount, a.sent_at AS sentAt,
-              a.claimed_until AS claimedUntil, a.created_at AS createdAt
+              -- leases are per notifier (deliveries, schema 3): the alert's is the latest still unsent
+              (SELECT max(d.claimed_until) FROM deliveries d WHERE d.alert_id = a.id AND d.sent_at IS NULL) AS claimedUntil,
+              a.created_at AS createdAt
        FROM alerts a JOIN targets t ON t.id = a.target_id ORDER BY a.id`
     ).all() as unknown as Array<AlertRow>
     return {

@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { Store } from "@trawl/store"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -57,7 +58,8 @@ export class NotifyError extends Data.TaggedError("NotifyError")<{
  */
 export interface Notifier {
   readonly name: string
-  readonly deliver: (notification: Notification) => Effect.Effect<void, NotifyError>
+  /** Delivers one alert; `Store.skipped` when this notifier has nothing to send for it. */
+  readonly deliver: (notification: Notification) => Effect.Effect<void | Store.Skipped, NotifyError>
 }
 
 /**
@@ -232,6 +234,8 @@ const recentKeys = async (path: string, tailBytes: number): Promise<{ readonly k
   return { keys, tornTail }
 }
 
+const skip = Effect.succeed(Store.skipped)
+
 /**
  * Writes each alert's human line to stdout — except `first_seen`: a new
  * target is not news to the person who added it, and a first pass over
@@ -249,5 +253,7 @@ const recentKeys = async (path: string, tailBytes: number): Promise<{ readonly k
 export const stdout: Notifier = {
   name: "stdout",
   deliver: (notification) =>
-    notification.json["kind"] === "first_seen" ? Effect.void : Effect.sync(() => void process.stdout.write(notification.text + "\n"))
+    notification.json["kind"] === "first_seen"
+      ? skip
+      : Effect.sync(() => void process.stdout.write(notification.text + "\n"))
 }
