@@ -14,6 +14,16 @@
  * open hands its due jobs on without a start, to fail at once (`CircuitOpen`)
  * rather than hold them for the cooldown.
  *
+ * Hosts take **turns**: at most `maxActive` hosts hand jobs to the fetch
+ * stage at once, each working through its due jobs before the next host in
+ * line gets a turn. Without turns every host with due jobs takes starts, the
+ * fetch stage's queue goes round all of them, and a host's consecutive
+ * visits end up as far apart as that queue takes to pass — past a server's
+ * keep-alive window (measured on 2,000 hosts × 5 pages all due: 2,781
+ * connections, up to 3 per host, instead of 2,000). A host whose next start
+ * is more than `holdMillis` away (a Crawl-delay, a long Retry-After) gives
+ * its turn up meanwhile, so slow hosts do not hold turns fast hosts could use.
+ *
  * The protocol is a plain message set (`Message`), so a host actor can move
  * to a cluster entity unchanged. An idle host (nothing queued, no timer) is
  * passivated after `idleTimeout` and holds nothing: not a fiber, not a byte.
@@ -52,9 +62,21 @@ interface State<J> {
   head: number
   /** When the timer of a host that must wait fires. */
   wakeAt: number | undefined
-  /** `prepare` runs: nothing starts until it is done. */
-  preparing: boolean
+  /** `prepare`: still to run once the host has its turn, running (nothing starts until it is done), or done. */
+  prepare: "pending" | "running" | "done"
+  /** Jobs handed to the fetch stage whose `Finished` has not come yet. */
+  inFlight: number
+  /** The host has its turn. */
+  active: boolean
+  /** The host is in line for a turn. */
+  waiting: boolean
 }
+
+/**
+ * A host whose next start is at most this far away keeps its turn (and its
+ * connection warm); one that must wait longer gives it up meanwhile.
+ */
+const holdMillis = 1_000
 
 const finished: Message<never> = { _tag: "Finished" }
 const wake: Message<never> = { _tag: "Wake" }
@@ -84,6 +106,8 @@ export interface Options<J, E, R> {
   readonly idleTimeout?: Duration.Input | undefined
   /** Capacity of each host actor's mailbox. Default 1024. */
   readonly capacity?: number | undefined
+  /** Hosts that hand jobs to the fetch stage at once (turns). Default 256. */
+  readonly maxActive?: number | undefined
 }
 
 /**
@@ -131,11 +155,59 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
     // actor that is gone is ignored.
     const timers = yield* Effect.scope
     const prepare = options.prepare
+    const maxActive = options.maxActive ?? 256
+    // Turns: how many hosts have one, who waits in line (first come, first served), and the hosts
+    // a turn was handed to (a turn given up goes straight to the next in line).
+    let active = 0
+    const line: Array<{ readonly host: string; readonly self: Actor.ActorRef<Message<J>> }> = []
+    let lineHead = 0
+    const handed = new Set<string>()
+
+    /** Takes a turn for the host, or puts it in line (a `Wake` comes with its turn). */
+    const takeTurn = (state: State<J>, context: Actor.ActorContext<Message<J>>): boolean => {
+      // A turn handed over is counted already; a free one means nobody is in line.
+      if (handed.delete(state.host) || (lineHead === line.length && active < maxActive && ++active > 0)) {
+        state.active = true
+        state.waiting = false
+        return true
+      }
+      if (!state.waiting) {
+        state.waiting = true
+        line.push({ host: state.host, self: context.self })
+      }
+      return false
+    }
+
+    /** Gives the host's turn to the next host in line, if any. */
+    const giveTurn = (state: State<J>): Effect.Effect<void> => {
+      if (!state.active) return Effect.void
+      state.active = false
+      if (lineHead === line.length) {
+        active--
+        return Effect.void
+      }
+      const next = line[lineHead]!
+      line[lineHead++] = undefined as never
+      if (lineHead === line.length) {
+        line.length = 0
+        lineHead = 0
+      }
+      handed.add(next.host)
+      return Effect.ignore(Actor.tell(next.self, wake))
+    }
 
     /** Hands jobs out while the host allows a start; else leaves a timer, or waits for a fetch to end. */
     const pump = (state: State<J>, context: Actor.ActorContext<Message<J>>): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
-        while (state.head < state.queue.length && starting && !state.preparing) {
+        while (state.head < state.queue.length && starting && state.prepare !== "running") {
+          if (!state.active && !takeTurn(state, context)) return
+          if (state.prepare === "pending" && prepare !== undefined) {
+            // with its turn, so its connection is still open when the first page goes
+            state.prepare = "running"
+            const ready = Effect.andThen(Effect.ignore(prepare(state.queue[state.head]!)), Effect.ignore(Actor.tell(context.self, prepared)))
+            yield* Effect.forkIn(ready, timers)
+            return
+          }
           const reserved = yield* options.reserve(state.host)
           if (Reservation.isReservation(reserved)) {
             const job = state.queue[state.head]!
@@ -145,7 +217,10 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
               state.head = 0
             }
             // a fetch stage that is gone (the run is stopping) gives the start back
-            yield* options.start(job, reserved).pipe(Effect.catchCause(() => Reservation.release(reserved)))
+            state.inFlight++
+            yield* options.start(job, reserved).pipe(
+              Effect.catchCause(() => Effect.andThen(Effect.sync(() => state.inFlight--), Reservation.release(reserved)))
+            )
             continue
           }
           // Busy: one of the host's fetches is in flight, and its end pumps again
@@ -158,14 +233,16 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
             state.queue.length = 0
             state.head = 0
             for (const job of shed) {
-              yield* options.start(job, undefined).pipe(Effect.catchCause(() => Effect.void))
+              state.inFlight++
+              yield* options.start(job, undefined).pipe(Effect.catchCause(() => Effect.sync(() => state.inFlight--)))
             }
-            return
+            break
           }
-          // spacing, Retry-After or an open circuit: a timer waits, not a fetch slot
+          // spacing or Retry-After: a timer waits, not a fetch slot — nor a turn, if it is long
+          const now = yield* Clock.currentTimeMillis
+          if (reserved.at - now > holdMillis) yield* giveTurn(state)
           if (state.wakeAt === undefined || reserved.at < state.wakeAt) {
             state.wakeAt = reserved.at
-            const now = yield* Clock.currentTimeMillis
             yield* Effect.forkIn(
               Effect.andThen(Effect.sleep(Math.max(0, reserved.at - now)), Effect.ignore(Actor.tell(context.self, wake))),
               timers
@@ -173,11 +250,16 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
           }
           return
         }
+        // nothing left to start and nothing in flight: the turn was kept until now, as a job due
+        // meanwhile would still find the connection open
+        if (state.head === state.queue.length && state.inFlight === 0) yield* giveTurn(state)
       })
 
     /** A host with nothing queued and no timer keeps no state (it is recreated by its next `Due`). */
     const settled = (state: State<J>): State<J> | undefined =>
-      state.head < state.queue.length || state.wakeAt !== undefined || state.preparing ? state : undefined
+      state.head < state.queue.length || state.wakeAt !== undefined || state.prepare === "running" || state.inFlight > 0
+        ? state
+        : undefined
 
     // one behaviour for every host: the host comes with its first `Due`
     const behavior = Behavior.make<Message<J>, State<J> | undefined, never, R>({
@@ -186,10 +268,15 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
         let state = current
         if (message._tag === "Due") {
           if (state === undefined) {
-            state = { host: message.host, queue: [message.job], head: 0, wakeAt: undefined, preparing: prepare !== undefined }
-            if (prepare !== undefined) {
-              const ready = Effect.andThen(Effect.ignore(prepare(message.job)), Effect.ignore(Actor.tell(context.self, prepared)))
-              return Effect.as(Effect.forkIn(ready, timers), state)
+            state = {
+              host: message.host,
+              queue: [message.job],
+              head: 0,
+              wakeAt: undefined,
+              prepare: prepare === undefined ? "done" : "pending",
+              inFlight: 0,
+              active: false,
+              waiting: false
             }
           } else {
             state.queue.push(message.job)
@@ -200,7 +287,10 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
         } else if (message._tag === "Wake") {
           state.wakeAt = undefined
         } else if (message._tag === "Prepared") {
-          state.preparing = false
+          state.prepare = "done"
+        } else if (state.inFlight > 0) {
+          // Finished (a job redelivered after a restart of the fetch stage was not counted here)
+          state.inFlight--
         }
         const pumped = state
         return Effect.map(pump(pumped, context), () => settled(pumped))

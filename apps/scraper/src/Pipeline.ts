@@ -451,7 +451,9 @@ export const start = <E>(
     const hosts: Hosts.Hosts<FetchJob> = yield* Hosts.make<FetchJob, ActorError.MailboxFull | ActorError.ActorStopped>({
       reserve: fetcher.reserve,
       prepare: (job) => fetcher.prepare(job.target.url),
-      start: (job, reservation) => Actor.tell(fetching, { ...job, reservation })
+      start: (job, reservation) => Actor.tell(fetching, { ...job, reservation }),
+      // as many hosts at once as fetch fibers: each keeps one or two of them busy
+      maxActive: options?.fetchFibers ?? 256
     })
 
     const scheduling = yield* Effect.orDie(Supervisor.spawn(

@@ -50,6 +50,8 @@ export interface Schedulable {
 const coalesceMillis = 5_000
 /** Hosts with more targets than this are not coalesced. */
 const coalesceLimit = 64
+/** Targets handed out in one step of the scheduler's loop at most (between two yields to the event loop). */
+const dispatchBatch = 1024
 
 /**
  * Options of a scheduler.
@@ -241,6 +243,10 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
         return Metric.update(lagHistogram, lag)
       })
 
+    // Every due target (up to `dispatchBatch`) goes out in one step of the loop: `Effect.forever`
+    // yields to the event loop between steps, and one target a step held dispatch to one per
+    // turn of a busy event loop (measured: ~700 targets/s, the pass's throughput, with the fetch
+    // stage nearly idle).
     const run = <E, R>(dispatch: (target: T, dueAt: number) => Effect.Effect<void, E, R>): Effect.Effect<never, E, R> =>
       Effect.forever(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -248,16 +254,21 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
         if (dueAt === undefined || dueAt > now) {
           return yield* waitUntil(dueAt, now)
         }
-        const id = heap.pop()!
-        const target = targets[id]!
-        yield* handOut(id, target, dueAt, dispatch)
-        const siblings = byHost.get(target.host)
-        if (siblings === undefined || siblings.length === 1 || siblings.length > coalesceLimit) return
-        for (const other of siblings.slice()) {
-          const otherDue = heap.dueOf(other)
-          if (otherDue === undefined || otherDue > now + coalesceMillis) continue
-          heap.delete(other)
-          yield* handOut(other, targets[other]!, otherDue, dispatch)
+        for (let sent = 0; sent < dispatchBatch; sent++) {
+          const due = heap.peekDue()
+          if (due === undefined || due > now) return
+          const id = heap.pop()!
+          const target = targets[id]!
+          yield* handOut(id, target, due, dispatch)
+          const siblings = byHost.get(target.host)
+          if (siblings === undefined || siblings.length === 1 || siblings.length > coalesceLimit) continue
+          for (const other of siblings.slice()) {
+            const otherDue = heap.dueOf(other)
+            if (otherDue === undefined || otherDue > now + coalesceMillis) continue
+            heap.delete(other)
+            yield* handOut(other, targets[other]!, otherDue, dispatch)
+            sent++
+          }
         }
       })) as Effect.Effect<never, E, R>
 
