@@ -91,10 +91,11 @@ export interface Options<J, E, R> {
   /** Takes a start on a host now, or says when to ask again (`Fetcher.Service.reserve`). */
   readonly reserve: (host: string) => Effect.Effect<Reservation.Reservation | Reservation.Refusal>
   /**
-   * Runs when a host gets work after having none, before its first start, in a fiber of its own
-   * (the host actor goes on taking messages): e.g. `Fetcher.prepare` (robots.txt and its
-   * Crawl-delay), so a first fetch never waits in the host's gate holding a fetch slot. It
-   * should not fail; a failure is ignored.
+   * Runs once a host that had no work gets its turn, before its first start, in a fiber of its
+   * own (the host actor goes on taking messages): e.g. `Fetcher.prepare` (robots.txt and its
+   * Crawl-delay), so a first fetch never waits in the host's gate holding a fetch slot, and the
+   * connection it opened is still warm for the first page. It should not fail; a failure is
+   * ignored.
    */
   readonly prepare?: ((job: J) => Effect.Effect<void>) | undefined
   /**
