@@ -46,7 +46,7 @@ export interface Schedulable {
   readonly intervalMillis: number
 }
 
-/** A host's targets due within this long of one dispatched go with it. */
+/** A host's targets due within this long of one dispatched go with it (within a tenth of their interval at most). */
 const coalesceMillis = 5_000
 /** Hosts with more targets than this are not coalesced. */
 const coalesceLimit = 64
@@ -264,7 +264,9 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
           if (siblings === undefined || siblings.length === 1 || siblings.length > coalesceLimit) continue
           for (const other of siblings.slice()) {
             const otherDue = heap.dueOf(other)
-            if (otherDue === undefined || otherDue > now + coalesceMillis) continue
+            // never earlier than a tenth of its interval: a short interval is not shortened much
+            const early = Math.min(coalesceMillis, targets[other]!.intervalMillis / 10)
+            if (otherDue === undefined || otherDue > now + early) continue
             heap.delete(other)
             yield* handOut(other, targets[other]!, otherDue, dispatch)
             sent++

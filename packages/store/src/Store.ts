@@ -1071,7 +1071,10 @@ export const make = (
         let delivered = 0
         const skips: Array<number> = []
         const markSkipped = Effect.suspend(() =>
-          skips.length === 0 ? Effect.void : Effect.mapError(markAll(notifier, skips.splice(0)), failed("deliver"))
+          // like a delivered alert's mark: retried through a lock or a lost connection within half the lease
+          skips.length === 0
+            ? Effect.void
+            : retryTransient(Effect.mapError(markAll(notifier, skips.splice(0)), failed("deliver")), leaseMillis / 2)
         )
         for (let index = 0; index < alerts.length; index++) {
           const alert = alerts[index]!
