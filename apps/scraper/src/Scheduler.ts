@@ -149,7 +149,7 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
     const once = options?.once === true
     const heap = new DueHeap()
     const targets: Array<T | undefined> = []
-    // target ids per host (while the host has at most `coalesceLimit`: a larger one is not coalesced)
+    // target ids per host, for coalescing (hosts of more than `coalesceLimit` are not coalesced)
     const byHost = new Map<string, Array<number>>()
     const streaks: Array<number> = []
     const inFlight = new Set<number>()

@@ -972,21 +972,19 @@ export const make = (
         dialect === "sqlite" ? markDeliveredSqlite(notifier, alertId, now) : transaction(Effect.gen(function*() {
           // Two notifiers finishing the same alert at once: the second waits
           // for the first and then sees its delivery, so one of them sets sent_at.
-          if (dialect === "pg") yield* sql`SELECT id FROM alerts WHERE id = ${alertId} FOR UPDATE`
+          yield* sql`SELECT id FROM alerts WHERE id = ${alertId} FOR UPDATE`
           const marked = yield* sql`UPDATE deliveries SET sent_at = ${now}, claimed_until = NULL, attempts = attempts + 1
             WHERE alert_id = ${alertId} AND notifier = ${notifier} AND sent_at IS NULL RETURNING alert_id`
           if (marked.length === 0) return 0
-          yield* sql`UPDATE alerts SET sent_at = ${now} WHERE id = ${alertId} AND sent_at IS NULL AND NOT EXISTS (
-            SELECT 1 FROM notifiers n WHERE n.watermark < ${alertId} AND NOT EXISTS (
-              SELECT 1 FROM deliveries d WHERE d.alert_id = ${alertId} AND d.notifier = n.name AND d.sent_at IS NOT NULL
-            )
-          )`
-          yield* sql`UPDATE notifiers SET last_delivered_at = ${now} WHERE name = ${notifier}`
+          const [, sentEverywhere, lastDelivered] = markStatements(notifier, alertId, now)
+          yield* sentEverywhere!
+          yield* lastDelivered!
           return 1
         })))
 
-    // The same three updates as one atomic batch: one step (one message to a worker-backed
-    // client, where the transaction above is five), run once per alert delivered. SQLite has one
+    // The three updates of a delivery mark (Postgres runs the first with RETURNING, above); on
+    // SQLite as one atomic batch: one step (one message to a worker-backed client, where a
+    // transaction is five), run once per alert delivered. SQLite has one
     // writer at a time, so no row lock is needed; the later updates change nothing when the first
     // found the delivery marked already — this pass claimed it, so only a lease run out while it
     // was delivered (the alert was sent twice then) gets it counted here too.
