@@ -21,8 +21,10 @@
  *
  * Environment: BENCH_HOSTS (2000), BENCH_PAGES (5), BENCH_SEED (19),
  * BENCH_TIMEOUT (300 s per child), BENCH_PROFILE=<dir> (the trawl child runs
- * with --cpu-prof into <dir>; read it with bench/profile-top.ts), BENCH_KEEP=1
- * (keep the temp dir: database, targets file, trawl's output).
+ * with --cpu-prof into <dir>; read it with bench/profile-top.ts),
+ * BENCH_NODE_FLAGS (more node flags for the trawl child, e.g. --trace-gc; its
+ * output is in run.log), BENCH_KEEP=1 (keep the temp dir: database, targets
+ * file, trawl's output).
  */
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
@@ -378,7 +380,10 @@ const main = async () => {
 
   await web.ask("reset")
   if (profileDir !== undefined) fs.mkdirSync(profileDir, { recursive: true })
-  const profileFlags = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`]
+  const profileFlags = [
+    ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`]),
+    ...(process.env["BENCH_NODE_FLAGS"]?.split(" ").filter((flag) => flag !== "") ?? [])
+  ]
   const trawlLog = path.join(dir, "run.log")
   const run = await trawl(
     ["run", "--once", "--all", "--resolve", "*.small.test=127.0.0.1", "--allow-private", "--per-host", "2"],

@@ -70,11 +70,14 @@ interface State<J> {
   active: boolean
   /** The host is in line for a turn. */
   waiting: boolean
+  /** The host gave its turn up for a short wait (spacing): it goes ahead of the line when it wakes. */
+  returning: boolean
 }
 
 /**
- * A host whose next start is at most this far away keeps its turn (and its
- * connection warm); one that must wait longer gives it up meanwhile.
+ * A host whose next start is at most this far away comes back ahead of the
+ * line (its connection is still warm); one that must wait longer joins the
+ * back of the line when it wakes.
  */
 const holdMillis = 1_000
 
@@ -157,51 +160,54 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
     const timers = yield* Effect.scope
     const prepare = options.prepare
     const maxActive = options.maxActive ?? 256
-    // Turns: how many hosts have one, who waits in line (first come, first served), and the hosts
-    // a turn was handed to (a turn given up goes straight to the next in line).
+    // Turns: how many hosts have one, who waits for one — hosts back from a short wait first, then
+    // the line (each first come, first served) — and the hosts a turn was handed to (a turn given
+    // up goes straight to the next waiting host).
     let active = 0
-    const line: Array<{ readonly host: string; readonly self: Actor.ActorRef<Message<J>> }> = []
-    let lineHead = 0
+    const returning = new Line<Actor.ActorRef<Message<J>>>()
+    const line = new Line<Actor.ActorRef<Message<J>>>()
     const handed = new Set<string>()
 
     /** Takes a turn for the host, or puts it in line (a `Wake` comes with its turn). */
     const takeTurn = (state: State<J>, context: Actor.ActorContext<Message<J>>): boolean => {
-      // A turn handed over is counted already; a free one means nobody is in line.
-      if (handed.delete(state.host) || (lineHead === line.length && active < maxActive && ++active > 0)) {
+      // A turn handed over is counted already; a free one means nobody waits ahead of this host.
+      const free = active < maxActive && returning.isEmpty() && (state.returning || line.isEmpty())
+      if (handed.delete(state.host) || (free && ++active > 0)) {
         state.active = true
         state.waiting = false
+        state.returning = false
         return true
       }
       if (!state.waiting) {
         state.waiting = true
-        line.push({ host: state.host, self: context.self })
+        ;(state.returning ? returning : line).push(state.host, context.self)
       }
       return false
     }
 
-    /** Gives the host's turn to the next host in line, if any. */
-    const giveTurn = (state: State<J>): Effect.Effect<void> => {
+    /**
+     * Gives the host's turn to the next waiting host, if any. A host that gives it up for a short
+     * wait (`returning`) uses no fetch slot meanwhile, and comes back ahead of the line.
+     */
+    const giveTurn = (state: State<J>, returningAfter: boolean): Effect.Effect<void> => {
+      state.returning = returningAfter
       if (!state.active) return Effect.void
       state.active = false
-      if (lineHead === line.length) {
+      const next = returning.shift() ?? line.shift()
+      if (next === undefined) {
         active--
         return Effect.void
       }
-      const next = line[lineHead]!
-      line[lineHead++] = undefined as never
-      if (lineHead === line.length) {
-        line.length = 0
-        lineHead = 0
-      }
       handed.add(next.host)
-      return Effect.ignore(Actor.tell(next.self, wake))
+      return Effect.ignore(Actor.tell(next.value, wake))
     }
 
     /** Hands jobs out while the host allows a start; else leaves a timer, or waits for a fetch to end. */
     const pump = (state: State<J>, context: Actor.ActorContext<Message<J>>): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
         while (state.head < state.queue.length && starting && state.prepare !== "running") {
-          if (!state.active && !takeTurn(state, context)) return
+          // a host that gave its turn up for a wait takes one again when its timer fires
+          if (!state.active && (state.wakeAt !== undefined || !takeTurn(state, context))) return
           if (state.prepare === "pending" && prepare !== undefined) {
             // with its turn, so its connection is still open when the first page goes
             state.prepare = "running"
@@ -239,9 +245,10 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
             }
             break
           }
-          // spacing or Retry-After: a timer waits, not a fetch slot — nor a turn, if it is long
+          // spacing or Retry-After: a timer waits, not a fetch slot nor a turn (the fetch stage's
+          // fibers serve hosts that can start now); after a short wait the host comes back first
           const now = yield* Clock.currentTimeMillis
-          if (reserved.at - now > holdMillis) yield* giveTurn(state)
+          yield* giveTurn(state, reserved.at - now <= holdMillis)
           if (state.wakeAt === undefined || reserved.at < state.wakeAt) {
             state.wakeAt = reserved.at
             yield* Effect.forkIn(
@@ -253,7 +260,7 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
         }
         // nothing left to start and nothing in flight: the turn was kept until now, as a job due
         // meanwhile would still find the connection open
-        if (state.head === state.queue.length && state.inFlight === 0) yield* giveTurn(state)
+        if (state.head === state.queue.length && state.inFlight === 0) yield* giveTurn(state, false)
       })
 
     /** A host with nothing queued and no timer keeps no state (it is recreated by its next `Due`). */
@@ -277,7 +284,8 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
               prepare: prepare === undefined ? "done" : "pending",
               inFlight: 0,
               active: false,
-              waiting: false
+              waiting: false,
+              returning: false
             }
           } else {
             state.queue.push(message.job)
@@ -317,3 +325,25 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
       })
     } satisfies Hosts<J>
   })
+
+/** Hosts waiting for a turn, first come, first served: a queue read from the front. */
+class Line<A> {
+  private readonly items: Array<{ readonly host: string; readonly value: A } | undefined> = []
+  private head = 0
+  isEmpty(): boolean {
+    return this.head === this.items.length
+  }
+  push(host: string, value: A): void {
+    this.items.push({ host, value })
+  }
+  shift(): { readonly host: string; readonly value: A } | undefined {
+    if (this.head === this.items.length) return undefined
+    const next = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head === this.items.length) {
+      this.items.length = 0
+      this.head = 0
+    }
+    return next
+  }
+}

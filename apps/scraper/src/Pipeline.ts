@@ -452,7 +452,7 @@ export const start = <E>(
       reserve: fetcher.reserve,
       prepare: (job) => fetcher.prepare(job.target.url),
       start: (job, reservation) => Actor.tell(fetching, { ...job, reservation }),
-      // as many hosts at once as fetch fibers: each keeps one or two of them busy
+      // as many hosts at once as fetch fibers: a host with a turn can start now, or has a fetch in flight
       maxActive: options?.fetchFibers ?? 256
     })
 
