@@ -36,6 +36,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { Wakeups } from "./internal/wakeups.ts"
 
 /**
  * What a host actor is told: a due job; that one of its fetches ended (it may
@@ -153,11 +154,12 @@ export interface Hosts<J> {
 export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect.Effect<Hosts<J>, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     let starting = true
-    // Timers are forked here, not into the host actor's incarnation scope: a
-    // finalizer of its own there would be kept for the actor's whole life. A
-    // host with a timer is never passivated (`keepIdle`), and a Wake for an
-    // actor that is gone is ignored.
+    // Timers and preparations run here, not in a host actor's incarnation scope:
+    // a finalizer of their own there would be kept for the actor's whole life.
+    // A host with a timer is never passivated (`keepIdle`), and a Wake for an
+    // actor that is gone is ignored. One fiber serves every host's timer.
     const timers = yield* Effect.scope
+    const wakeups = new Wakeups<Actor.ActorRef<Message<J>>>((self) => Effect.ignore(Actor.tell(self, wake)), timers)
     const prepare = options.prepare
     const maxActive = options.maxActive ?? 256
     // Turns: how many hosts have one, who waits for one — hosts back from a short wait first, then
@@ -251,10 +253,7 @@ export const make = <J, E = never, R = never>(options: Options<J, E, R>): Effect
           yield* giveTurn(state, reserved.at - now <= holdMillis)
           if (state.wakeAt === undefined || reserved.at < state.wakeAt) {
             state.wakeAt = reserved.at
-            yield* Effect.forkIn(
-              Effect.andThen(Effect.sleep(Math.max(0, reserved.at - now)), Effect.ignore(Actor.tell(context.self, wake))),
-              timers
-            )
+            yield* wakeups.add(reserved.at, context.self)
           }
           return
         }
