@@ -16,7 +16,8 @@
  * Flags: `--shops N` (50000), `--minutes M` (10), `--interval-seconds S` (300),
  * `--products-per-shop N` (1), `--report-seconds S` (5), `--seed S` (1),
  * `--latency-scale X` (1), `--error-scale X` (1), `--hostile-fraction F` (0.02).
- * Smoke run: `--shops 5000 --minutes 2`.
+ * Smoke run: `--shops 5000 --minutes 2`. `LOAD_NODE_FLAGS` adds node flags to
+ * the trawl child (e.g. `--cpu-prof`).
  *
  * Run under `flock /tmp/trawl-bench.lock` (2 shared cores: the sim-web
  * server runs on the same machine, figures are noisy).
@@ -114,6 +115,8 @@ const program = Effect.gen(function*() {
     "--max-semi-space-size=16",
     "--heap-growing-percent=50",
     "--conditions=@trawl/source",
+    // e.g. --cpu-prof or --heapsnapshot-signal=SIGUSR2, to look inside a run
+    ...(process.env["LOAD_NODE_FLAGS"]?.split(" ").filter((flag) => flag !== "") ?? []),
     trawlBin, "run", "--db", db, "--resolve", "*.sim.test=127.0.0.1", "--allow-private",
     "--quiet", "--dashboard=0", `--duration=${durationSeconds}s`
   ], { stdio: ["ignore", "ignore", "pipe"] })
