@@ -17,7 +17,7 @@
  */
 import { AddressGuard, Fetcher } from "@trawl/fetch"
 import { Rules } from "@trawl/extract"
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Model, Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"

@@ -3,7 +3,7 @@
  * The `trawl` binary: runs the command line and turns any failure into one
  * message line on stderr and a documented exit code (never a stack trace).
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
