@@ -117,6 +117,13 @@ interface Pending {
  * the transactions begun on it, so when it dies their later statements fail
  * instead of reaching the next worker.
  */
+/**
+ * The connection's thread holds little between statements (prepared
+ * statements, one request at a time): a small young generation is enough,
+ * where V8 would size it like a busy main thread's (up to 32 MB).
+ */
+const youngGenerationMb = 6
+
 class Thread implements SqlConnection.Connection {
   readonly worker: Worker
   readonly options: OpenOptions
@@ -138,7 +145,11 @@ class Thread implements SqlConnection.Connection {
   constructor(url: URL, options: OpenOptions, onExit: (thread: Thread, code: number) => void) {
     this.options = options
     this.onExit = onExit
-    this.worker = new Worker(url, { workerData: options, name: `trawl sqlite ${options.filename}` })
+    this.worker = new Worker(url, {
+      workerData: options,
+      name: `trawl sqlite ${options.filename}`,
+      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb }
+    })
     this.worker.on("message", (message: Reply | Ready) => this.receive(message))
     this.worker.on("error", (error) => (this.lastError = error))
     this.worker.on("exit", (code) => this.exit(code))
