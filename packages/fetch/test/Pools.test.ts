@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { Agent, errors, Pool } from "undici"
+import { Agent, Client, errors, Pool } from "undici"
 import { factory, GrowingQueue, lighten, quiet } from "../src/internal/pools.ts"
 import * as TestServer from "./support/server.ts"
 
@@ -52,6 +52,33 @@ describe("lightened undici pools", () => {
       const third = watch(new Pool("http://127.0.0.1:9"))
       yield* Effect.promise(() => third.destroy(own))
       expect(new Set(seen.slice(before))).toEqual(new Set([own]))
+    }))
+
+  it.live("an origin's pool closed when idle closes its connections with the same shared error (none made per connection)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((_req, res) => void res.end("ok"))
+      const seen: Array<unknown> = []
+      const destroy = Client.prototype.destroy as (this: Client, err?: unknown, callback?: unknown) => unknown
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          ;(Client.prototype as unknown as { destroy: unknown }).destroy = function(this: Client, err?: unknown, callback?: unknown) {
+            seen.push(typeof err === "function" ? undefined : err)
+            return destroy.call(this, err, callback)
+          }
+        }),
+        () => Effect.sync(() => void ((Client.prototype as unknown as { destroy: unknown }).destroy = destroy))
+      )
+      const pool = factory(server.url("127.0.0.1"), { connections: 2 } as Pool.Options)
+      expect(pool).toBeInstanceOf(Pool)
+      // two requests at once: two connections
+      yield* Effect.promise(() =>
+        Promise.all([1, 2].map(async (i) => (await pool.request({ path: `/${i}`, method: "GET" })).body.text()))
+      )
+      yield* Effect.promise(() => pool.close())
+      const errorsGiven = seen.filter((err) => err !== null)
+      expect(errorsGiven.length).toBeGreaterThanOrEqual(2)
+      expect(new Set(errorsGiven).size).toBe(1)
+      expect(errorsGiven[0]).toBeInstanceOf(errors.ClientDestroyedError)
     }))
 
   it.live("requests queued in a lightened pool all complete, at most `connections` at a time", () =>

@@ -87,10 +87,13 @@ export const quiet = <D extends Dispatcher>(dispatcher: D): D => {
   return dispatcher
 }
 
+/** A pool's connection: closed quietly too (a pool closes each of its clients, and each made its own error). */
+const quietClient = (origin: string | URL, options: Client.Options): Dispatcher => quiet(new Client(origin, options))
+
 /** The `Agent` factory: undici's default choice (a `Client` for one connection), pools lightened, closed quietly. */
 export const factory = (origin: string | URL, options: Pool.Options): Dispatcher => {
   if (options.connections === 1) return quiet(new Client(origin, options))
-  const pool = new Pool(origin, options)
+  const pool = new Pool(origin, { ...options, factory: quietClient })
   lighten(pool)
   return quiet(pool)
 }
