@@ -324,8 +324,10 @@ const runFlags = {
   dashboard: Flag.Int("dashboard").pipe(
     Flag.withOptionalValue("8088"),
     Flag.optional,
-    Flag.withDescription("Serve a status page on 127.0.0.1: --dashboard (port 8088) or --dashboard=PORT (0 = any free port)")
+    Flag.withDescription("Serve the dashboard (live view, /metrics) on 127.0.0.1: --dashboard (port 8088) or --dashboard=PORT (0 = any free port)")
   ),
+  dashboardHost: Settings.dashboardHost,
+  dashboardToken: Settings.dashboardToken,
   webhook: Settings.webhook,
   alertsFile: Settings.alertsFile,
   userAgent: Settings.userAgent,
@@ -405,6 +407,8 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
         tty: process.stderr.isTTY === true,
         outageBudgetMillis,
         ...(Option.isSome(input.dashboard) ? { dashboardPort: input.dashboard.value } : {}),
+        dashboardHost: input.dashboardHost,
+        ...(Option.isSome(input.dashboardToken) ? { dashboardToken: Redacted.value(input.dashboardToken.value) } : {}),
         ...(durationMillis === undefined ? {} : { durationMillis })
       })
     }).pipe(

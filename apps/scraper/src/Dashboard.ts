@@ -1,66 +1,285 @@
 /**
- * A small status page for a running monitor: `GET /` is an HTML page that
- * refreshes itself, `GET /status.json` the same figures as JSON. It listens
- * on 127.0.0.1 only; closing its Scope closes the server.
+ * The dashboard of a running monitor, served with Effect's HTTP server
+ * (`effect/http` routes on `@effect/platform-node`'s Node server):
+ *
+ * - `GET /` — the live runtime view: an HTML page whose figures the script
+ *   `/assets/dashboard.js` keeps current from `GET /events`;
+ * - `GET /events` — Server-Sent Events: a `live` event with `Dashboard.Live`
+ *   as JSON about once a second (`everyMillis`);
+ * - `GET /status.json` — the run's snapshot as JSON;
+ * - `GET /metrics` — every trawl metric in Prometheus' text exposition format
+ *   (`effect/observability` PrometheusMetrics).
+ *
+ * Security: it binds 127.0.0.1 unless told otherwise, and any other address
+ * needs a token (`token`), checked on every request — page, assets, event
+ * stream, metrics — as `Authorization: Bearer <token>` or, for a browser, a
+ * cookie set by opening `/?token=<token>` once (an `EventSource` cannot send
+ * headers). Pages carry a Content-Security-Policy that allows no inline
+ * script, and every value on them is HTML-escaped (the script writes
+ * `textContent`, never markup).
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Layer from "effect/Layer"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as crypto from "node:crypto"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import * as net from "node:net"
 import { InputError } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
-
-const escape = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
-
-const page = (snapshot: Progress.Snapshot): string =>
-  `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>trawl</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}</style></head>
-<body><h1>trawl</h1><p>${escape(Progress.statusLine(snapshot))}</p><pre>${escape(Progress.summaryTable(snapshot))}</pre></body></html>`
+import { dashboardScript, dashboardStyle } from "./internal/dashboardAssets.ts"
 
 /**
- * Serves the dashboard on `127.0.0.1:port` (0 = any free port) until the
- * Scope closes; returns the port.
+ * Where and how the dashboard listens.
+ *
+ * @since 0.3.0
+ */
+export interface Options {
+  /** 0 = any free port. */
+  readonly port: number
+  /** The address to bind (default 127.0.0.1); any other than a loopback one needs `token`. */
+  readonly host?: string | undefined
+  /** A Bearer token every request must carry (required off loopback). */
+  readonly token?: string | undefined
+  /** How often `/events` pushes the live figures (default 1,000 ms). */
+  readonly everyMillis?: number | undefined
+}
+
+/**
+ * The live figures `/events` pushes and the page shows: what the run does
+ * now, each figure named for what it measures.
+ *
+ * @since 0.3.0
+ */
+export interface Live {
+  readonly at: number
+  readonly status: string
+  /** Pages recorded per second since the run started. */
+  readonly pagesPerSecond: number
+  readonly recorded: number
+  /** Fetches in flight now. */
+  readonly fetchesInFlight: number
+  /** Each bounded queue's depth now, against its capacity. */
+  readonly queues: ReadonlyArray<{ readonly name: string; readonly depth: number; readonly capacity: number }>
+  /** CPU utilisation of the extraction threads (0–1) since the last reading, when workers are used. */
+  readonly extractCpu: number | null
+  readonly errorsByTag: Readonly<Record<string, number>>
+  /** Schedule lag (due time to fetch start) of the last dispatches, in ms. */
+  readonly lagP50Millis: number
+  readonly lagP99Millis: number
+  /** Targets past their due time, waiting for dispatch. */
+  readonly overdue: number
+  /** How long the store has been failing with transient errors (the writer retries), or null while it works. */
+  readonly storeUnavailableForMillis: number | null
+}
+
+/**
+ * The live figures of a snapshot.
+ *
+ * @example
+ * ```ts
+ * import { Dashboard, type Progress } from "@trawl/scraper"
+ * declare const snapshot: Progress.Snapshot
+ * Dashboard.liveOf(snapshot).pagesPerSecond
+ * ```
+ * @since 0.3.0
+ */
+export const liveOf = (snapshot: Progress.Snapshot): Live => {
+  const { counters, schedule } = snapshot
+  return {
+    at: snapshot.now,
+    status: Progress.statusLine(snapshot),
+    pagesPerSecond: Math.round(Progress.pagesPerSecond(snapshot) * 10) / 10,
+    recorded: counters.recorded,
+    fetchesInFlight: counters.inFlightFetches,
+    queues: (["jobs", "pages", "outcomes"] as const).map((name) => ({
+      name: queueNames[name],
+      depth: counters.queueDepths[name],
+      capacity: counters.queueCapacities[name]
+    })),
+    extractCpu: snapshot.workerUtilization === undefined ? null : Math.round(snapshot.workerUtilization * 1000) / 1000,
+    errorsByTag: counters.errorsByTag,
+    lagP50Millis: Math.round(schedule.lagP50Millis),
+    lagP99Millis: Math.round(schedule.lagP99Millis),
+    overdue: schedule.overdue,
+    storeUnavailableForMillis: counters.storeUnavailableSince === undefined ? null : Math.max(0, snapshot.now - counters.storeUnavailableSince)
+  }
+}
+
+const queueNames = { jobs: "fetch", pages: "extraction", outcomes: "store-writer" } as const
+
+/**
+ * Replaces the characters that are markup in HTML text and attribute values.
+ *
+ * @example
+ * ```ts
+ * import { Dashboard } from "@trawl/scraper"
+ * Dashboard.escapeHtml("<img src=x onerror=alert(1)>") // "&lt;img src=x onerror=alert(1)&gt;"
+ * ```
+ * @since 0.3.0
+ */
+export const escapeHtml = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;")
+
+/** No inline script or style, nothing from elsewhere, no framing. */
+const contentSecurityPolicy =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+const securityHeaders = {
+  "content-security-policy": contentSecurityPolicy,
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store"
+}
+
+const figure = (id: string, label: string, value: string) =>
+  `<div class="figure"><span class="label">${escapeHtml(label)}</span><span class="value" id="${id}">${escapeHtml(value)}</span></div>`
+
+const page = (live: Live | undefined): string =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trawl</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/dashboard.css"><script src="/assets/dashboard.js" defer></script></head>
+<body><header><h1>trawl</h1><p id="status">${escapeHtml(live === undefined ? "no run" : live.status)}</p></header>
+<section class="figures">
+${figure("pagesPerSecond", "pages/s", live === undefined ? "–" : String(live.pagesPerSecond))}
+${figure("recorded", "pages recorded", live === undefined ? "–" : String(live.recorded))}
+${figure("fetchesInFlight", "fetches in flight", live === undefined ? "–" : String(live.fetchesInFlight))}
+${figure("extractCpu", "extraction threads' CPU", live?.extractCpu == null ? "–" : `${Math.round(live.extractCpu * 100)} %`)}
+${figure("lag", "schedule lag p50 / p99", live === undefined ? "–" : `${live.lagP50Millis} / ${live.lagP99Millis} ms`)}
+${figure("overdue", "targets overdue", live === undefined ? "–" : String(live.overdue))}
+${figure("store", "store", live === undefined ? "–" : live.storeUnavailableForMillis === null ? "ok" : `unavailable, retrying (${(live.storeUnavailableForMillis / 1000).toFixed(1)}s)`)}
+</section>
+<section><h2>Queues</h2><table><thead><tr><th>queue</th><th>depth</th><th>capacity</th></tr></thead><tbody id="queues">${
+    (live?.queues ?? []).map((q) => `<tr><td>${escapeHtml(q.name)}</td><td>${q.depth}</td><td>${q.capacity}</td></tr>`).join("")
+  }</tbody></table></section>
+<section><h2>Errors by tag</h2><table><thead><tr><th>tag</th><th>pages</th></tr></thead><tbody id="errors">${
+    Object.entries(live?.errorsByTag ?? {}).map(([tag, n]) => `<tr><td>${escapeHtml(tag)}</td><td>${n}</td></tr>`).join("")
+  }</tbody></table></section>
+<footer><a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · <span id="updated"></span></footer>
+</body></html>`
+
+/** Equal-time comparison, so a wrong token's bytes cannot be found by timing. */
+const sameToken = (given: string, expected: string): boolean => {
+  const a = crypto.createHash("sha256").update(given).digest()
+  const b = crypto.createHash("sha256").update(expected).digest()
+  return crypto.timingSafeEqual(a, b)
+}
+
+const tokenCookie = "trawl_token"
+
+const unauthorized = HttpServerResponse.text("unauthorized: this dashboard needs its token (Authorization: Bearer <token>)\n", {
+  status: 401,
+  headers: { "www-authenticate": 'Bearer realm="trawl"', ...securityHeaders }
+})
+
+/**
+ * Refuses a request without the token; a browser that opens `/?token=…`
+ * gets the token as an HttpOnly, same-site cookie, and is sent to `/`.
+ */
+const guard = (token: string) =>
+  HttpRouter.middleware<{}>()((httpEffect) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const authorization = request.headers["authorization"]
+      if (authorization !== undefined && authorization.startsWith("Bearer ") && sameToken(authorization.slice(7), token)) {
+        return yield* httpEffect
+      }
+      const cookie = request.cookies[tokenCookie]
+      if (cookie !== undefined && sameToken(cookie, token)) return yield* httpEffect
+      const query = new URL(request.url, "http://dashboard").searchParams.get("token")
+      if (query !== null && sameToken(query, token)) {
+        return HttpServerResponse.redirect("/", {
+          status: 303,
+          headers: {
+            "set-cookie": `${tokenCookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+            ...securityHeaders
+          }
+        })
+      }
+      return unauthorized
+    }), { global: true })
+
+const sseHeaders = { "cache-control": "no-store", "x-accel-buffering": "no", "x-content-type-options": "nosniff" }
+
+const encoder = new TextEncoder()
+
+/**
+ * Serves the dashboard until the Scope closes; returns its address. Without
+ * a run (`live` undefined) the live panels say "no run".
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { Dashboard, type Progress } from "@trawl/scraper"
  * declare const snapshot: Effect.Effect<Progress.Snapshot>
- * const program = Effect.scoped(Effect.flatMap(Dashboard.serve(snapshot, 8080), (port) => Effect.log(`dashboard on ${port}`)))
+ * const program = Effect.scoped(Effect.flatMap(Dashboard.serve(snapshot, { port: 8088 }), ({ url }) => Effect.log(`dashboard on ${url}`)))
  * ```
  * @since 0.1.0
  */
-export const serve = (snapshot: Effect.Effect<Progress.Snapshot>, port: number): Effect.Effect<number, InputError, Scope.Scope> =>
+export const serve = (
+  snapshot: Effect.Effect<Progress.Snapshot> | undefined,
+  options: Options
+): Effect.Effect<{ readonly port: number; readonly url: string }, InputError, Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<never>()
-    const run = Effect.runPromiseWith(context)
-    const server = http.createServer((req, res) => {
-      if (req.method !== "GET") return void res.writeHead(405).end()
-      run(snapshot).then(
-        (s) => {
-          if (req.url === "/status.json") {
-            res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(s))
-          } else if (req.url === "/" || req.url === "/index.html") {
-            res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page(s))
-          } else {
-            res.writeHead(404).end()
-          }
-        },
-        () => void res.writeHead(500).end()
-      )
-    })
-    yield* Effect.acquireRelease(
-      Effect.callback<void, InputError>((resume) => {
-        server.once("error", (error) =>
-          resume(Effect.fail(new InputError({ input: `--dashboard ${port}`, reason: (error as Error).message }))))
-        server.listen(port, "127.0.0.1", () => resume(Effect.void))
-      }),
-      () => Effect.callback<void>((resume) => {
-        server.close(() => resume(Effect.void))
-        server.closeAllConnections()
+    const host = options.host ?? "127.0.0.1"
+    const flag = `--dashboard ${options.port}`
+    if (net.isIP(host) === 0 && host !== "localhost") {
+      return yield* new InputError({ input: `--dashboard-host ${host}`, reason: "must be an IP address" })
+    }
+    const loopback = host === "localhost" || host === "::1" || host.startsWith("127.")
+    const token = options.token === undefined || options.token === "" ? undefined : options.token
+    if (!loopback && token === undefined) {
+      return yield* new InputError({
+        input: `--dashboard-host ${host}`,
+        reason: "a dashboard on an address other than loopback needs --dashboard-token (or TRAWL_DASHBOARD_TOKEN)"
       })
+    }
+    const everyMillis = Math.max(100, options.everyMillis ?? 1_000)
+    const live = snapshot === undefined ? Effect.succeed(undefined) : Effect.map(snapshot, liveOf)
+
+    const events = HttpServerResponse.stream(
+      Stream.fromEffectSchedule(live, Schedule.spaced(everyMillis)).pipe(
+        Stream.map((figures) =>
+          encoder.encode(`event: live\ndata: ${JSON.stringify(figures ?? { status: "no run" })}\n\n`)
+        )
+      ),
+      { contentType: "text/event-stream", headers: sseHeaders }
     )
-    return (server.address() as AddressInfo).port
+
+    const routes = Layer.mergeAll(
+      HttpRouter.add("GET", "/", Effect.map(live, (figures) => HttpServerResponse.html(page(figures)).pipe(HttpServerResponse.setHeaders(securityHeaders)))),
+      HttpRouter.add("GET", "/assets/dashboard.js", HttpServerResponse.text(dashboardScript, { contentType: "text/javascript; charset=utf-8", headers: securityHeaders })),
+      HttpRouter.add("GET", "/assets/dashboard.css", HttpServerResponse.text(dashboardStyle, { contentType: "text/css; charset=utf-8", headers: securityHeaders })),
+      HttpRouter.add("GET", "/events", events),
+      HttpRouter.add(
+        "GET",
+        "/status.json",
+        snapshot === undefined
+          ? HttpServerResponse.json({ run: null }, { headers: securityHeaders })
+          : Effect.flatMap(snapshot, (s) => HttpServerResponse.json(s, { headers: securityHeaders }))
+      ),
+      HttpRouter.add(
+        "GET",
+        "/metrics",
+        Effect.map(PrometheusMetrics.format(), (text) =>
+          HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8", headers: { "cache-control": "no-store" } }))
+      ),
+      token === undefined ? Layer.empty : guard(token)
+    )
+    const app = yield* HttpRouter.toHttpEffect(routes)
+    const server = yield* NodeHttpServer.make(() => http.createServer(), { port: options.port, host }).pipe(
+      Effect.mapError((error) => new InputError({ input: flag, reason: String((error.cause as Error | undefined)?.message ?? error.message) }))
+    )
+    yield* server.serve(app)
+    const port = server.address._tag === "UnixPathAddress" ? options.port : server.address.port
+    const shown = host.includes(":") ? `[${host}]` : host
+    return { port, url: `http://${shown}:${port}/` }
   })

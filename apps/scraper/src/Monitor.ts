@@ -50,6 +50,10 @@ export interface Options {
   readonly tty: boolean
   /** Serve the dashboard on this port (0 = any free port). */
   readonly dashboardPort?: number | undefined
+  /** The dashboard's address (default 127.0.0.1; another needs `dashboardToken`). */
+  readonly dashboardHost?: string | undefined
+  /** The Bearer token every dashboard request must carry. */
+  readonly dashboardToken?: string | undefined
   /** Graceful-stop deadline. Default 30 s. */
   readonly drainMillis?: number | undefined
   /** How often the outbox is flushed. Default 1 s. */
@@ -147,8 +151,12 @@ export const run = (options: Options): Effect.Effect<
     }
     yield* startLoop(services, "progress", Loop.behavior(Progress.report(snapshot, { tty: options.tty })))
     if (options.dashboardPort !== undefined) {
-      const port = yield* Dashboard.serve(snapshot, options.dashboardPort)
-      yield* Effect.logInfo(`dashboard on http://127.0.0.1:${port}/`)
+      const { url } = yield* Dashboard.serve(snapshot, {
+        port: options.dashboardPort,
+        host: options.dashboardHost,
+        token: options.dashboardToken
+      })
+      yield* Effect.logInfo(`dashboard on ${url}`)
     }
 
     const stopped = options.durationMillis !== undefined && options.durationMillis > 0

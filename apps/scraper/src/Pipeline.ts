@@ -135,6 +135,8 @@ export interface Counters {
   readonly inFlightFetches: number
   /** Messages waiting in each stage's mailbox. */
   readonly queueDepths: { readonly jobs: number; readonly pages: number; readonly outcomes: number }
+  /** The most each stage's mailbox holds (a full one makes its senders wait). */
+  readonly queueCapacities: { readonly jobs: number; readonly pages: number; readonly outcomes: number }
   /** Since when the store has been failing with transient errors (the writer retries); undefined while it works. */
   readonly storeUnavailableSince?: number | undefined
   readonly startedAt: number
@@ -481,6 +483,11 @@ export const start = <E>(
             jobs: yield* Actor.mailboxSize(fetching),
             pages: yield* Actor.mailboxSize(extraction),
             outcomes: yield* Actor.mailboxSize(writing)
+          },
+          queueCapacities: {
+            jobs: Actor.mailboxCapacity(fetching),
+            pages: Actor.mailboxCapacity(extraction),
+            outcomes: Actor.mailboxCapacity(writing)
           },
           storeUnavailableSince,
           startedAt

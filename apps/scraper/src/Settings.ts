@@ -235,6 +235,31 @@ export const timeout = withSetting(
 )
 
 /**
+ * `--dashboard-host ADDRESS`: where the dashboard listens (default
+ * 127.0.0.1). Any address other than a loopback one needs a token.
+ *
+ * @since 0.3.0
+ */
+export const dashboardHost = withSetting(
+  Flag.String("dashboard-host"),
+  Config.String("TRAWL_DASHBOARD_HOST").pipe(Config.withDefault("127.0.0.1")),
+  "Address the dashboard binds: 127.0.0.1 (default); any other needs --dashboard-token (env TRAWL_DASHBOARD_HOST)"
+)
+
+/**
+ * `--dashboard-token TOKEN`: every dashboard request (page, events, metrics)
+ * must carry it as `Authorization: Bearer TOKEN` (a browser opens
+ * `/?token=TOKEN` once). Kept redacted.
+ *
+ * @since 0.3.0
+ */
+export const dashboardToken = withSetting(
+  Flag.Redacted("dashboard-token").pipe(Flag.optional),
+  Config.option(Config.Redacted("TRAWL_DASHBOARD_TOKEN")),
+  "Bearer token the dashboard requires on every request (env TRAWL_DASHBOARD_TOKEN)"
+)
+
+/**
  * `--store-outage-budget DURATION`: how long `run` keeps retrying a store that
  * is unavailable (locked by another process, a Postgres restart) before it
  * stops.

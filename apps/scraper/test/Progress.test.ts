@@ -15,6 +15,7 @@ const snapshot: Progress.Snapshot = {
     errorsByTag: { Timeout: 7, HttpStatus: 3, TooManyRedirects: 1, BadCharset: 1 },
     inFlightFetches: 180,
     queueDepths: { jobs: 1024, pages: 12, outcomes: 0 },
+    queueCapacities: { jobs: 1024, pages: 64, outcomes: 1024 },
     startedAt: 0
   },
   schedule: { targets: 5000, inFlight: 200, overdue: 3, lagP50Millis: 400, lagP99Millis: 2100, dispatched: 1200 }

@@ -333,6 +333,21 @@ export const mailboxSize = <Msg>(self: ActorRef<Msg>): Effect.Effect<number> =>
   Effect.sync(() => asCell(self).mailbox.size)
 
 /**
+ * How many messages the actor's mailbox holds at most (fixed when it was
+ * spawned): what `mailboxSize` is measured against.
+ *
+ * @example
+ * ```ts
+ * import { Actor } from "@trawl/actor"
+ *
+ * declare const ref: Actor.ActorRef<string>
+ * const full = Effect.map(Actor.mailboxSize(ref), (size) => size >= Actor.mailboxCapacity(ref))
+ * ```
+ * @since 0.3.0
+ */
+export const mailboxCapacity = <Msg>(self: ActorRef<Msg>): number => asCell(self).mailbox.capacity
+
+/**
  * Messages the actor is handling right now: up to the concurrency for a
  * `Behavior.concurrent` stage, the batch size for a `Behavior.batched` one
  * in the middle of a batch, otherwise 0 or 1.

@@ -1,0 +1,88 @@
+/**
+ * `trawl run --dashboard` from the real binary: the address it prints
+ * answers the page, live events and Prometheus metrics while the run goes
+ * on, a token is enforced, and an open address without one is refused.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { runTrawl } from "./helpers.ts"
+
+const bin = fileURLToPath(new URL("../src/bin/trawl.ts", import.meta.url))
+
+let dir: string
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "trawl-dashboard-"))
+})
+
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true })
+})
+
+/** Starts `trawl run` and resolves the dashboard's URL from its log, with the exit to await. */
+const startRun = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, "run", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let stderr = ""
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no dashboard address within 30 s:\n${stderr}`)), 30_000)
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk
+      const match = /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+  })
+  return { url, exited, kill: () => child.kill("SIGKILL") }
+}
+
+const firstEvent = async (url: string, headers: Record<string, string> = {}) => {
+  const controller = new AbortController()
+  const response = await fetch(url, { headers, signal: controller.signal })
+  const reader = response.body!.getReader()
+  let text = ""
+  while (!text.includes("\n\n")) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  controller.abort()
+  return text
+}
+
+describe("trawl run --dashboard", { timeout: 60_000 }, () => {
+  it("serves the live view, events and /metrics beside a run, behind its token, and stops with the run", async () => {
+    const token = "t0ken-for-the-test"
+    const run = startRun(["--db", path.join(dir, "run.db"), "--dashboard=0", "--dashboard-token", token, "--duration=6s", "--quiet"])
+    try {
+      const url = await run.url
+      const auth = { authorization: `Bearer ${token}` }
+      expect((await fetch(url)).status).toBe(401)
+      expect((await fetch(`${url}metrics`)).status).toBe(401)
+      const page = await fetch(url, { headers: auth })
+      expect(page.status).toBe(200)
+      expect(await page.text()).toContain("pages/s")
+      const event = await firstEvent(`${url}events`, auth)
+      expect(event).toMatch(/^event: live\ndata: \{.*"pagesPerSecond"/m)
+      const metrics = await (await fetch(`${url}metrics`, { headers: auth })).text()
+      // the run's own metrics, e.g. the actors' mailbox gauges and the fetcher's
+      expect(metrics).toMatch(/^# TYPE trawl_\w+ (counter|gauge|histogram)$/m)
+      expect(await run.exited).toBe(0)
+    } finally {
+      run.kill()
+    }
+  })
+
+  it("an open address without a token is refused with one line and exit 3", async () => {
+    const run = await runTrawl(["run", "--db", path.join(dir, "open.db"), "--dashboard=0", "--dashboard-host", "0.0.0.0", "--duration=5s"])
+    expect(run.code).toBe(3)
+    expect(run.stderr).toMatch(/--dashboard-host 0\.0\.0\.0: .*needs --dashboard-token/)
+    expect(run.stderr).not.toMatch(/\n\s+at /)
+  })
+})
