@@ -338,6 +338,7 @@ export const mailboxSize = <Msg>(self: ActorRef<Msg>): Effect.Effect<number> =>
  *
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { Actor } from "@trawl/actor"
  *
  * declare const ref: Actor.ActorRef<string>

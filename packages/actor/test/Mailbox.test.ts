@@ -97,6 +97,9 @@ describe("Mailbox", () => {
       for (let i = 1; i <= 6; i++) yield* Actor.tell(dropping, i)
       assert.strictEqual(yield* Actor.droppedCount(dropping), 4)
       assert.strictEqual(yield* Actor.mailboxSize(dropping), 2)
+      // the size is measured against the capacity given at spawn (the default: 1,024)
+      assert.strictEqual(Actor.mailboxCapacity(dropping), 2)
+      assert.strictEqual(Actor.mailboxCapacity(yield* Actor.spawn(blocker)), 1024)
     }))
 
   // A model test: random sequences of offer / takeBatch / end against a plain array model.
