@@ -135,6 +135,22 @@ export const skipped: unique symbol = Symbol.for("@trawl/store/Store/skipped")
 export type Skipped = typeof skipped
 
 /**
+ * A page of targets and how many match in all (`Service.searchTargets`).
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "@trawl/store"
+ * declare const page: Store.TargetPage
+ * const pages = Math.ceil(page.total / 50)
+ * ```
+ * @since 0.3.0
+ */
+export interface TargetPage {
+  readonly total: number
+  readonly targets: ReadonlyArray<Model.Target>
+}
+
+/**
  * The store's operations.
  *
  * @example
@@ -182,10 +198,26 @@ export interface Service {
     batch: ReadonlyArray<Model.ObservationInput>
   ) => Effect.Effect<ReadonlyArray<Model.RecordResult>, StoreError.TargetNotFound | StoreError.DatabaseError>
   /** A target's observations, newest first (default limit 1000). */
+  /** A target's observations at or after `since` and before `until`, newest first, at most `limit` (1,000). */
   readonly history: (
     targetId: number,
-    options?: { readonly since?: number | undefined; readonly limit?: number | undefined }
+    options?: { readonly since?: number | undefined; readonly until?: number | undefined; readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<Model.Observation>, StoreError.DatabaseError>
+  /**
+   * A page of the targets whose URL contains `query` (any case; every target
+   * without one), by id, and how many match in all: for browsing 50,000+
+   * targets a page at a time.
+   */
+  readonly searchTargets: (
+    options: { readonly query?: string | undefined; readonly offset: number; readonly limit: number }
+  ) => Effect.Effect<TargetPage, StoreError.DatabaseError>
+  /** Alerts created at or after `since`, newest first, at most `limit`; of one kind or target when given. */
+  readonly alerts: (options: {
+    readonly since?: number | undefined
+    readonly kind?: Model.AlertKind | undefined
+    readonly targetId?: number | undefined
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<Model.Alert>, StoreError.DatabaseError>
   /** Counts for a status page; `alertsPending`/`alertsSent` count alerts not yet / already delivered by every notifier. */
   readonly statusCounts: (now: number) => Effect.Effect<Model.StatusCounts, StoreError.DatabaseError>
   /**
@@ -853,14 +885,48 @@ export const make = (
 
     const history = (
       targetId: number,
-      options: { readonly since?: number | undefined; readonly limit?: number | undefined } = {}
+      options: { readonly since?: number | undefined; readonly until?: number | undefined; readonly limit?: number | undefined } = {}
     ) =>
       sql`SELECT ${sql.literal(observationColumns)} FROM observations o WHERE o.target_id = ${targetId} AND o.observed_at >= ${
         Math.floor(options.since ?? 0)
-      } ORDER BY o.observed_at DESC, o.id DESC LIMIT ${Math.max(0, Math.floor(options.limit ?? 1000))}`.pipe(
+      }${options.until === undefined ? sql.literal("") : sql` AND o.observed_at < ${Math.floor(options.until)}`} ORDER BY o.observed_at DESC, o.id DESC LIMIT ${
+        Math.max(0, Math.floor(options.limit ?? 1000))
+      }`.pipe(
         Effect.map((rows) => rows.map(toObservation)),
         Effect.mapError(failed("history"))
       )
+
+    const searchTargets = (options: { readonly query?: string | undefined; readonly offset: number; readonly limit: number }) =>
+      Effect.gen(function*() {
+        // `lower(url) LIKE lower(…)` on both databases (Postgres' LIKE is case-sensitive); the
+        // query's own % and _ are matched as themselves
+        const query = options.query?.trim() ?? ""
+        const where = query === ""
+          ? sql.literal("")
+          : sql` WHERE lower(url) LIKE ${`%${query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\'`
+        const [count] = yield* sql<{ total: unknown }>`SELECT count(*) AS total FROM targets${where}`
+        const rows = yield* sql`SELECT ${sql.literal(targetColumns)} FROM targets${where} ORDER BY id LIMIT ${
+          Math.max(0, Math.floor(options.limit))
+        } OFFSET ${Math.max(0, Math.floor(options.offset))}`
+        return { total: num(count?.total ?? 0), targets: rows.map(toTarget) } satisfies TargetPage
+      }).pipe(Effect.mapError(failed("searchTargets")))
+
+    const alerts = (options: {
+      readonly since?: number | undefined
+      readonly kind?: Model.AlertKind | undefined
+      readonly targetId?: number | undefined
+      readonly limit: number
+    }) => {
+      const clauses = [sql`a.created_at >= ${Math.floor(options.since ?? 0)}`]
+      if (options.kind !== undefined) clauses.push(sql`a.kind = ${options.kind}`)
+      if (options.targetId !== undefined) clauses.push(sql`a.target_id = ${options.targetId}`)
+      return sql`SELECT ${sql.literal(alertColumns)} FROM alerts a JOIN targets t ON t.id = a.target_id WHERE ${
+        sql.and(clauses)
+      } ORDER BY a.created_at DESC, a.id DESC LIMIT ${Math.max(0, Math.floor(options.limit))}`.pipe(
+        Effect.map((rows) => rows.map(toAlert)),
+        Effect.mapError(failed("alerts"))
+      )
+    }
 
     const statusCounts = (now: number) =>
       sql`SELECT
@@ -1210,6 +1276,8 @@ export const make = (
       dueTargets,
       recordObservations,
       history,
+      searchTargets,
+      alerts,
       statusCounts,
       registerNotifiers,
       deliver,

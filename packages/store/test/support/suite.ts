@@ -301,6 +301,47 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual(history[0]!.observedAt, at(16))
           assert.deepStrictEqual(history.at(-1)!.price, money("19.99"))
           assert.strictEqual((yield* store.history(id, { since: at(15) })).length, 2)
+          // a range: since inclusive, until exclusive, newest first, limited
+          const range = yield* store.history(id, { since: at(3), until: at(6) })
+          assert.deepStrictEqual(range.map((o) => o.observedAt), [at(5), at(4), at(3)])
+          assert.deepStrictEqual((yield* store.history(id, { since: at(3), until: at(6), limit: 1 })).map((o) => o.observedAt), [at(5)])
+
+          // alerts: newest first, from a time, of a kind, of a target
+          const all = yield* store.alerts({ limit: 100 })
+          assert.isAbove(all.length, 3)
+          for (let i = 1; i < all.length; i++) assert.isAtLeast(all[i - 1]!.createdAt, all[i]!.createdAt)
+          const broken2 = yield* store.alerts({ kind: "extraction_broken", limit: 100 })
+          assert.deepStrictEqual(broken2.map((a) => a.kind), ["extraction_broken", "extraction_broken"])
+          assert.strictEqual((yield* store.alerts({ kind: "extraction_broken", limit: 1 })).length, 1)
+          assert.strictEqual((yield* store.alerts({ targetId: id + 1000, limit: 100 })).length, 0)
+          assert.strictEqual((yield* store.alerts({ targetId: id, limit: 100 })).length, all.length)
+          assert.strictEqual((yield* store.alerts({ since: Number.MAX_SAFE_INTEGER, limit: 100 })).length, 0)
+        })))
+
+    it.live("targets are searched by URL (any case, % and _ as themselves) and paged by id, with the total that match", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          yield* store.addTargets(Array.from({ length: 120 }, (_, i) =>
+            new Model.NewTarget({ url: `https://shop-${i}.example/${i % 3 === 0 ? "Kettle" : "toaster"}/${i}`, intervalMillis: 5 * MINUTE, dueAt: T0 })))
+          yield* store.addTarget(new Model.NewTarget({ url: "https://odd.example/100%_off", intervalMillis: 5 * MINUTE, dueAt: T0 }))
+          const everything = yield* store.searchTargets({ offset: 0, limit: 50 })
+          assert.strictEqual(everything.total, 121)
+          assert.strictEqual(everything.targets.length, 50)
+          const kettles = yield* store.searchTargets({ query: "KETTLE", offset: 0, limit: 25 })
+          assert.strictEqual(kettles.total, 40)
+          assert.isTrue(kettles.targets.every((t) => t.url.includes("Kettle")))
+          const second = yield* store.searchTargets({ query: "kettle", offset: 25, limit: 25 })
+          assert.strictEqual(second.targets.length, 15)
+          const ids = [...kettles.targets, ...second.targets].map((t) => t.id)
+          assert.deepStrictEqual(ids, [...ids].sort((a, b) => a - b))
+          assert.strictEqual(new Set(ids).size, 40)
+          assert.deepStrictEqual((yield* store.searchTargets({ query: "%_off", offset: 0, limit: 10 })).targets.map((t) => t.url), [
+            "https://odd.example/100%_off"
+          ])
+          // a wildcard in the query is only itself: nothing else has "0%" in it
+          assert.strictEqual((yield* store.searchTargets({ query: "0%", offset: 0, limit: 10 })).total, 1)
+          assert.strictEqual((yield* store.searchTargets({ query: "_", offset: 0, limit: 10 })).total, 1)
+          assert.strictEqual((yield* store.searchTargets({ query: "nothing-like-it", offset: 0, limit: 10 })).total, 0)
         })))
 
     it.live("an alert keeps the product name of the observation that raised it, and none when it had none", () =>
