@@ -8,7 +8,8 @@
  *   as JSON about once a second (`everyMillis`);
  * - `GET /status.json` — the run's snapshot as JSON;
  * - `GET /metrics` — every trawl metric in Prometheus' text exposition format
- *   (`effect/observability` PrometheusMetrics).
+ *   (`effect/observability` PrometheusMetrics);
+ * - `GET /api/v1/…` — the JSON API over the store (`Api`), when given one.
  *
  * Security: it binds 127.0.0.1 unless told otherwise, and any other address
  * needs a token (`token`), checked on every request — page, assets, event
@@ -33,6 +34,8 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import * as net from "node:net"
+import type { Store } from "@trawl/store"
+import * as Api from "./Api.ts"
 import { InputError } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
 import { dashboardScript, dashboardStyle } from "./internal/dashboardAssets.ts"
@@ -51,6 +54,8 @@ export interface Options {
   readonly token?: string | undefined
   /** How often `/events` pushes the live figures (default 1,000 ms). */
   readonly everyMillis?: number | undefined
+  /** The store the JSON API (`/api/v1/…`, see `Api`) reads; no API without one. */
+  readonly store?: Store.Service | undefined
 }
 
 /**
@@ -272,6 +277,7 @@ export const serve = (
         Effect.map(PrometheusMetrics.format(), (text) =>
           HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8", headers: { "cache-control": "no-store" } }))
       ),
+      options.store === undefined ? Layer.empty : Api.routes(options.store),
       token === undefined ? Layer.empty : guard(token)
     )
     const app = yield* HttpRouter.toHttpEffect(routes)

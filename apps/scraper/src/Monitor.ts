@@ -154,7 +154,8 @@ export const run = (options: Options): Effect.Effect<
       const { url } = yield* Dashboard.serve(snapshot, {
         port: options.dashboardPort,
         host: options.dashboardHost,
-        token: options.dashboardToken
+        token: options.dashboardToken,
+        store
       })
       yield* Effect.logInfo(`dashboard on ${url}`)
     }

@@ -57,6 +57,7 @@ export * as TargetsFile from "./TargetsFile.ts"
 /**
  * @since 0.1.0
  */
+export * as Api from "./Api.ts"
 export * as Dashboard from "./Dashboard.ts"
 
 /**

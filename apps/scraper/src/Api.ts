@@ -1,0 +1,211 @@
+/**
+ * The HTTP JSON API, version 1, served by the dashboard (`effect/http`
+ * routes): read what the store holds, a page at a time.
+ *
+ * - `GET /api/v1/targets?q=&page=&size=` — targets whose URL contains `q`
+ *   (any case), by id: `{ total, page, size, targets }` (size 1–200, default 50);
+ * - `GET /api/v1/targets/:id` — one target;
+ * - `GET /api/v1/targets/:id/history?from=&to=&limit=` — its observations
+ *   with `from` ≤ time < `to` (epoch ms), newest first, at most `limit`
+ *   (1–10,000, default 1,000);
+ * - `GET /api/v1/alerts?since=&kind=&target=&limit=` — alerts raised at or
+ *   after `since`, newest first (limit 1–1,000, default 100).
+ *
+ * Query values are decoded with Schema; a bad one is `400` with
+ * `{ "error": "BadRequest", "field", "message" }`, an unknown target `404`,
+ * a store that cannot answer `503`. Times are epoch milliseconds, prices
+ * exact decimal strings.
+ *
+ * @since 0.3.0
+ */
+import { Model, type Store } from "@trawl/store"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+
+/**
+ * A request the API refuses: its status and the JSON body that says why.
+ *
+ * @since 0.3.0
+ */
+export class ApiError extends Data.TaggedError("ApiError")<{
+  readonly status: 400 | 404 | 503
+  readonly error: "BadRequest" | "NotFound" | "StoreUnavailable"
+  readonly field?: string | undefined
+  readonly message: string
+}> {}
+
+const jsonHeaders = { "cache-control": "no-store", "x-content-type-options": "nosniff" }
+
+const respond = (body: unknown, status = 200) =>
+  HttpServerResponse.text(JSON.stringify(body), { status, contentType: "application/json; charset=utf-8", headers: jsonHeaders })
+
+const refusal = (error: ApiError) =>
+  respond({ error: error.error, ...(error.field === undefined ? {} : { field: error.field }), message: error.message }, error.status)
+
+const storeUnavailable = (error: { readonly message: string }) =>
+  new ApiError({ status: 503, error: "StoreUnavailable", message: error.message })
+
+/** An integer query value, or its default when absent. */
+const integer = (minimum: number, maximum: number) =>
+  Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum, maximum }))
+
+const epochMillis = integer(0, Number.MAX_SAFE_INTEGER)
+
+/** Decodes query value `field` with `schema` (absent: `fallback`); a bad one names the field. */
+const param = <A>(
+  params: URLSearchParams,
+  field: string,
+  schema: Schema.Decoder<A>,
+  fallback: A
+): Effect.Effect<A, ApiError> => {
+  const raw = params.get(field)
+  if (raw === null || raw === "") return Effect.succeed(fallback)
+  const decoded = Schema.decodeUnknownExit(schema)(raw)
+  return Exit.isSuccess(decoded)
+    ? Effect.succeed(decoded.value)
+    : Effect.fail(new ApiError({ status: 400, error: "BadRequest", field, message: `${field}: ${decoded.cause.toString().split("\n")[0]}` }))
+}
+
+const searchParams = Effect.map(HttpServerRequest.HttpServerRequest, (request) => new URL(request.url, "http://api").searchParams)
+
+const targetId = Effect.flatMap(HttpRouter.params, (params) =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(params["id"]),
+    () => new ApiError({ status: 400, error: "BadRequest", field: "id", message: `id: not a target id: ${params["id"]}` })
+  ))
+
+const money = (price: Model.Money | null) => price === null ? null : { amount: price.amount, currency: price.currency }
+
+/**
+ * A target as the API shows it.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@trawl/scraper"
+ * import type { Model } from "@trawl/store"
+ * declare const target: Model.Target
+ * Api.targetJson(target).lastPrice
+ * ```
+ * @since 0.3.0
+ */
+export const targetJson = (target: Model.Target) => ({
+  id: target.id,
+  url: target.url,
+  host: target.host,
+  enabled: target.enabled,
+  intervalMillis: target.intervalMillis,
+  rules: target.rules,
+  lastPrice: money(target.lastPrice),
+  lastAvailability: target.lastAvailability,
+  lastObservedAt: target.lastObservedAt,
+  nextDueAt: target.nextDueAt,
+  failureStreak: target.failureStreak,
+  createdAt: target.createdAt
+})
+
+const observationJson = (observation: Model.Observation) => ({
+  id: observation.id,
+  observedAt: observation.observedAt,
+  outcome: observation.outcome,
+  price: money(observation.price),
+  availability: observation.availability,
+  httpStatus: observation.httpStatus,
+  errorTag: observation.errorTag,
+  source: observation.source
+})
+
+const alertJson = (alert: Model.Alert) => ({
+  id: alert.id,
+  key: alert.key,
+  targetId: alert.targetId,
+  url: alert.url,
+  kind: alert.kind,
+  oldPrice: money(alert.oldPrice),
+  newPrice: money(alert.newPrice),
+  percent: alert.percent,
+  failureStreak: alert.failureStreak,
+  productName: alert.productName,
+  createdAt: alert.createdAt,
+  sentAt: alert.sentAt
+})
+
+const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError, R>) =>
+  Effect.catchTag(effect, "ApiError", (error) => Effect.succeed(refusal(error)))
+
+/**
+ * The API's routes over a store, to merge into an `effect/http` router.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@trawl/scraper"
+ * import type { Store } from "@trawl/store"
+ * declare const store: Store.Service
+ * const routes = Api.routes(store)
+ * ```
+ * @since 0.3.0
+ */
+export const routes = (store: Store.Service) =>
+  Layer.mergeAll(
+    HttpRouter.add(
+      "GET",
+      "/api/v1/targets",
+      handle(Effect.gen(function*() {
+        const params = yield* searchParams
+        const q = params.get("q") ?? ""
+        if (q.length > 200) return yield* new ApiError({ status: 400, error: "BadRequest", field: "q", message: "q: at most 200 characters" })
+        const page = yield* param(params, "page", integer(1, 1_000_000), 1)
+        const size = yield* param(params, "size", integer(1, 200), 50)
+        const found = yield* Effect.mapError(store.searchTargets({ query: q, offset: (page - 1) * size, limit: size }), storeUnavailable)
+        return respond({ total: found.total, page, size, targets: found.targets.map(targetJson) })
+      }))
+    ),
+    HttpRouter.add(
+      "GET",
+      "/api/v1/targets/:id",
+      handle(Effect.gen(function*() {
+        const id = yield* targetId
+        const target = yield* store.getTarget(id).pipe(
+          Effect.catchTag("TargetNotFound", () => Effect.fail(new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` }))),
+          Effect.mapError((error) => error._tag === "ApiError" ? error : storeUnavailable(error))
+        )
+        return respond(targetJson(target))
+      }))
+    ),
+    HttpRouter.add(
+      "GET",
+      "/api/v1/targets/:id/history",
+      handle(Effect.gen(function*() {
+        const id = yield* targetId
+        const params = yield* searchParams
+        const from = yield* param(params, "from", epochMillis, 0)
+        const to = yield* param(params, "to", epochMillis, Number.MAX_SAFE_INTEGER)
+        const limit = yield* param(params, "limit", integer(1, 10_000), 1_000)
+        if (to < from) return yield* new ApiError({ status: 400, error: "BadRequest", field: "to", message: "to: before from" })
+        yield* store.getTarget(id).pipe(
+          Effect.catchTag("TargetNotFound", () => Effect.fail(new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` }))),
+          Effect.mapError((error) => error._tag === "ApiError" ? error : storeUnavailable(error))
+        )
+        const observations = yield* Effect.mapError(store.history(id, { since: from, until: to, limit }), storeUnavailable)
+        return respond({ targetId: id, from, to, observations: observations.map(observationJson) })
+      }))
+    ),
+    HttpRouter.add(
+      "GET",
+      "/api/v1/alerts",
+      handle(Effect.gen(function*() {
+        const params = yield* searchParams
+        const since = yield* param(params, "since", epochMillis, 0)
+        const kind = yield* param(params, "kind", Model.AlertKind, undefined)
+        const target = yield* param(params, "target", integer(1, Number.MAX_SAFE_INTEGER), undefined)
+        const limit = yield* param(params, "limit", integer(1, 1_000), 100)
+        const alerts = yield* Effect.mapError(store.alerts({ since, kind, targetId: target, limit }), storeUnavailable)
+        return respond({ alerts: alerts.map(alertJson) })
+      }))
+    )
+  )
