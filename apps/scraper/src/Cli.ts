@@ -34,6 +34,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Extractor from "./Extractor.ts"
 import { InputError, RowsRejected } from "./Errors.ts"
+import * as Dashboard from "./Dashboard.ts"
 import * as Demo from "./Demo.ts"
 import { ensureDir } from "./internal/files.ts"
 import * as Monitor from "./Monitor.ts"
@@ -277,6 +278,33 @@ const status = Command.make("status", { ...storeFlags }, (input) =>
     }
   }))).pipe(Command.withDescription("Counts of targets, due, failing, observations and alerts; pending alerts per notifier"))
 
+const dashboard = Command.make("dashboard", {
+  ...storeFlags,
+  port: Flag.Int("port").pipe(Flag.withDefault(8088), Flag.withDescription("Port on the dashboard's address (default 8088; 0 = any free port)")),
+  dashboardHost: Settings.dashboardHost,
+  dashboardToken: Settings.dashboardToken
+}, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const store = yield* Store.Store
+    const { url } = yield* Dashboard.serve(undefined, {
+      port: input.port,
+      host: input.dashboardHost,
+      ...(Option.isSome(input.dashboardToken) ? { token: Redacted.value(input.dashboardToken.value) } : {}),
+      store
+    })
+    yield* Console.error(`dashboard on ${url} (no run: the database as it is; SIGINT or SIGTERM stops it)`)
+    // served until a signal: the server closes with this scope
+    yield* Effect.callback<void>((resume) => {
+      const stop = () => resume(Effect.void)
+      process.once("SIGINT", stop)
+      process.once("SIGTERM", stop)
+      return Effect.sync(() => {
+        process.off("SIGINT", stop)
+        process.off("SIGTERM", stop)
+      })
+    })
+  }).pipe(Effect.scoped))).pipe(Command.withDescription("Serve the dashboard and the JSON API over a database, without a run"))
+
 const history = Command.make("history", {
   ...storeFlags,
   url: Argument.String("URL").pipe(Argument.withDescription("A watched target's URL")),
@@ -513,7 +541,7 @@ const demo = Command.make("demo", {
  */
 export const trawl = Command.make("trawl").pipe(
   Command.withDescription("trawl — continuous price monitoring"),
-  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, status, history, exportCommand, extract])
+  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, status, history, exportCommand, extract, dashboard])
 )
 
 /**

@@ -23,9 +23,9 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true })
 })
 
-/** Starts `trawl run` and resolves the dashboard's URL from its log, with the exit to await. */
-const startRun = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, "run", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+/** Starts `trawl <command>` and resolves the dashboard's URL from its log, with the exit to await. */
+const startRun = (args: ReadonlyArray<string>, command = "run") => {
+  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, command, ...args], { stdio: ["ignore", "pipe", "pipe"] })
   let stderr = ""
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
   const url = new Promise<string>((resolve, reject) => {
@@ -39,7 +39,7 @@ const startRun = (args: ReadonlyArray<string>) => {
       }
     })
   })
-  return { url, exited, kill: () => child.kill("SIGKILL") }
+  return { url, exited, kill: () => child.kill("SIGKILL"), stop: () => child.kill("SIGTERM") }
 }
 
 const firstEvent = async (url: string, headers: Record<string, string> = {}) => {
@@ -76,6 +76,25 @@ describe("trawl run --dashboard", { timeout: 60_000 }, () => {
       expect(await run.exited).toBe(0)
     } finally {
       run.kill()
+    }
+  })
+
+  it("trawl dashboard serves a database without a run (the API, live panels saying so) until SIGTERM, then exits 0", async () => {
+    const db = path.join(dir, "browse.db")
+    expect((await runTrawl(["add", "https://shop.example/kettle/1", "--db", db])).code).toBe(0)
+    expect((await runTrawl(["add", "https://shop.example/toaster/2", "--db", db])).code).toBe(0)
+    const served = startRun(["--db", db, "--port", "0"], "dashboard")
+    try {
+      const url = await served.url
+      expect(await (await fetch(url)).text()).toContain("no run")
+      const targets = await (await fetch(`${url}api/v1/targets?q=kettle`)).json() as { total: number; targets: Array<{ url: string }> }
+      expect(targets.total).toBe(1)
+      expect(targets.targets[0]!.url).toBe("https://shop.example/kettle/1")
+      expect(await firstEvent(`${url}events`)).toContain('"status":"no run"')
+      served.stop()
+      expect(await served.exited).toBe(0)
+    } finally {
+      served.kill()
     }
   })
 
