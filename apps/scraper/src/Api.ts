@@ -184,15 +184,15 @@ export const routes = (store: Store.Service) =>
         const id = yield* targetId
         const params = yield* searchParams
         const from = yield* param(params, "from", epochMillis, 0)
-        const to = yield* param(params, "to", epochMillis, Number.MAX_SAFE_INTEGER)
+        const to = yield* param(params, "to", epochMillis, undefined)
         const limit = yield* param(params, "limit", integer(1, 10_000), 1_000)
-        if (to < from) return yield* new ApiError({ status: 400, error: "BadRequest", field: "to", message: "to: before from" })
+        if (to !== undefined && to < from) return yield* new ApiError({ status: 400, error: "BadRequest", field: "to", message: "to: before from" })
         yield* store.getTarget(id).pipe(
           Effect.catchTag("TargetNotFound", () => Effect.fail(new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` }))),
           Effect.mapError((error) => error._tag === "ApiError" ? error : storeUnavailable(error))
         )
         const observations = yield* Effect.mapError(store.history(id, { since: from, until: to, limit }), storeUnavailable)
-        return respond({ targetId: id, from, to, observations: observations.map(observationJson) })
+        return respond({ targetId: id, from, to: to ?? null, observations: observations.map(observationJson) })
       }))
     ),
     HttpRouter.add(

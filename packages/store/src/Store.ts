@@ -204,9 +204,9 @@ export interface Service {
     options?: { readonly since?: number | undefined; readonly until?: number | undefined; readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<Model.Observation>, StoreError.DatabaseError>
   /**
-   * A page of the targets whose URL contains `query` (any case; every target
-   * without one), by id, and how many match in all: for browsing 50,000+
-   * targets a page at a time.
+   * A page of the targets whose URL contains `query` (any case — on SQLite
+   * for ASCII letters; every target without a query), by id, and how many
+   * match in all: for browsing 50,000+ targets a page at a time.
    */
   readonly searchTargets: (
     options: { readonly query?: string | undefined; readonly offset: number; readonly limit: number }
@@ -898,12 +898,17 @@ export const make = (
 
     const searchTargets = (options: { readonly query?: string | undefined; readonly offset: number; readonly limit: number }) =>
       Effect.gen(function*() {
-        // `lower(url) LIKE lower(…)` on both databases (Postgres' LIKE is case-sensitive); the
-        // query's own % and _ are matched as themselves
+        // The query's own % and _ are matched as themselves. SQLite's LIKE ignores case already
+        // (ASCII letters); Postgres gets lower() on both sides (ILIKE took 1.4x as long, bench:api).
         const query = options.query?.trim() ?? ""
+        const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
         const where = query === ""
           ? sql.literal("")
-          : sql` WHERE lower(url) LIKE ${`%${query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\'`
+          : dialect === "pg"
+          ? sql` WHERE lower(url) LIKE ${pattern.toLowerCase()} ESCAPE '\\'`
+          : sql` WHERE url LIKE ${pattern} ESCAPE '\\'`
+        // two statements, not a count(*) OVER () beside each row: that kept every match's whole
+        // row until the end (bench:api, 25,000 matches of 100,000: SQLite 18 → 49 ms, Postgres 70 → 132)
         const [count] = yield* sql<{ total: unknown }>`SELECT count(*) AS total FROM targets${where}`
         const rows = yield* sql`SELECT ${sql.literal(targetColumns)} FROM targets${where} ORDER BY id LIMIT ${
           Math.max(0, Math.floor(options.limit))
