@@ -342,6 +342,17 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual((yield* store.searchTargets({ query: "0%", offset: 0, limit: 10 })).total, 1)
           assert.strictEqual((yield* store.searchTargets({ query: "_", offset: 0, limit: 10 })).total, 1)
           assert.strictEqual((yield* store.searchTargets({ query: "nothing-like-it", offset: 0, limit: 10 })).total, 0)
+          const sql = yield* SqlClient.SqlClient
+          const trgm = store.dialect === "pg"
+            ? yield* sql<{ name: string }>`SELECT name FROM pg_available_extensions WHERE name = 'pg_trgm'`
+            : []
+          if (store.dialect === "pg" && trgm.length === 0) console.log("the search index is not checked: this Postgres has no pg_trgm")
+          if (trgm.length > 0) {
+            // the migration made the trigram index the search uses
+            const indexes = yield* sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE indexname = 'targets_url_search' AND schemaname = current_schema()`
+            assert.strictEqual(indexes.length, 1)
+            assert.include(indexes[0]!.indexdef, "gin_trgm_ops")
+          }
         })))
 
     it.live("an alert keeps the product name of the observation that raised it, and none when it had none", () =>
