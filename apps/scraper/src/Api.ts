@@ -21,12 +21,11 @@
 import { Model, type Store } from "@trawl/store"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as HttpRouter from "effect/http/HttpRouter"
-import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { type BadQuery, epochMillis, integer, param, searchParams, searchText } from "./internal/query.ts"
 
 /**
  * A request the API refuses: its status and the JSON body that says why.
@@ -50,29 +49,6 @@ const refusal = (error: ApiError) =>
 
 const storeUnavailable = (error: { readonly message: string }) =>
   new ApiError({ status: 503, error: "StoreUnavailable", message: error.message })
-
-/** An integer query value, or its default when absent. */
-const integer = (minimum: number, maximum: number) =>
-  Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum, maximum }))
-
-const epochMillis = integer(0, Number.MAX_SAFE_INTEGER)
-
-/** Decodes query value `field` with `schema` (absent: `fallback`); a bad one names the field. */
-const param = <A>(
-  params: URLSearchParams,
-  field: string,
-  schema: Schema.Decoder<A>,
-  fallback: A
-): Effect.Effect<A, ApiError> => {
-  const raw = params.get(field)
-  if (raw === null || raw === "") return Effect.succeed(fallback)
-  const decoded = Schema.decodeUnknownExit(schema)(raw)
-  return Exit.isSuccess(decoded)
-    ? Effect.succeed(decoded.value)
-    : Effect.fail(new ApiError({ status: 400, error: "BadRequest", field, message: `${field}: ${decoded.cause.toString().split("\n")[0]}` }))
-}
-
-const searchParams = Effect.map(HttpServerRequest.HttpServerRequest, (request) => new URL(request.url, "http://api").searchParams)
 
 const targetId = Effect.flatMap(HttpRouter.params, (params) =>
   Effect.mapError(
@@ -135,8 +111,11 @@ const alertJson = (alert: Model.Alert) => ({
   sentAt: alert.sentAt
 })
 
-const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError, R>) =>
-  Effect.catchTag(effect, "ApiError", (error) => Effect.succeed(refusal(error)))
+const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | BadQuery, R>) =>
+  Effect.catch(effect, (error) =>
+    Effect.succeed(refusal(
+      error._tag === "ApiError" ? error : new ApiError({ status: 400, error: "BadRequest", field: error.field, message: error.message })
+    )))
 
 /**
  * The API's routes over a store, to merge into an `effect/http` router.
@@ -157,8 +136,7 @@ export const routes = (store: Store.Service) =>
       "/api/v1/targets",
       handle(Effect.gen(function*() {
         const params = yield* searchParams
-        const q = params.get("q") ?? ""
-        if (q.length > 200) return yield* new ApiError({ status: 400, error: "BadRequest", field: "q", message: "q: at most 200 characters" })
+        const q = yield* searchText(params)
         const page = yield* param(params, "page", integer(1, 1_000_000), 1)
         const size = yield* param(params, "size", integer(1, 200), 50)
         const found = yield* Effect.mapError(store.searchTargets({ query: q, offset: (page - 1) * size, limit: size }), storeUnavailable)

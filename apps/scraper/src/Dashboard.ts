@@ -39,6 +39,10 @@ import * as Api from "./Api.ts"
 import { InputError } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
 import { dashboardScript, dashboardStyle } from "./internal/dashboardAssets.ts"
+import * as Pages from "./internal/dashboardPages.ts"
+import { epochMillis, integer, param, searchParams, searchText } from "./internal/query.ts"
+import { Model } from "@trawl/store"
+import * as Schema from "effect/Schema"
 
 /**
  * Where and how the dashboard listens.
@@ -131,8 +135,7 @@ const queueNames = { jobs: "fetch", pages: "extraction", outcomes: "store-writer
  * ```
  * @since 0.3.0
  */
-export const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;")
+export const escapeHtml: (text: string) => string = Pages.escapeHtml
 
 /** No inline script or style, nothing from elsewhere, no framing. */
 const contentSecurityPolicy =
@@ -168,7 +171,7 @@ ${figure("store", "store", live === undefined ? "–" : live.storeUnavailableFor
 <section><h2>Errors by tag</h2><table><thead><tr><th>tag</th><th>pages</th></tr></thead><tbody id="errors">${
     Object.entries(live?.errorsByTag ?? {}).map(([tag, n]) => `<tr><td>${escapeHtml(tag)}</td><td>${n}</td></tr>`).join("")
   }</tbody></table></section>
-<footer><a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · <span id="updated"></span></footer>
+<footer><a href="/alerts">alerts</a> · <a href="/targets">targets</a> · <a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · <span id="updated"></span></footer>
 </body></html>`
 
 /** Equal-time comparison, so a wrong token's bytes cannot be found by timing. */
@@ -211,6 +214,67 @@ const guard = (token: string) =>
       }
       return unauthorized
     }), { global: true })
+
+const htmlPage = (html: string) => HttpServerResponse.html(html).pipe(HttpServerResponse.setHeaders(securityHeaders))
+
+/** A page's bad input or missing target: one line of text with its status. */
+const pageRefusal = (status: number, message: string) =>
+  HttpServerResponse.text(`${message}\n`, { status, headers: securityHeaders })
+
+/** The pages over the store: alerts, the targets table, a target with its price chart. */
+const pageRoutes = (store: Store.Service) => {
+  const unavailable = (error: { readonly message: string }) => pageRefusal(503, `the store cannot answer: ${error.message}`)
+  return Layer.mergeAll(
+    HttpRouter.add(
+      "GET",
+      "/alerts",
+      Effect.gen(function*() {
+        const params = yield* searchParams
+        const kind = yield* param(params, "kind", Model.AlertKind, undefined)
+        const target = yield* param(params, "target", integer(1, Number.MAX_SAFE_INTEGER), undefined)
+        const alerts = yield* store.alerts({ kind, targetId: target, limit: 200 })
+        return htmlPage(Pages.alertsPage(alerts, { kind, target }, Model.AlertKind.literals))
+      }).pipe(
+        Effect.catchTag("BadQuery", (error) => Effect.succeed(pageRefusal(400, error.message))),
+        Effect.catch((error) => Effect.succeed(unavailable(error)))
+      )
+    ),
+    HttpRouter.add(
+      "GET",
+      "/targets",
+      Effect.gen(function*() {
+        const params = yield* searchParams
+        const q = yield* searchText(params)
+        const page = yield* param(params, "page", integer(1, 1_000_000), 1)
+        const size = yield* param(params, "size", integer(1, 200), 50)
+        const found = yield* store.searchTargets({ query: q, offset: (page - 1) * size, limit: size })
+        return htmlPage(Pages.targetsPage(found, q, page, size))
+      }).pipe(
+        Effect.catchTag("BadQuery", (error) => Effect.succeed(pageRefusal(400, error.message))),
+        Effect.catch((error) => Effect.succeed(unavailable(error)))
+      )
+    ),
+    HttpRouter.add(
+      "GET",
+      "/targets/:id",
+      Effect.gen(function*() {
+        const id = yield* Effect.flatMap(HttpRouter.params, (p) =>
+          Effect.mapError(Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(p["id"]), () => ({ _tag: "NotATarget" as const })))
+        const params = yield* searchParams
+        const from = yield* param(params, "from", epochMillis, 0)
+        const to = yield* param(params, "to", epochMillis, undefined)
+        const target = yield* store.getTarget(id)
+        const observations = yield* store.history(id, { since: from, until: to, limit: 10_000 })
+        return htmlPage(Pages.targetPage(target, observations, { from, to }))
+      }).pipe(
+        Effect.catchTag("BadQuery", (error) => Effect.succeed(pageRefusal(400, error.message))),
+        Effect.catchTag("NotATarget", () => Effect.succeed(pageRefusal(404, "no such target"))),
+        Effect.catchTag("TargetNotFound", () => Effect.succeed(pageRefusal(404, "no such target"))),
+        Effect.catch((error) => Effect.succeed(unavailable(error)))
+      )
+    )
+  )
+}
 
 const sseHeaders = { "cache-control": "no-store", "x-accel-buffering": "no", "x-content-type-options": "nosniff" }
 
@@ -277,7 +341,7 @@ export const serve = (
         Effect.map(PrometheusMetrics.format(), (text) =>
           HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8", headers: { "cache-control": "no-store" } }))
       ),
-      options.store === undefined ? Layer.empty : Api.routes(options.store),
+      options.store === undefined ? Layer.empty : Layer.merge(Api.routes(options.store), pageRoutes(options.store)),
       token === undefined ? Layer.empty : guard(token)
     )
     const app = yield* HttpRouter.toHttpEffect(routes)

@@ -139,4 +139,41 @@ describe("the JSON API", () => {
         const unknown = yield* Effect.promise(() => fetch(`${api}nothing-here`))
         assert.strictEqual(unknown.status, 404)
       })))
+
+  it.live("pages: the targets table searched and paged on the server, a target's chart with one point per observation in range, the alerts escaped", () =>
+    withApi((api) =>
+      Effect.gen(function*() {
+        const site = api.replace(/api\/v1\/$/, "")
+        const page = (path: string) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${site}${path}`)
+            return { status: response.status, csp: response.headers.get("content-security-policy"), html: await response.text() }
+          })
+        const table = yield* page("targets?q=kettle&page=2&size=20")
+        assert.strictEqual(table.status, 200)
+        assert.include(table.csp ?? "", "script-src 'self'")
+        assert.include(table.html, "30 targets match")
+        assert.strictEqual([...table.html.matchAll(/<tr><td>\d+<\/td><td><a href="\/targets\/\d+">/g)].length, 10)
+        assert.include(table.html, 'rel="prev"')
+        assert.notInclude(table.html, 'rel="next"')
+
+        const chart = yield* page("targets/1")
+        assert.strictEqual(chart.status, 200)
+        assert.strictEqual([...chart.html.matchAll(/<circle class="point"/g)].length, 30)
+        assert.include(chart.html, "30 observations with a price in range")
+        assert.include(chart.html, "json-ld")
+        const range = yield* page(`targets/1?from=${T0 + 5 * MINUTE}&to=${T0 + 15 * MINUTE}`)
+        assert.strictEqual([...range.html.matchAll(/<circle class="point"/g)].length, 10)
+
+        const alerts = yield* page("alerts")
+        assert.include(alerts.html, "&lt;img src=x onerror=alert(1)&gt;")
+        assert.notInclude(alerts.html, hostile)
+        assert.strictEqual([...alerts.html.matchAll(/<tr><td>\d{4}-/g)].length, 3)
+        assert.strictEqual([...(yield* page("alerts?kind=price_down")).html.matchAll(/<tr><td>\d{4}-/g)].length, 1)
+
+        assert.strictEqual((yield* page("targets?page=x")).status, 400)
+        assert.strictEqual((yield* page("alerts?kind=nope")).status, 400)
+        assert.strictEqual((yield* page("targets/9999")).status, 404)
+        assert.strictEqual((yield* page("targets/abc")).status, 404)
+      })))
 })
