@@ -16,7 +16,6 @@
  * @since 0.1.0
  */
 import { AddressGuard, Fetcher } from "@trawl/fetch"
-import { Rules } from "@trawl/extract"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Model, Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
@@ -79,7 +78,7 @@ const extract = Command.make("extract", {
   allowPrivate: Settings.allowPrivate
 }, (input) =>
   Effect.gen(function*() {
-    const rules = yield* rulesFrom(input.selector, input.attribute, input.regex)
+    const rules = yield* TargetsFile.rulesFrom(input.selector, input.attribute, input.regex)
     const isUrl = /^https?:\/\//i.test(input.source)
     const request = isUrl
       ? yield* fetchForExtract(input.source, yield* parseResolve(input.resolve), input.allowPrivate)
@@ -92,33 +91,6 @@ const extract = Command.make("extract", {
   }).pipe(Effect.provide(Extractor.layerLocal))).pipe(
     Command.withDescription("Extract the product and price from a page, and print it as JSON (the tool to debug a target)")
   )
-
-/** Builds user rules from the command-line flags, or none. */
-export const rulesFrom = (
-  selector: Option.Option<string>,
-  attribute: Option.Option<string>,
-  regex: Option.Option<string>
-): Effect.Effect<Rules.Rules | undefined, InputError> =>
-  Effect.gen(function*() {
-    if (Option.isNone(selector) && Option.isNone(regex)) {
-      if (Option.isSome(attribute)) return yield* Effect.fail(new InputError({ input: "--attribute", reason: "needs --selector" }))
-      return undefined
-    }
-    if (Option.isSome(regex)) {
-      try {
-        new RegExp(regex.value)
-      } catch (error) {
-        return yield* Effect.fail(new InputError({ input: "--regex", reason: (error as Error).message }))
-      }
-    }
-    return new Rules.Rules({
-      price: new Rules.Rule({
-        ...(Option.isSome(selector) ? { selector: selector.value } : {}),
-        ...(Option.isSome(attribute) ? { attribute: attribute.value } : {}),
-        ...(Option.isSome(regex) ? { pattern: regex.value } : {})
-      })
-    })
-  })
 
 const readForExtract = (file: string, url: string | undefined) =>
   Effect.tryPromise({
@@ -203,7 +175,7 @@ const add = Command.make("add", {
     if (bad !== undefined) return yield* Effect.fail(new InputError({ input: input.url, reason: bad }))
     const interval = TargetsFile.parseInterval(input.interval)
     if (typeof interval === "string") return yield* Effect.fail(new InputError({ input: "--interval", reason: interval }))
-    const rules = yield* rulesFrom(input.selector, input.attribute, input.regex)
+    const rules = yield* TargetsFile.rulesFrom(input.selector, input.attribute, input.regex)
     const store = yield* Store.Store
     const target = yield* store.addTarget(new Model.NewTarget({
       url: input.url,
@@ -223,7 +195,7 @@ const importTargets = (file: string) =>
     const refused: Array<TargetsFile.Rejected> = [...rejected]
     let imported = 0
     for (const row of rows) {
-      const rules = yield* rulesFrom(Option.fromUndefinedOr(row.selector), Option.none(), Option.fromUndefinedOr(row.regex)).pipe(
+      const rules = yield* TargetsFile.rulesFrom(Option.fromUndefinedOr(row.selector), Option.none(), Option.fromUndefinedOr(row.regex)).pipe(
         Effect.orElseSucceed(() => undefined)
       )
       const added = yield* Effect.result(store.addTarget(new Model.NewTarget({

@@ -9,7 +9,9 @@
  *
  * @since 0.1.0
  */
+import { Rules } from "@trawl/extract"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
 import { InputError } from "./Errors.ts"
@@ -239,4 +241,43 @@ export const read = (path: string): Effect.Effect<{ readonly rows: ReadonlyArray
       error instanceof InputError
         ? error
         : new InputError({ input: path, reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message })
+  })
+
+/**
+ * Builds a target's user rules from its selector, attribute and regex (the
+ * flags of `trawl add`, the columns of a targets file, the fields of the
+ * API), or none; a bad one is an `InputError` naming it (`--regex`, …).
+ *
+ * @example
+ * ```ts
+ * import { Option } from "effect"
+ * import { TargetsFile } from "@trawl/scraper"
+ * const rules = TargetsFile.rulesFrom(Option.some(".price"), Option.none(), Option.none())
+ * ```
+ * @since 0.3.0
+ */
+export const rulesFrom = (
+  selector: Option.Option<string>,
+  attribute: Option.Option<string>,
+  regex: Option.Option<string>
+): Effect.Effect<Rules.Rules | undefined, InputError> =>
+  Effect.gen(function*() {
+    if (Option.isNone(selector) && Option.isNone(regex)) {
+      if (Option.isSome(attribute)) return yield* Effect.fail(new InputError({ input: "--attribute", reason: "needs --selector" }))
+      return undefined
+    }
+    if (Option.isSome(regex)) {
+      try {
+        new RegExp(regex.value)
+      } catch (error) {
+        return yield* Effect.fail(new InputError({ input: "--regex", reason: (error as Error).message }))
+      }
+    }
+    return new Rules.Rules({
+      price: new Rules.Rule({
+        ...(Option.isSome(selector) ? { selector: selector.value } : {}),
+        ...(Option.isSome(attribute) ? { attribute: attribute.value } : {}),
+        ...(Option.isSome(regex) ? { pattern: regex.value } : {})
+      })
+    })
   })

@@ -135,6 +135,23 @@ export const skipped: unique symbol = Symbol.for("@trawl/store/Store/skipped")
 export type Skipped = typeof skipped
 
 /**
+ * What `Service.updateTarget` changes: each field given, the others kept.
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "@trawl/store"
+ * const changes: Store.TargetChanges = { enabled: false, intervalMillis: 600_000 }
+ * ```
+ * @since 0.3.0
+ */
+export interface TargetChanges {
+  readonly enabled?: boolean | undefined
+  readonly intervalMillis?: number | undefined
+  /** The rules as JSON (`StoreAdapter.rulesToJson`), or null for none. */
+  readonly rules?: string | null | undefined
+}
+
+/**
  * A page of targets and how many match in all (`Service.searchTargets`).
  *
  * @example
@@ -185,6 +202,11 @@ export interface Service {
     id: number,
     enabled: boolean
   ) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
+  /** Changes what is given (enabled, interval, rules as `Rules` JSON or null for none); returns the target as it is now. */
+  readonly updateTarget: (
+    id: number,
+    changes: TargetChanges
+  ) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.DatabaseError>
   readonly removeTarget: (id: number) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
   /** Enabled targets due at `now`, earliest first (index `targets_due`). */
   readonly dueTargets: (
@@ -670,6 +692,20 @@ export const make = (
 
     const removeTarget = (id: number) =>
       changeOne("removeTarget", id, sql`DELETE FROM targets WHERE id = ${id} RETURNING id`)
+
+    const updateTarget = (id: number, changes: TargetChanges) =>
+      Effect.gen(function*() {
+        const sets = []
+        if (changes.enabled !== undefined) sets.push(sql`enabled = ${changes.enabled ? 1 : 0}`)
+        if (changes.intervalMillis !== undefined) sets.push(sql`interval_ms = ${Math.floor(changes.intervalMillis)}`)
+        if (changes.rules !== undefined) sets.push(sql`rules = ${changes.rules}`)
+        if (sets.length === 0) return yield* getTarget(id)
+        const rows = yield* sql`UPDATE targets SET ${sql.csv(sets)} WHERE id = ${id} RETURNING ${sql.literal(targetColumns)}`.pipe(
+          Effect.mapError(failed("updateTarget"))
+        )
+        if (rows.length === 0) return yield* new StoreError.TargetNotFound({ id })
+        return toTarget(rows[0]!)
+      })
 
     const dueTargets = ({ limit, now }: { readonly now: number; readonly limit: number }) =>
       sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE enabled = 1 AND next_due_at <= ${
@@ -1277,6 +1313,7 @@ export const make = (
       addTargets,
       getTarget,
       setEnabled,
+      updateTarget,
       removeTarget,
       dueTargets,
       recordObservations,

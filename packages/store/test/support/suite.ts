@@ -318,6 +318,21 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual((yield* store.alerts({ since: Number.MAX_SAFE_INTEGER, limit: 100 })).length, 0)
         })))
 
+    it.live("updateTarget changes what is given and keeps the rest; an unknown target is TargetNotFound", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const { id } = yield* store.addTarget(newTarget(1))
+          const changed = yield* store.updateTarget(id, { enabled: false, intervalMillis: 10 * MINUTE })
+          assert.deepStrictEqual([changed.enabled, changed.intervalMillis, changed.rules], [false, 10 * MINUTE, null])
+          const rules = JSON.stringify({ price: { selector: ".price" } })
+          const ruled = yield* store.updateTarget(id, { rules })
+          assert.deepStrictEqual([ruled.enabled, ruled.intervalMillis, ruled.rules], [false, 10 * MINUTE, { price: { selector: ".price" } }])
+          assert.strictEqual((yield* store.updateTarget(id, { rules: null })).rules, null)
+          assert.strictEqual((yield* store.updateTarget(id, {})).id, id)
+          assert.strictEqual((yield* Effect.flip(store.updateTarget(id + 99, { enabled: true })))._tag, "TargetNotFound")
+          assert.strictEqual((yield* Effect.flip(store.updateTarget(id + 99, {})))._tag, "TargetNotFound")
+        })))
+
     it.live("targets are searched by URL (any case, % and _ as themselves) and paged by id, with the total that match", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
