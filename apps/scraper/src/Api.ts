@@ -11,6 +11,14 @@
  * - `GET /api/v1/alerts?since=&kind=&target=&limit=` — alerts raised at or
  *   after `since`, newest first (limit 1–1,000, default 100).
  *
+ * - `POST /api/v1/targets` — adds a target: `{ url, interval?, selector?,
+ *   attribute?, regex? }`, checked as `trawl add` checks them (`201`, `409`
+ *   for a URL already watched);
+ * - `PATCH /api/v1/targets/:id` — changes `enabled`, `interval`, the rules
+ *   (`selector`/`attribute`/`regex`, or `rules: null` for none).
+ *
+ * Writes need the dashboard's token whatever the address (`403` when none is
+ * configured) and a JSON body of at most 64 KB with its length declared.
  * Query values are decoded with Schema; a bad one is `400` with
  * `{ "error": "BadRequest", "field", "message" }`, an unknown target `404`,
  * a store that cannot answer `503`. Times are epoch milliseconds, prices
@@ -25,7 +33,11 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { type BadQuery, epochMillis, integer, param, searchParams, searchText } from "./internal/query.ts"
+import * as Option from "effect/Option"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import { BadQuery, epochMillis, integer, param, searchParams, searchText } from "./internal/query.ts"
+import * as StoreAdapter from "./StoreAdapter.ts"
+import * as TargetsFile from "./TargetsFile.ts"
 
 /**
  * A request the API refuses: its status and the JSON body that says why.
@@ -33,8 +45,8 @@ import { type BadQuery, epochMillis, integer, param, searchParams, searchText } 
  * @since 0.3.0
  */
 export class ApiError extends Data.TaggedError("ApiError")<{
-  readonly status: 400 | 404 | 503
-  readonly error: "BadRequest" | "NotFound" | "StoreUnavailable"
+  readonly status: 400 | 403 | 404 | 409 | 411 | 413 | 503
+  readonly error: "BadRequest" | "Forbidden" | "NotFound" | "Conflict" | "LengthRequired" | "TooLarge" | "StoreUnavailable"
   readonly field?: string | undefined
   readonly message: string
 }> {}
@@ -111,6 +123,70 @@ const alertJson = (alert: Model.Alert) => ({
   sentAt: alert.sentAt
 })
 
+/** The most a write's JSON body may hold. */
+const maxBodyBytes = 64 * 1024
+
+/**
+ * A write's body as a JSON object: its declared length at most 64 KB (a body
+ * without one is refused rather than read without a bound).
+ */
+const jsonBody = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const length = Number(request.headers["content-length"] ?? Number.NaN)
+  if (!Number.isFinite(length)) return yield* new ApiError({ status: 411, error: "LengthRequired", message: "a body needs a content-length" })
+  if (length > maxBodyBytes) return yield* new ApiError({ status: 413, error: "TooLarge", message: `a body holds at most ${maxBodyBytes} bytes` })
+  const text = yield* Effect.mapError(request.text, () => new ApiError({ status: 400, error: "BadRequest", message: "the body could not be read" }))
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return yield* new ApiError({ status: 400, error: "BadRequest", message: "the body is not JSON" })
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return yield* new ApiError({ status: 400, error: "BadRequest", message: "the body is not a JSON object" })
+  }
+  return body as Record<string, unknown>
+})
+
+/** Field `name` of a body decoded with `schema` (absent: undefined); a bad one names the field. */
+const field = <A>(body: Record<string, unknown>, name: string, schema: Schema.Decoder<A>): Effect.Effect<A | undefined, ApiError> =>
+  body[name] === undefined
+    ? Effect.succeed(undefined)
+    : Effect.mapError(
+      Schema.decodeUnknownEffect(schema)(body[name]),
+      (error) => new ApiError({ status: 400, error: "BadRequest", field: name, message: `${name}: ${error.message.split("\n")[0]}` })
+    )
+
+/** A target check's InputError (`--interval: …`) as a 400 naming the field. */
+const fromInput = (name: string) => (error: { readonly input: string; readonly reason: string }) =>
+  new ApiError({ status: 400, error: "BadRequest", field: error.input.startsWith("--") ? error.input.slice(2) : name, message: `${name}: ${error.reason}` })
+
+const intervalOf = (text: string): Effect.Effect<number, ApiError> => {
+  const interval = TargetsFile.parseInterval(text)
+  return typeof interval === "string"
+    ? Effect.fail(new ApiError({ status: 400, error: "BadRequest", field: "interval", message: `interval: ${interval}` }))
+    : Effect.succeed(interval)
+}
+
+const rulesOf = (body: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const selector = yield* field(body, "selector", Schema.String)
+    const attribute = yield* field(body, "attribute", Schema.String)
+    const regex = yield* field(body, "regex", Schema.String)
+    return yield* Effect.mapError(
+      TargetsFile.rulesFrom(Option.fromUndefinedOr(selector), Option.fromUndefinedOr(attribute), Option.fromUndefinedOr(regex)),
+      fromInput("rules")
+    )
+  })
+
+const notFound = (id: number) => new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` })
+
+const forbidden = new ApiError({
+  status: 403,
+  error: "Forbidden",
+  message: "write endpoints need the dashboard's token: start it with --dashboard-token (or TRAWL_DASHBOARD_TOKEN)"
+})
+
 const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, ApiError | BadQuery, R>) =>
   Effect.catch(effect, (error) =>
     Effect.succeed(refusal(
@@ -129,8 +205,61 @@ const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, 
  * ```
  * @since 0.3.0
  */
-export const routes = (store: Store.Service) =>
+export const routes = (store: Store.Service, options: { readonly writable: boolean } = { writable: false }) =>
   Layer.mergeAll(
+    HttpRouter.add(
+      "POST",
+      "/api/v1/targets",
+      handle(Effect.gen(function*() {
+        if (!options.writable) return yield* forbidden
+        const body = yield* jsonBody
+        const url = yield* field(body, "url", Schema.String)
+        if (url === undefined) return yield* new ApiError({ status: 400, error: "BadRequest", field: "url", message: "url: missing" })
+        const bad = TargetsFile.checkUrl(url)
+        if (bad !== undefined) return yield* new ApiError({ status: 400, error: "BadRequest", field: "url", message: `url: ${bad}` })
+        const intervalText = yield* field(body, "interval", Schema.String)
+        const intervalMillis = yield* intervalOf(intervalText ?? "5m")
+        const rules = yield* rulesOf(body)
+        const target = yield* store.addTarget(new Model.NewTarget({
+          url,
+          intervalMillis,
+          ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) })
+        })).pipe(Effect.mapError((error) =>
+          error._tag === "DuplicateTarget"
+            ? new ApiError({ status: 409, error: "Conflict", field: "url", message: `url: ${error.message}` })
+            : error._tag === "InvalidUrl"
+            ? new ApiError({ status: 400, error: "BadRequest", field: "url", message: `url: ${error.message}` })
+            : storeUnavailable(error)
+        ))
+        return respond(targetJson(target), 201)
+      }))
+    ),
+    HttpRouter.add(
+      "PATCH",
+      "/api/v1/targets/:id",
+      handle(Effect.gen(function*() {
+        if (!options.writable) return yield* forbidden
+        const id = yield* targetId
+        const body = yield* jsonBody
+        for (const name of Object.keys(body)) {
+          if (!["enabled", "interval", "selector", "attribute", "regex", "rules"].includes(name)) {
+            return yield* new ApiError({ status: 400, error: "BadRequest", field: name, message: `${name}: not a field of a target that can change` })
+          }
+        }
+        const enabled = yield* field(body, "enabled", Schema.Boolean)
+        const intervalText = yield* field(body, "interval", Schema.String)
+        const intervalMillis = intervalText === undefined ? undefined : yield* intervalOf(intervalText)
+        // "rules": null drops the user rules; selector / attribute / regex set new ones
+        const clear = yield* field(body, "rules", Schema.Null)
+        const rules = yield* rulesOf(body)
+        const target = yield* store.updateTarget(id, {
+          enabled,
+          intervalMillis,
+          rules: rules !== undefined ? StoreAdapter.rulesToJson(rules) : body["rules"] === null && clear === null ? null : undefined
+        }).pipe(Effect.mapError((error) => error._tag === "TargetNotFound" ? notFound(id) : storeUnavailable(error)))
+        return respond(targetJson(target))
+      }))
+    ),
     HttpRouter.add(
       "GET",
       "/api/v1/targets",

@@ -188,6 +188,11 @@ const unauthorized = HttpServerResponse.text("unauthorized: this dashboard needs
   headers: { "www-authenticate": 'Bearer realm="trawl"', ...securityHeaders }
 })
 
+const unauthorizedJson = HttpServerResponse.text(
+  JSON.stringify({ error: "Unauthorized", message: "this API needs its token (Authorization: Bearer <token>)" }),
+  { status: 401, contentType: "application/json; charset=utf-8", headers: { "www-authenticate": 'Bearer realm="trawl"', ...securityHeaders } }
+)
+
 /**
  * Refuses a request without the token; a browser that opens `/?token=…`
  * gets the token as an HttpOnly, same-site cookie, and is sent to `/`.
@@ -212,7 +217,7 @@ const guard = (token: string) =>
           }
         })
       }
-      return unauthorized
+      return request.url.startsWith("/api/") ? unauthorizedJson : unauthorized
     }), { global: true })
 
 const htmlPage = (html: string) => HttpServerResponse.html(html).pipe(HttpServerResponse.setHeaders(securityHeaders))
@@ -341,7 +346,7 @@ export const serve = (
         Effect.map(PrometheusMetrics.format(), (text) =>
           HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8", headers: { "cache-control": "no-store" } }))
       ),
-      options.store === undefined ? Layer.empty : Layer.merge(Api.routes(options.store), pageRoutes(options.store)),
+      options.store === undefined ? Layer.empty : Layer.merge(Api.routes(options.store, { writable: token !== undefined }), pageRoutes(options.store)),
       token === undefined ? Layer.empty : guard(token)
     )
     const app = yield* HttpRouter.toHttpEffect(routes)

@@ -17,7 +17,7 @@ const MINUTE = 60_000
 const hostile = "<img src=x onerror=alert(1)>"
 
 /** A store with 120 targets; target 1 has 30 observations (its price moves at 10 and 20, a hostile product name). */
-const withApi = <A, E>(f: (url: string) => Effect.Effect<A, E>) =>
+const withApi = <A, E>(f: (url: string) => Effect.Effect<A, E>, token?: string) =>
   Effect.scoped(Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
       Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "trawl-api-"))),
@@ -43,7 +43,7 @@ const withApi = <A, E>(f: (url: string) => Effect.Effect<A, E>) =>
         })
       ])
     }
-    const { url } = yield* Dashboard.serve(undefined, { port: 0, store })
+    const { url } = yield* Dashboard.serve(undefined, { port: 0, store, token })
     return yield* f(`${url}api/v1/`)
   }))
 
@@ -176,4 +176,67 @@ describe("the JSON API", () => {
         assert.strictEqual((yield* page("targets/9999")).status, 404)
         assert.strictEqual((yield* page("targets/abc")).status, 404)
       })))
+
+  it.live("writes: POST adds a target with trawl add's checks (400 naming the field, 409 a duplicate), PATCH changes it; both need the token", () =>
+    Effect.gen(function*() {
+      const send = (url: string, method: string, body: unknown, headers: Record<string, string> = {}) =>
+        Effect.promise(async () => {
+          const response = await fetch(url, {
+            method,
+            headers: { "content-type": "application/json", ...headers },
+            body: typeof body === "string" ? body : JSON.stringify(body)
+          })
+          return { status: response.status, body: await response.json() as any }
+        })
+      // no token configured: writes are refused, reads still answer
+      yield* withApi((api) =>
+        Effect.gen(function*() {
+          const refused = yield* send(`${api}targets`, "POST", { url: "https://new.example/p/1" })
+          assert.deepStrictEqual([refused.status, refused.body.error], [403, "Forbidden"])
+          assert.strictEqual((yield* send(`${api}targets/1`, "PATCH", { enabled: false })).status, 403)
+        }))
+      const token = "write-token"
+      yield* withApi((api) =>
+        Effect.gen(function*() {
+          const auth = { authorization: `Bearer ${token}` }
+          assert.strictEqual((yield* send(`${api}targets`, "POST", { url: "https://new.example/p/1" })).status, 401)
+          const added = yield* send(`${api}targets`, "POST", { url: "https://new.example/p/1", interval: "10m", selector: ".price" }, auth)
+          assert.strictEqual(added.status, 201)
+          assert.deepStrictEqual([added.body.url, added.body.intervalMillis, added.body.rules?.price?.selector], ["https://new.example/p/1", 600_000, ".price"])
+          const duplicate = yield* send(`${api}targets`, "POST", { url: "https://new.example/p/1" }, auth)
+          assert.deepStrictEqual([duplicate.status, duplicate.body.error, duplicate.body.field], [409, "Conflict", "url"])
+          for (
+            const [body, field] of [
+              [{ url: "not a url" }, "url"],
+              [{ url: "ftp://new.example/x" }, "url"],
+              [{}, "url"],
+              [{ url: 42 }, "url"],
+              [{ url: "https://new.example/p/2", interval: "1s" }, "interval"],
+              [{ url: "https://new.example/p/3", regex: "((" }, "regex"],
+              [{ url: "https://new.example/p/4", attribute: "content" }, "attribute"]
+            ] as const
+          ) {
+            const refused = yield* send(`${api}targets`, "POST", body, auth)
+            assert.strictEqual(refused.status, 400, JSON.stringify(body))
+            assert.strictEqual(refused.body.field, field, JSON.stringify(body))
+          }
+          assert.strictEqual((yield* send(`${api}targets`, "POST", "{not json", auth)).status, 400)
+          assert.strictEqual((yield* send(`${api}targets`, "POST", "x".repeat(70_000), auth)).status, 413)
+
+          const id = added.body.id
+          const patched = yield* send(`${api}targets/${id}`, "PATCH", { enabled: false, interval: "1h" }, auth)
+          assert.deepStrictEqual([patched.status, patched.body.enabled, patched.body.intervalMillis, patched.body.rules?.price?.selector], [200, false, 3_600_000, ".price"])
+          const cleared = yield* send(`${api}targets/${id}`, "PATCH", { rules: null }, auth)
+          assert.strictEqual(cleared.body.rules, null)
+          assert.strictEqual((yield* send(`${api}targets/${id}`, "PATCH", { enabled: "no" }, auth)).body.field, "enabled")
+          assert.strictEqual((yield* send(`${api}targets/${id}`, "PATCH", { url: "https://elsewhere.example/" }, auth)).body.field, "url")
+          assert.strictEqual((yield* send(`${api}targets/99999`, "PATCH", { enabled: true }, auth)).status, 404)
+          // what was written is what is read
+          const read = yield* getJsonWith(`${api}targets/${id}`, auth)
+          assert.deepStrictEqual([read.enabled, read.intervalMillis, read.rules], [false, 3_600_000, null])
+        }), token)
+    }))
 })
+
+const getJsonWith = (url: string, headers: Record<string, string>) =>
+  Effect.promise(async () => (await fetch(url, { headers })).json() as Promise<any>)
