@@ -205,8 +205,10 @@ const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, 
  * ```
  * @since 0.3.0
  */
-export const routes = (store: Store.Service, options: { readonly writable: boolean } = { writable: false }) =>
-  Layer.mergeAll(
+export const routes = (store: Store.Service, options: { readonly writable: boolean } = { writable: false }) => {
+  const targetOf = (id: number) =>
+    Effect.mapError(store.getTarget(id), (error) => error._tag === "TargetNotFound" ? notFound(id) : storeUnavailable(error))
+  return Layer.mergeAll(
     HttpRouter.add(
       "POST",
       "/api/v1/targets",
@@ -277,11 +279,7 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       "/api/v1/targets/:id",
       handle(Effect.gen(function*() {
         const id = yield* targetId
-        const target = yield* store.getTarget(id).pipe(
-          Effect.catchTag("TargetNotFound", () => Effect.fail(new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` }))),
-          Effect.mapError((error) => error._tag === "ApiError" ? error : storeUnavailable(error))
-        )
-        return respond(targetJson(target))
+        return respond(targetJson(yield* targetOf(id)))
       }))
     ),
     HttpRouter.add(
@@ -294,10 +292,7 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
         const to = yield* param(params, "to", epochMillis, undefined)
         const limit = yield* param(params, "limit", integer(1, 10_000), 1_000)
         if (to !== undefined && to < from) return yield* new ApiError({ status: 400, error: "BadRequest", field: "to", message: "to: before from" })
-        yield* store.getTarget(id).pipe(
-          Effect.catchTag("TargetNotFound", () => Effect.fail(new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` }))),
-          Effect.mapError((error) => error._tag === "ApiError" ? error : storeUnavailable(error))
-        )
+        yield* targetOf(id)
         const observations = yield* Effect.mapError(store.history(id, { since: from, until: to, limit }), storeUnavailable)
         return respond({ targetId: id, from, to: to ?? null, observations: observations.map(observationJson) })
       }))
@@ -316,3 +311,4 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       }))
     )
   )
+}

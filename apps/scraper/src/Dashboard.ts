@@ -228,7 +228,16 @@ const pageRefusal = (status: number, message: string) =>
 
 /** The pages over the store: alerts, the targets table, a target with its price chart. */
 const pageRoutes = (store: Store.Service) => {
-  const unavailable = (error: { readonly message: string }) => pageRefusal(503, `the store cannot answer: ${error.message}`)
+  /** A page, or the line that says why not: bad input 400, the store unable to answer 503. */
+  const answer = <E extends { readonly _tag: string; readonly message: string }, R>(page: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    Effect.catch(page, (error) =>
+      Effect.succeed(
+        error._tag === "BadQuery"
+          ? pageRefusal(400, error.message)
+          : error._tag === "NotATarget" || error._tag === "TargetNotFound"
+          ? pageRefusal(404, "no such target")
+          : pageRefusal(503, `the store cannot answer: ${error.message}`)
+      ))
   return Layer.mergeAll(
     HttpRouter.add(
       "GET",
@@ -239,10 +248,7 @@ const pageRoutes = (store: Store.Service) => {
         const target = yield* param(params, "target", integer(1, Number.MAX_SAFE_INTEGER), undefined)
         const alerts = yield* store.alerts({ kind, targetId: target, limit: 200 })
         return htmlPage(Pages.alertsPage(alerts, { kind, target }, Model.AlertKind.literals))
-      }).pipe(
-        Effect.catchTag("BadQuery", (error) => Effect.succeed(pageRefusal(400, error.message))),
-        Effect.catch((error) => Effect.succeed(unavailable(error)))
-      )
+      }).pipe(answer)
     ),
     HttpRouter.add(
       "GET",
@@ -254,29 +260,22 @@ const pageRoutes = (store: Store.Service) => {
         const size = yield* param(params, "size", integer(1, 200), 50)
         const found = yield* store.searchTargets({ query: q, offset: (page - 1) * size, limit: size })
         return htmlPage(Pages.targetsPage(found, q, page, size))
-      }).pipe(
-        Effect.catchTag("BadQuery", (error) => Effect.succeed(pageRefusal(400, error.message))),
-        Effect.catch((error) => Effect.succeed(unavailable(error)))
-      )
+      }).pipe(answer)
     ),
     HttpRouter.add(
       "GET",
       "/targets/:id",
       Effect.gen(function*() {
         const id = yield* Effect.flatMap(HttpRouter.params, (p) =>
-          Effect.mapError(Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(p["id"]), () => ({ _tag: "NotATarget" as const })))
+          Effect.mapError(Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(p["id"]), () => ({ _tag: "NotATarget" as const, message: "not a target id" }))
+        )
         const params = yield* searchParams
         const from = yield* param(params, "from", epochMillis, 0)
         const to = yield* param(params, "to", epochMillis, undefined)
         const target = yield* store.getTarget(id)
         const observations = yield* store.history(id, { since: from, until: to, limit: 10_000 })
         return htmlPage(Pages.targetPage(target, observations, { from, to }))
-      }).pipe(
-        Effect.catchTag("BadQuery", (error) => Effect.succeed(pageRefusal(400, error.message))),
-        Effect.catchTag("NotATarget", () => Effect.succeed(pageRefusal(404, "no such target"))),
-        Effect.catchTag("TargetNotFound", () => Effect.succeed(pageRefusal(404, "no such target"))),
-        Effect.catch((error) => Effect.succeed(unavailable(error)))
-      )
+      }).pipe(answer)
     )
   )
 }

@@ -147,8 +147,8 @@ export type Skipped = typeof skipped
 export interface TargetChanges {
   readonly enabled?: boolean | undefined
   readonly intervalMillis?: number | undefined
-  /** The rules as JSON (`StoreAdapter.rulesToJson`), or null for none. */
-  readonly rules?: string | null | undefined
+  /** The target's own extraction rules as JSON (kept opaque, as `NewTarget.rules`), or null for none. */
+  readonly rules?: Schema.Json | null | undefined
 }
 
 /**
@@ -202,7 +202,7 @@ export interface Service {
     id: number,
     enabled: boolean
   ) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
-  /** Changes what is given (enabled, interval, rules as `Rules` JSON or null for none); returns the target as it is now. */
+  /** Changes what is given (enabled, interval, rules or null for none); returns the target as it is now. */
   readonly updateTarget: (
     id: number,
     changes: TargetChanges
@@ -698,7 +698,7 @@ export const make = (
         const sets = []
         if (changes.enabled !== undefined) sets.push(sql`enabled = ${changes.enabled ? 1 : 0}`)
         if (changes.intervalMillis !== undefined) sets.push(sql`interval_ms = ${Math.floor(changes.intervalMillis)}`)
-        if (changes.rules !== undefined) sets.push(sql`rules = ${changes.rules}`)
+        if (changes.rules !== undefined) sets.push(sql`rules = ${changes.rules === null ? null : JSON.stringify(changes.rules)}`)
         if (sets.length === 0) return yield* getTarget(id)
         const rows = yield* sql`UPDATE targets SET ${sql.csv(sets)} WHERE id = ${id} RETURNING ${sql.literal(targetColumns)}`.pipe(
           Effect.mapError(failed("updateTarget"))

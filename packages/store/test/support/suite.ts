@@ -324,7 +324,7 @@ export const storeSuite = (backend: Backend) => {
           const { id } = yield* store.addTarget(newTarget(1))
           const changed = yield* store.updateTarget(id, { enabled: false, intervalMillis: 10 * MINUTE })
           assert.deepStrictEqual([changed.enabled, changed.intervalMillis, changed.rules], [false, 10 * MINUTE, null])
-          const rules = JSON.stringify({ price: { selector: ".price" } })
+          const rules = { price: { selector: ".price" } }
           const ruled = yield* store.updateTarget(id, { rules })
           assert.deepStrictEqual([ruled.enabled, ruled.intervalMillis, ruled.rules], [false, 10 * MINUTE, { price: { selector: ".price" } }])
           assert.strictEqual((yield* store.updateTarget(id, { rules: null })).rules, null)
