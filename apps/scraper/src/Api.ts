@@ -35,7 +35,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Option from "effect/Option"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
-import { BadQuery, epochMillis, integer, param, searchParams, searchText } from "./internal/query.ts"
+import { type BadQuery, epochMillis, integer, param, pathId, searchParams, targetsQuery } from "./internal/query.ts"
 import * as StoreAdapter from "./StoreAdapter.ts"
 import * as TargetsFile from "./TargetsFile.ts"
 
@@ -61,12 +61,6 @@ const refusal = (error: ApiError) =>
 
 const storeUnavailable = (error: { readonly message: string }) =>
   new ApiError({ status: 503, error: "StoreUnavailable", message: error.message })
-
-const targetId = Effect.flatMap(HttpRouter.params, (params) =>
-  Effect.mapError(
-    Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(params["id"]),
-    () => new ApiError({ status: 400, error: "BadRequest", field: "id", message: `id: not a target id: ${params["id"]}` })
-  ))
 
 const money = (price: Model.Money | null) => price === null ? null : { amount: price.amount, currency: price.currency }
 
@@ -206,8 +200,10 @@ const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, 
  * @since 0.3.0
  */
 export const routes = (store: Store.Service, options: { readonly writable: boolean } = { writable: false }) => {
-  const targetOf = (id: number) =>
-    Effect.mapError(store.getTarget(id), (error) => error._tag === "TargetNotFound" ? notFound(id) : storeUnavailable(error))
+  /** A store error about target `id` as the API answers it. */
+  const aboutTarget = (id: number) => (error: { readonly _tag: string; readonly message: string }) =>
+    error._tag === "TargetNotFound" ? notFound(id) : storeUnavailable(error)
+  const targetOf = (id: number) => Effect.mapError(store.getTarget(id), aboutTarget(id))
   return Layer.mergeAll(
     HttpRouter.add(
       "POST",
@@ -241,7 +237,7 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       "/api/v1/targets/:id",
       handle(Effect.gen(function*() {
         if (!options.writable) return yield* forbidden
-        const id = yield* targetId
+        const id = yield* pathId
         const body = yield* jsonBody
         for (const name of Object.keys(body)) {
           if (!["enabled", "interval", "selector", "attribute", "regex", "rules"].includes(name)) {
@@ -252,13 +248,13 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
         const intervalText = yield* field(body, "interval", Schema.String)
         const intervalMillis = intervalText === undefined ? undefined : yield* intervalOf(intervalText)
         // "rules": null drops the user rules; selector / attribute / regex set new ones
-        const clear = yield* field(body, "rules", Schema.Null)
+        const cleared = yield* field(body, "rules", Schema.Null)
         const rules = yield* rulesOf(body)
         const target = yield* store.updateTarget(id, {
           enabled,
           intervalMillis,
-          rules: rules !== undefined ? StoreAdapter.rulesToJson(rules) : body["rules"] === null && clear === null ? null : undefined
-        }).pipe(Effect.mapError((error) => error._tag === "TargetNotFound" ? notFound(id) : storeUnavailable(error)))
+          rules: rules === undefined ? cleared : StoreAdapter.rulesToJson(rules)
+        }).pipe(Effect.mapError(aboutTarget(id)))
         return respond(targetJson(target))
       }))
     ),
@@ -266,11 +262,8 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       "GET",
       "/api/v1/targets",
       handle(Effect.gen(function*() {
-        const params = yield* searchParams
-        const q = yield* searchText(params)
-        const page = yield* param(params, "page", integer(1, 1_000_000), 1)
-        const size = yield* param(params, "size", integer(1, 200), 50)
-        const found = yield* Effect.mapError(store.searchTargets({ query: q, offset: (page - 1) * size, limit: size }), storeUnavailable)
+        const { offset, page, q, size } = yield* targetsQuery(yield* searchParams)
+        const found = yield* Effect.mapError(store.searchTargets({ query: q, offset, limit: size }), storeUnavailable)
         return respond({ total: found.total, page, size, targets: found.targets.map(targetJson) })
       }))
     ),
@@ -278,7 +271,7 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       "GET",
       "/api/v1/targets/:id",
       handle(Effect.gen(function*() {
-        const id = yield* targetId
+        const id = yield* pathId
         return respond(targetJson(yield* targetOf(id)))
       }))
     ),
@@ -286,7 +279,7 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       "GET",
       "/api/v1/targets/:id/history",
       handle(Effect.gen(function*() {
-        const id = yield* targetId
+        const id = yield* pathId
         const params = yield* searchParams
         const from = yield* param(params, "from", epochMillis, 0)
         const to = yield* param(params, "to", epochMillis, undefined)

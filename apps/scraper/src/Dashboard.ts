@@ -34,15 +34,13 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import * as net from "node:net"
-import type { Store } from "@trawl/store"
+import { Model, type Store, type StoreError } from "@trawl/store"
 import * as Api from "./Api.ts"
 import { InputError } from "./Errors.ts"
 import * as Progress from "./Progress.ts"
 import { dashboardScript, dashboardStyle } from "./internal/dashboardAssets.ts"
 import * as Pages from "./internal/dashboardPages.ts"
-import { epochMillis, integer, param, searchParams, searchText } from "./internal/query.ts"
-import { Model } from "@trawl/store"
-import * as Schema from "effect/Schema"
+import { type BadQuery, epochMillis, integer, param, pathId, searchParams, targetsQuery } from "./internal/query.ts"
 
 /**
  * Where and how the dashboard listens.
@@ -228,14 +226,16 @@ const pageRefusal = (status: number, message: string) =>
 
 /** The pages over the store: alerts, the targets table, a target with its price chart. */
 const pageRoutes = (store: Store.Service) => {
-  /** A page, or the line that says why not: bad input 400, the store unable to answer 503. */
-  const answer = <E extends { readonly _tag: string; readonly message: string }, R>(page: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  /** A page, or the line that says why not: bad input 400, a page of no target 404, the store unable to answer 503. */
+  const answer = <R>(
+    page: Effect.Effect<HttpServerResponse.HttpServerResponse, BadQuery | StoreError.TargetNotFound | StoreError.DatabaseError, R>
+  ) =>
     Effect.catch(page, (error) =>
       Effect.succeed(
-        error._tag === "BadQuery"
-          ? pageRefusal(400, error.message)
-          : error._tag === "NotATarget" || error._tag === "TargetNotFound"
+        error._tag === "TargetNotFound" || (error._tag === "BadQuery" && error.field === "id")
           ? pageRefusal(404, "no such target")
+          : error._tag === "BadQuery"
+          ? pageRefusal(400, error.message)
           : pageRefusal(503, `the store cannot answer: ${error.message}`)
       ))
   return Layer.mergeAll(
@@ -254,11 +254,8 @@ const pageRoutes = (store: Store.Service) => {
       "GET",
       "/targets",
       Effect.gen(function*() {
-        const params = yield* searchParams
-        const q = yield* searchText(params)
-        const page = yield* param(params, "page", integer(1, 1_000_000), 1)
-        const size = yield* param(params, "size", integer(1, 200), 50)
-        const found = yield* store.searchTargets({ query: q, offset: (page - 1) * size, limit: size })
+        const { offset, page, q, size } = yield* targetsQuery(yield* searchParams)
+        const found = yield* store.searchTargets({ query: q, offset, limit: size })
         return htmlPage(Pages.targetsPage(found, q, page, size))
       }).pipe(answer)
     ),
@@ -266,9 +263,7 @@ const pageRoutes = (store: Store.Service) => {
       "GET",
       "/targets/:id",
       Effect.gen(function*() {
-        const id = yield* Effect.flatMap(HttpRouter.params, (p) =>
-          Effect.mapError(Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(p["id"]), () => ({ _tag: "NotATarget" as const, message: "not a target id" }))
-        )
+        const id = yield* pathId
         const params = yield* searchParams
         const from = yield* param(params, "from", epochMillis, 0)
         const to = yield* param(params, "to", epochMillis, undefined)
@@ -328,7 +323,7 @@ export const serve = (
     )
 
     const routes = Layer.mergeAll(
-      HttpRouter.add("GET", "/", Effect.map(live, (figures) => HttpServerResponse.html(page(figures)).pipe(HttpServerResponse.setHeaders(securityHeaders)))),
+      HttpRouter.add("GET", "/", Effect.map(live, (figures) => htmlPage(page(figures)))),
       HttpRouter.add("GET", "/assets/dashboard.js", HttpServerResponse.text(dashboardScript, { contentType: "text/javascript; charset=utf-8", headers: securityHeaders })),
       HttpRouter.add("GET", "/assets/dashboard.css", HttpServerResponse.text(dashboardStyle, { contentType: "text/css; charset=utf-8", headers: securityHeaders })),
       HttpRouter.add("GET", "/events", events),

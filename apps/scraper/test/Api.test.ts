@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs/promises"
+import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Dashboard } from "../src/index.ts"
@@ -222,6 +223,21 @@ describe("the JSON API", () => {
           }
           assert.strictEqual((yield* send(`${api}targets`, "POST", "{not json", auth)).status, 400)
           assert.strictEqual((yield* send(`${api}targets`, "POST", "x".repeat(70_000), auth)).status, 413)
+          assert.strictEqual((yield* send(`${api}targets`, "POST", "[1, 2]", auth)).body.message, "the body is not a JSON object")
+          // a body without a declared length (chunked) is refused, not read without a bound
+          const chunked = yield* Effect.promise(() =>
+            new Promise<{ status: number; body: any }>((resolve, reject) => {
+              const request = http.request(`${api}targets`, { method: "POST", headers: { ...auth, "content-type": "application/json" } }, (response) => {
+                let text = ""
+                response.on("data", (chunk) => (text += chunk))
+                response.on("end", () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }))
+              })
+              request.on("error", reject)
+              request.write('{"url":')
+              request.end('"https://new.example/p/9"}')
+            }))
+          assert.deepStrictEqual([chunked.status, chunked.body.error], [411, "LengthRequired"])
+          assert.strictEqual((yield* getJsonWith(`${api}targets?q=new.example/p/9`, auth)).total, 0)
 
           const id = added.body.id
           const patched = yield* send(`${api}targets/${id}`, "PATCH", { enabled: false, interval: "1h" }, auth)

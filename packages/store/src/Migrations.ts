@@ -147,34 +147,38 @@ const deliveries = Effect.gen(function*() {
 // succeeds and the search scans. SQLite's scan is fast enough (~15 ms).
 const targetSearch = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  if (sql.onDialectOrElse({ pg: () => false, orElse: () => true })) return
-  /** Runs `statement` in a savepoint: a failure leaves the migration's transaction usable. */
-  const attempt = (name: string, statement: Effect.Effect<unknown, unknown>) =>
+  /** Runs `statement` in a savepoint (a failure leaves the migration's transaction usable); false, logged, when it fails. */
+  const attempt = (name: string, statement: Effect.Effect<unknown, unknown>, failing: string) =>
     Effect.gen(function*() {
       yield* sql`SAVEPOINT ${sql.literal(name)}`
       const done = yield* Effect.result(statement)
-      yield* done._tag === "Success" ? sql`RELEASE SAVEPOINT ${sql.literal(name)}` : sql`ROLLBACK TO SAVEPOINT ${sql.literal(name)}`
-      return done
+      if (done._tag === "Success") {
+        yield* sql`RELEASE SAVEPOINT ${sql.literal(name)}`
+        return true
+      }
+      yield* sql`ROLLBACK TO SAVEPOINT ${sql.literal(name)}`
+      yield* Effect.logWarning(`targets search will scan: ${failing} (${String((done.failure as Error).message ?? done.failure)})`)
+      return false
     })
-  const found = () => sql<{ schema: string }>`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`
-  let extension = yield* found()
-  if (extension.length === 0) {
-    const created = yield* attempt("trawl_pg_trgm", sql`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`)
-    if (created._tag === "Failure") {
-      yield* Effect.logWarning(`targets search will scan: the pg_trgm extension could not be created (${String((created.failure as Error).message ?? created.failure)})`)
-      return
-    }
-    extension = yield* found()
-  }
-  const schema = extension[0]?.schema
-  if (schema === undefined) return
-  const indexed = yield* attempt(
-    "trawl_targets_url_search",
-    sql`CREATE INDEX targets_url_search ON targets USING gin (lower(url) ${sql(schema)}.gin_trgm_ops)`
+  const extensionSchema = Effect.map(
+    sql<{ schema: string }>`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`,
+    (rows) => rows[0]?.schema
   )
-  if (indexed._tag === "Failure") {
-    yield* Effect.logWarning(`targets search will scan: its index could not be made (${String((indexed.failure as Error).message ?? indexed.failure)})`)
-  }
+  const trigramIndex = Effect.gen(function*() {
+    const present = yield* extensionSchema
+    if (
+      present === undefined &&
+      !(yield* attempt("trawl_pg_trgm", sql`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`, "the pg_trgm extension could not be created"))
+    ) return
+    const schema = present ?? (yield* extensionSchema)
+    if (schema === undefined) return
+    yield* attempt(
+      "trawl_targets_url_search",
+      sql`CREATE INDEX targets_url_search ON targets USING gin (lower(url) ${sql(schema)}.gin_trgm_ops)`,
+      "its index could not be made"
+    )
+  })
+  yield* sql.onDialectOrElse({ pg: () => trigramIndex, orElse: () => Effect.void })
 })
 
 /**

@@ -113,17 +113,17 @@ interface Pending {
 }
 
 /**
- * One worker and the connection it holds. It serves as the `Connection` of
- * the transactions begun on it, so when it dies their later statements fail
- * instead of reaching the next worker.
- */
-/**
  * The connection's thread holds little between statements (prepared
  * statements, one request at a time): a small young generation is enough,
  * where V8 would size it like a busy main thread's (up to 32 MB).
  */
 const youngGenerationMb = 6
 
+/**
+ * One worker and the connection it holds. It serves as the `Connection` of
+ * the transactions begun on it, so when it dies their later statements fail
+ * instead of reaching the next worker.
+ */
 class Thread implements SqlConnection.Connection {
   readonly worker: Worker
   readonly options: OpenOptions

@@ -219,7 +219,6 @@ export interface Service {
   readonly recordObservations: (
     batch: ReadonlyArray<Model.ObservationInput>
   ) => Effect.Effect<ReadonlyArray<Model.RecordResult>, StoreError.TargetNotFound | StoreError.DatabaseError>
-  /** A target's observations, newest first (default limit 1000). */
   /** A target's observations at or after `since` and before `until`, newest first, at most `limit` (1,000). */
   readonly history: (
     targetId: number,
@@ -687,8 +686,7 @@ export const make = (
         Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new StoreError.TargetNotFound({ id })) : Effect.void)
       )
 
-    const setEnabled = (id: number, enabled: boolean) =>
-      changeOne("setEnabled", id, sql`UPDATE targets SET enabled = ${enabled ? 1 : 0} WHERE id = ${id} RETURNING id`)
+    const setEnabled = (id: number, enabled: boolean) => Effect.asVoid(updateTarget(id, { enabled }))
 
     const removeTarget = (id: number) =>
       changeOne("removeTarget", id, sql`DELETE FROM targets WHERE id = ${id} RETURNING id`)

@@ -8,6 +8,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Schema from "effect/Schema"
 
@@ -45,3 +46,19 @@ export const searchText = (params: URLSearchParams): Effect.Effect<string, BadQu
   const q = params.get("q") ?? ""
   return q.length > 200 ? Effect.fail(new BadQuery({ field: "q", message: "q: at most 200 characters" })) : Effect.succeed(q)
 }
+
+/** A page of the targets table asked for: `q` (a part of the URL), `page` (from 1) and `size` (1–200, default 50). */
+export const targetsQuery = (params: URLSearchParams) =>
+  Effect.gen(function*() {
+    const q = yield* searchText(params)
+    const page = yield* param(params, "page", integer(1, 1_000_000), 1)
+    const size = yield* param(params, "size", integer(1, 200), 50)
+    return { q, page, size, offset: (page - 1) * size }
+  })
+
+/** The route's `:id`, a target id; a bad one is a `BadQuery` of field `id`. */
+export const pathId = Effect.flatMap(HttpRouter.params, (params) =>
+  Effect.mapError(
+    Schema.decodeUnknownEffect(integer(1, Number.MAX_SAFE_INTEGER))(params["id"]),
+    () => new BadQuery({ field: "id", message: `id: not a target id: ${params["id"]}` })
+  ))
