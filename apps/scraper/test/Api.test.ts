@@ -252,6 +252,28 @@ describe("the JSON API", () => {
           assert.deepStrictEqual([read.enabled, read.intervalMillis, read.rules], [false, 3_600_000, null])
         }), token)
     }))
+
+  it.live("a store that cannot answer is 503 (API) and a one-line 503 (pages), and the server goes on serving", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "trawl-api-gone-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      // a store whose connection is closed under the server (its scope ended): every query fails
+      const store = yield* Effect.scoped(Effect.map(
+        Layer.build(Store.layerSqlite({ filename: path.join(dir, "gone.db"), thread: "main" })),
+        (context) => Context.get(context, Store.Store)
+      ))
+      const { url } = yield* Dashboard.serve(undefined, { port: 0, store })
+      const api = yield* getJson(`${url}api/v1/targets`)
+      assert.deepStrictEqual([api.status, api.body.error], [503, "StoreUnavailable"])
+      assert.strictEqual((yield* getJson(`${url}api/v1/alerts`)).status, 503)
+      const page = yield* Effect.promise(() => fetch(`${url}targets`))
+      assert.strictEqual(page.status, 503)
+      assert.match(yield* Effect.promise(() => page.text()), /^the store cannot answer: .+\n$/)
+      // the live view does not need the store
+      assert.strictEqual((yield* Effect.promise(() => fetch(url))).status, 200)
+    })))
 })
 
 const getJsonWith = (url: string, headers: Record<string, string>) =>

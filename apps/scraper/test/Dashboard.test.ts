@@ -152,6 +152,26 @@ describe("Dashboard", () => {
       assert.isAtLeast(took, 350)
     })))
 
+  it.live("an event stream open when the dashboard's scope closes ends, and nothing keeps the server", () =>
+    Effect.gen(function*() {
+      const reading = yield* Effect.scoped(Effect.gen(function*() {
+        const { url } = yield* Dashboard.serve(moving(), { port: 0, everyMillis: 100 })
+        const response = yield* Effect.promise(() => fetch(`${url}events`))
+        const reader = response.body!.getReader()
+        yield* Effect.promise(() => reader.read())
+        // every read after the first, until the stream ends (or the test's bound)
+        return Effect.promise(async () => {
+          const until = Date.now() + 10_000
+          while (Date.now() < until) {
+            const { done } = await reader.read().catch(() => ({ done: true }))
+            if (done) return true
+          }
+          return false
+        })
+      }))
+      assert.isTrue(yield* reading, "the client's stream ended with the server")
+    }))
+
   it.live("without a run the live panels say so", () =>
     Effect.scoped(Effect.gen(function*() {
       const { url } = yield* Dashboard.serve(undefined, { port: 0, everyMillis: 100 })
