@@ -21,12 +21,16 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -86,6 +90,39 @@ export interface Live {
   readonly overdue: number
   /** How long the store has been failing with transient errors (the writer retries), or null while it works. */
   readonly storeUnavailableForMillis: number | null
+  /** Hosts whose adaptive throttle adds delay or that wait out a Retry-After, now (null: not reported). */
+  readonly hostsThrottled: number | null
+  /** Hosts whose circuit is open or half-open, now (null: not reported). */
+  readonly hostsCircuitOpen: number | null
+  /** Restarts made by supervisors since the process started. */
+  readonly restarts: number
+  /** Alerts waiting for each notifier, read from the store every few seconds (null: no store, or it cannot answer). */
+  readonly notifiers: ReadonlyArray<NotifierFigures> | null
+}
+
+/**
+ * One notifier's delivery state, as the dashboard shows it.
+ *
+ * @since 0.3.0
+ */
+export interface NotifierFigures {
+  readonly name: string
+  /** Alerts not yet delivered by this notifier. */
+  readonly pending: number
+  readonly delivered: number
+  readonly lastError: string | null
+}
+
+/**
+ * What `/events` pushes when no run is going on (`trawl dashboard`): the
+ * store's figures only.
+ *
+ * @since 0.3.0
+ */
+export interface NoRun {
+  readonly at: number
+  readonly status: "no run"
+  readonly notifiers: ReadonlyArray<NotifierFigures> | null
 }
 
 /**
@@ -99,7 +136,7 @@ export interface Live {
  * ```
  * @since 0.3.0
  */
-export const liveOf = (snapshot: Progress.Snapshot): Live => {
+export const liveOf = (snapshot: Progress.Snapshot, notifiers: ReadonlyArray<NotifierFigures> | null = null): Live => {
   const { counters, schedule } = snapshot
   return {
     at: snapshot.now,
@@ -117,7 +154,11 @@ export const liveOf = (snapshot: Progress.Snapshot): Live => {
     lagP50Millis: Math.round(schedule.lagP50Millis),
     lagP99Millis: Math.round(schedule.lagP99Millis),
     overdue: schedule.overdue,
-    storeUnavailableForMillis: counters.storeUnavailableSince === undefined ? null : Math.max(0, snapshot.now - counters.storeUnavailableSince)
+    storeUnavailableForMillis: counters.storeUnavailableSince === undefined ? null : Math.max(0, snapshot.now - counters.storeUnavailableSince),
+    hostsThrottled: snapshot.hosts?.throttled ?? null,
+    hostsCircuitOpen: snapshot.hosts?.circuitOpen ?? null,
+    restarts: snapshot.restarts,
+    notifiers
   }
 }
 
@@ -149,19 +190,31 @@ const securityHeaders = {
 const figure = (id: string, label: string, value: string) =>
   `<div class="figure"><span class="label">${escapeHtml(label)}</span><span class="value" id="${id}">${escapeHtml(value)}</span></div>`
 
-const page = (live: Live | undefined): string =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trawl</title>
+const dash = "–"
+
+const notifierRows = (notifiers: ReadonlyArray<NotifierFigures> | null): string =>
+  (notifiers ?? []).map((n) =>
+    `<tr><td>${escapeHtml(n.name)}</td><td>${n.pending}</td><td>${n.delivered}</td><td>${escapeHtml(n.lastError ?? "")}</td></tr>`
+  ).join("")
+
+const page = (shown: Live | NoRun): string => {
+  const live = "recorded" in shown ? shown : undefined
+  const count = (value: number | null | undefined) => value == null ? dash : String(value)
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trawl</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/assets/dashboard.css"><script src="/assets/dashboard.js" defer></script></head>
-<body><header><h1>trawl</h1><p id="status">${escapeHtml(live === undefined ? "no run" : live.status)}</p></header>
+<body><header><h1>trawl</h1><p id="status">${escapeHtml(shown.status)}</p></header>
 <section class="figures">
-${figure("pagesPerSecond", "pages/s", live === undefined ? "–" : String(live.pagesPerSecond))}
-${figure("recorded", "pages recorded", live === undefined ? "–" : String(live.recorded))}
-${figure("fetchesInFlight", "fetches in flight", live === undefined ? "–" : String(live.fetchesInFlight))}
-${figure("extractCpu", "extraction threads' CPU", live?.extractCpu == null ? "–" : `${Math.round(live.extractCpu * 100)} %`)}
-${figure("lag", "schedule lag p50 / p99", live === undefined ? "–" : `${live.lagP50Millis} / ${live.lagP99Millis} ms`)}
-${figure("overdue", "targets overdue", live === undefined ? "–" : String(live.overdue))}
-${figure("store", "store", live === undefined ? "–" : live.storeUnavailableForMillis === null ? "ok" : `unavailable, retrying (${(live.storeUnavailableForMillis / 1000).toFixed(1)}s)`)}
+${figure("pagesPerSecond", "pages/s", count(live?.pagesPerSecond))}
+${figure("recorded", "pages recorded", count(live?.recorded))}
+${figure("fetchesInFlight", "fetches in flight", count(live?.fetchesInFlight))}
+${figure("extractCpu", "extraction threads' CPU", live?.extractCpu == null ? dash : `${Math.round(live.extractCpu * 100)} %`)}
+${figure("lag", "schedule lag p50 / p99", live === undefined ? dash : `${live.lagP50Millis} / ${live.lagP99Millis} ms`)}
+${figure("overdue", "targets overdue", count(live?.overdue))}
+${figure("hostsThrottled", "hosts throttled", count(live?.hostsThrottled))}
+${figure("hostsCircuitOpen", "hosts with circuit open", count(live?.hostsCircuitOpen))}
+${figure("restarts", "supervisor restarts", count(live?.restarts))}
+${figure("store", "store", live === undefined ? dash : live.storeUnavailableForMillis === null ? "ok" : `unavailable, retrying (${(live.storeUnavailableForMillis / 1000).toFixed(1)}s)`)}
 </section>
 <section><h2>Queues</h2><table><thead><tr><th>queue</th><th>depth</th><th>capacity</th></tr></thead><tbody id="queues">${
     (live?.queues ?? []).map((q) => `<tr><td>${escapeHtml(q.name)}</td><td>${q.depth}</td><td>${q.capacity}</td></tr>`).join("")
@@ -169,8 +222,12 @@ ${figure("store", "store", live === undefined ? "–" : live.storeUnavailableFor
 <section><h2>Errors by tag</h2><table><thead><tr><th>tag</th><th>pages</th></tr></thead><tbody id="errors">${
     Object.entries(live?.errorsByTag ?? {}).map(([tag, n]) => `<tr><td>${escapeHtml(tag)}</td><td>${n}</td></tr>`).join("")
   }</tbody></table></section>
+<section><h2>Alerts pending</h2><table><thead><tr><th>notifier</th><th>pending</th><th>delivered</th><th>last error</th></tr></thead><tbody id="notifiers">${
+    notifierRows(shown.notifiers)
+  }</tbody></table></section>
 <footer><a href="/alerts">alerts</a> · <a href="/targets">targets</a> · <a href="/metrics">metrics</a> · <a href="/status.json">status.json</a> · <span id="updated"></span></footer>
 </body></html>`
+}
 
 /** Equal-time comparison, so a wrong token's bytes cannot be found by timing. */
 const sameToken = (given: string, expected: string): boolean => {
@@ -275,6 +332,30 @@ const pageRoutes = (store: Store.Service) => {
   )
 }
 
+/** How often the live view reads the notifiers' figures from the store (a count per notifier). */
+const notifierEveryMillis = 5_000
+
+/**
+ * The notifiers' figures, read from the store at most every
+ * `notifierEveryMillis` (the last reading in between); null while the store
+ * cannot answer within a second, so a store outage never stalls the live view.
+ */
+const notifierFigures = (store: Store.Service) =>
+  Effect.map(Ref.make<{ readonly at: number; readonly figures: ReadonlyArray<NotifierFigures> | null }>({ at: -Infinity, figures: null }), (last) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const previous = yield* Ref.get(last)
+      if (now - previous.at < notifierEveryMillis) return previous.figures
+      const figures = yield* store.notifierStatus().pipe(
+        Effect.map((rows) => rows.map(({ delivered, lastError, name, pending }): NotifierFigures => ({ name, pending, delivered, lastError }))),
+        Effect.timeoutOption(1_000),
+        Effect.map(Option.getOrNull),
+        Effect.catch(() => Effect.succeed(null))
+      )
+      yield* Ref.set(last, { at: now, figures })
+      return figures
+    }))
+
 const sseHeaders = { "cache-control": "no-store", "x-accel-buffering": "no", "x-content-type-options": "nosniff" }
 
 const encoder = new TextEncoder()
@@ -311,16 +392,28 @@ export const serve = (
       })
     }
     const everyMillis = Math.max(100, options.everyMillis ?? 1_000)
-    const live = snapshot === undefined ? Effect.succeed(undefined) : Effect.map(snapshot, liveOf)
+    const notifiers = options.store === undefined ? Effect.succeed(null) : yield* notifierFigures(options.store)
+    const live = Effect.flatMap(notifiers, (figures): Effect.Effect<Live | NoRun> =>
+      snapshot === undefined
+        ? Effect.map(Clock.currentTimeMillis, (at): NoRun => ({ at, status: "no run", notifiers: figures }))
+        : Effect.map(snapshot, (s) => liveOf(s, figures)))
 
-    const events = HttpServerResponse.stream(
+    // One sampler for every open stream, running while at least one is open: ten browsers cost
+    // one snapshot (and one JSON text) a tick, not ten. A slow client skips ticks (sliding),
+    // holding no one back; one that connects gets the latest tick at once (replay).
+    const ticks = yield* Stream.share(
       Stream.fromEffectSchedule(live, Schedule.spaced(everyMillis)).pipe(
-        Stream.map((figures) =>
-          encoder.encode(`event: live\ndata: ${JSON.stringify(figures ?? { status: "no run" })}\n\n`)
-        )
+        Stream.map((figures) => encoder.encode(`event: live\ndata: ${JSON.stringify(figures)}\n\n`))
       ),
-      { contentType: "text/event-stream", headers: sseHeaders }
+      { capacity: 1, strategy: "sliding", replay: 1 }
     )
+    // open streams end first when the scope closes (a finalizer added after the server's runs
+    // before its close), so the server's graceful close has no stream to wait for
+    const closing = yield* Deferred.make<void>()
+    const events = HttpServerResponse.stream(Stream.interruptWhen(ticks, Deferred.await(closing)), {
+      contentType: "text/event-stream",
+      headers: sseHeaders
+    })
 
     const routes = Layer.mergeAll(
       HttpRouter.add("GET", "/", Effect.map(live, (figures) => htmlPage(page(figures)))),
@@ -348,6 +441,7 @@ export const serve = (
       Effect.mapError((error) => new InputError({ input: flag, reason: String((error.cause as Error | undefined)?.message ?? error.message) }))
     )
     yield* server.serve(app)
+    yield* Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
     const port = server.address._tag === "UnixPathAddress" ? options.port : server.address.port
     const shown = host.includes(":") ? `[${host}]` : host
     return { port, url: `http://${shown}:${port}/` }

@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import { Actor, Supervisor } from "@trawl/actor"
-import type { Fetcher } from "@trawl/fetch"
+import { Fetcher } from "@trawl/fetch"
 import { Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -139,7 +139,8 @@ export const run = (options: Options): Effect.Effect<
       ...(options.deliverEveryMillis === undefined ? {} : { everyMillis: options.deliverEveryMillis })
     })
     const services = yield* Effect.orDie(Supervisor.supervisor(root, Supervision.policies.services))
-    const snapshot = Progress.snapshotOf(running, extractor.utilization)
+    const fetcher = yield* Fetcher.Fetcher
+    const snapshot = Progress.snapshotOf(running, { workerUtilization: extractor.utilization, hostStates: fetcher.hostStates })
     if (!options.once) {
       const refresh = Effect.flatMap(StoreAdapter.allTargets(store), (targets) =>
         Effect.flatMap(running.syncTargets(targets.map(StoreAdapter.toPipelineTarget)), ({ added, removed }) =>

@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
+import { Actor } from "@trawl/actor"
+import type { Fetcher } from "@trawl/fetch"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import type * as Pipeline from "./Pipeline.ts"
 import type * as Scheduler from "./Scheduler.ts"
 
@@ -19,6 +22,10 @@ export interface Snapshot {
   readonly schedule: Scheduler.Stats
   /** CPU utilisation of the extraction threads (0–1, `Extractor.Service.utilization`), when workers are used. */
   readonly workerUtilization?: number | undefined
+  /** The hosts held back now (throttled, circuit open), when the fetcher reports them. */
+  readonly hosts?: Fetcher.HostStates | undefined
+  /** Restarts made by supervisors in this process (`Actor.metrics.restarts`). */
+  readonly restarts: number
   readonly now: number
 }
 
@@ -72,6 +79,10 @@ export const statusLine = (snapshot: Snapshot): string => {
     ...(counters.storeUnavailableSince === undefined
       ? []
       : [`store unavailable, retrying (${seconds(snapshot.now - counters.storeUnavailableSince)})`]),
+    ...(snapshot.hosts === undefined || snapshot.hosts.throttled + snapshot.hosts.circuitOpen === 0
+      ? []
+      : [`hosts throttled ${snapshot.hosts.throttled} circuit open ${snapshot.hosts.circuitOpen}`]),
+    ...(snapshot.restarts === 0 ? [] : [`restarts ${snapshot.restarts}`]),
     topErrors(counters.errorsByTag, 3),
     `lag p50 ${seconds(schedule.lagP50Millis)} p99 ${seconds(schedule.lagP99Millis)}`
   ].join(" · ")
@@ -135,14 +146,37 @@ export const report = (
 }
 
 /**
+ * What a snapshot reads besides the pipeline: the extraction threads' CPU
+ * utilisation (`Extractor.Service.utilization`) and the fetcher's held-back
+ * hosts (`Fetcher.Service.hostStates`).
+ *
+ * @since 0.3.0
+ */
+export interface Sources {
+  readonly workerUtilization?: Effect.Effect<number | undefined> | undefined
+  readonly hostStates?: Effect.Effect<Fetcher.HostStates> | undefined
+}
+
+/**
  * Takes a snapshot of a running pipeline.
  *
+ * @example
+ * ```ts
+ * import type { Fetcher } from "@trawl/fetch"
+ * import { Progress, type Extractor, type Pipeline } from "@trawl/scraper"
+ * declare const running: Pipeline.Running<never>
+ * declare const extractor: Extractor.Service
+ * declare const fetcher: Fetcher.Service
+ * const snapshot = Progress.snapshotOf(running, { workerUtilization: extractor.utilization, hostStates: fetcher.hostStates })
+ * ```
  * @since 0.1.0
  */
-export const snapshotOf = <E>(running: Pipeline.Running<E>, workerUtilization?: Effect.Effect<number | undefined>): Effect.Effect<Snapshot> =>
+export const snapshotOf = <E>(running: Pipeline.Running<E>, sources: Sources = {}): Effect.Effect<Snapshot> =>
   Effect.gen(function*() {
     const counters = yield* running.counters
     const schedule = yield* running.schedule
-    const utilization = workerUtilization === undefined ? undefined : yield* workerUtilization
-    return { counters, schedule, workerUtilization: utilization, now: yield* Clock.currentTimeMillis }
+    const workerUtilization = sources.workerUtilization === undefined ? undefined : yield* sources.workerUtilization
+    const hosts = sources.hostStates === undefined ? undefined : yield* sources.hostStates
+    const restarts = (yield* Metric.value(Actor.metrics.restarts)).count
+    return { counters, schedule, workerUtilization, hosts, restarts, now: yield* Clock.currentTimeMillis }
   })

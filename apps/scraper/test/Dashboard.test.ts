@@ -3,9 +3,15 @@
  * metrics, escaping, the token, and the server's life with its scope.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Model, Store } from "@trawl/store"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as fs from "node:fs/promises"
 import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Dashboard, type Progress } from "../src/index.ts"
 
 const hostile = "<img src=x onerror=alert(1)>"
@@ -13,6 +19,8 @@ const hostile = "<img src=x onerror=alert(1)>"
 const snapshotAt = (recorded: number): Progress.Snapshot => ({
   now: 5_000 + recorded,
   workerUtilization: 0.5,
+  hosts: { held: 20, throttled: 4, circuitOpen: 1 },
+  restarts: 2,
   counters: {
     fetched: recorded, notModified: 2, extracted: recorded, recorded, errorsByTag: { Timeout: 1, [hostile]: 2 },
     inFlightFetches: 3, queueDepths: { jobs: 1, pages: 0, outcomes: 7 },
@@ -148,8 +156,26 @@ describe("Dashboard", () => {
       ])
       assert.strictEqual(figures[0]!.extractCpu, 0.5)
       assert.strictEqual(figures[0]!.errorsByTag[hostile], 2)
+      assert.strictEqual(figures[0]!.hostsThrottled, 4)
+      assert.strictEqual(figures[0]!.hostsCircuitOpen, 1)
+      assert.strictEqual(figures[0]!.restarts, 2)
+      // no store given: no notifier figures
+      assert.isNull(figures[0]!.notifiers)
       // three events 200 ms apart (the first at once)
       assert.isAtLeast(took, 350)
+    })))
+
+  it.live("streams open at once share one sampler: five clients cost one snapshot a tick, not five", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let snapshots = 0
+      const counted = Effect.sync(() => snapshotAt(10 + 5 * ++snapshots))
+      const { url } = yield* Dashboard.serve(counted, { port: 0, everyMillis: 200 })
+      const readings = yield* Effect.all(Array.from({ length: 5 }, () => readEvents(`${url}events`, 4)), { concurrency: "unbounded" })
+      for (const { events } of readings) assert.strictEqual(events.length, 4)
+      // every client saw ticks of the one sampler: the same recorded counts, from the same few readings
+      const seen = new Set(readings.flatMap(({ events }) => events.map((e) => (JSON.parse(e.data) as Dashboard.Live).recorded)))
+      assert.isAtMost(snapshots, 8, `${snapshots} snapshots for 5 clients × 4 events`)
+      assert.isAtMost(seen.size, snapshots)
     })))
 
   it.live("an event stream open when the dashboard's scope closes ends, and nothing keeps the server", () =>
@@ -178,6 +204,35 @@ describe("Dashboard", () => {
       assert.include(yield* text(url), "no run")
       const { events } = yield* readEvents(`${url}events`, 1)
       assert.strictEqual(JSON.parse(events[0]!.data).status, "no run")
+    })))
+
+  it.live("the alerts pending per notifier come from the store: a delivery lowers one notifier's count, not the other's", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "trawl-dashboard-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      const context = yield* Layer.build(Store.layerSqlite({ filename: path.join(dir, "d.db"), thread: "main" }))
+      const store = Context.get(context, Store.Store)
+      const target = yield* store.addTarget(new Model.NewTarget({ url: "https://shop.example/kettle", intervalMillis: 60_000, dueAt: 0 }))
+      for (const [n, amount] of ["20.00", "18.00", "19.00"].entries()) {
+        yield* store.recordObservations([
+          new Model.ObservationInput({
+            targetId: target.id, observedAt: 1_000 * (n + 1), outcome: "ok", price: new Model.Money({ amount, currency: "EUR" }),
+            availability: "in_stock", httpStatus: 200, source: "json-ld", productName: hostile
+          })
+        ])
+      }
+      yield* store.registerNotifiers(["stdout", "webhook http://127.0.0.1:9/x"])
+      yield* store.deliver("stdout", () => Effect.void, { limit: 1 })
+      const expected = (yield* store.notifierStatus()).map(({ delivered, lastError, name, pending }) => ({ name, pending, delivered, lastError }))
+      // three alerts (the first price, a drop, a rise); stdout delivered one
+      assert.deepStrictEqual(expected.map((n) => n.pending), [2, 3])
+      const { url } = yield* Dashboard.serve(moving(), { port: 0, everyMillis: 100, store })
+      const { events } = yield* readEvents(`${url}events`, 1)
+      assert.deepStrictEqual((JSON.parse(events[0]!.data) as Dashboard.Live).notifiers, expected)
+      const html = yield* text(url)
+      assert.include(html, "<td>webhook http://127.0.0.1:9/x</td><td>3</td><td>0</td>")
     })))
 
   it.live("/metrics is every metric in Prometheus' text format: TYPE lines, histogram buckets cumulative to +Inf = count", () =>

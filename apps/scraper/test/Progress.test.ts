@@ -7,6 +7,7 @@ import { Progress } from "../src/index.ts"
 const snapshot: Progress.Snapshot = {
   now: 10_000,
   workerUtilization: 0.74,
+  restarts: 0,
   counters: {
     fetched: 900,
     notModified: 100,
@@ -31,6 +32,12 @@ describe("Progress", () => {
     assert.include(line, "errors 12 (Timeout 7, HttpStatus 3, TooManyRedirects 1, …)")
     assert.include(line, "lag p50 0.4s p99 2.1s")
     assert.notInclude(line, "\n")
+    // nothing held back, nothing restarted: not said
+    assert.notInclude(line, "throttled")
+    assert.notInclude(line, "restarts")
+    const troubled = Progress.statusLine({ ...snapshot, hosts: { held: 40, throttled: 3, circuitOpen: 2 }, restarts: 5 })
+    assert.include(troubled, "hosts throttled 3 circuit open 2")
+    assert.include(troubled, "restarts 5")
   })
 
   it("summary table aligns rows and lists every error tag", () => {

@@ -368,6 +368,20 @@ export interface FetchPageOptions {
 }
 
 /**
+ * Hosts held back now (`Service.hostStates`).
+ *
+ * @since 0.3.0
+ */
+export interface HostStates {
+  /** Host gates in memory (hosts with recent requests). */
+  readonly held: number
+  /** Hosts whose adaptive throttle adds delay or that wait out a `Retry-After`. */
+  readonly throttled: number
+  /** Hosts whose circuit is open or half-open (refused until a probe succeeds). */
+  readonly circuitOpen: number
+}
+
+/**
  * The fetcher's face.
  *
  * @example
@@ -450,6 +464,22 @@ export interface Service {
   readonly prepare: (url: string) => Effect.Effect<void>
   /** Host gates currently held in memory (idle hosts are swept). */
   readonly hostCount: Effect.Effect<number>
+  /**
+   * The hosts held back now, counted over the host gates in memory: throttled
+   * (the adaptive throttle adds delay, or a `Retry-After` pushed the next
+   * start past the usual spacing) and with an open (or half-open) circuit.
+   * One pass over the gates: for a dashboard's once-a-second reading.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import type { Fetcher } from "@trawl/fetch"
+   * const line = (fetcher: Fetcher.Service) =>
+   *   Effect.map(fetcher.hostStates, (s) => `${s.throttled} throttled, ${s.circuitOpen} circuits open of ${s.held} hosts`)
+   * ```
+   * @since 0.3.0
+   */
+  readonly hostStates: Effect.Effect<HostStates>
   /** The settings in force. */
   readonly options: Options
 }
@@ -666,6 +696,7 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
           })
         }),
       hostCount: Effect.sync(() => gates.gates.size),
+      hostStates: Effect.map(Clock.currentTimeMillis, (now) => gates.states(now, options.perHostMinDelayMillis)),
       options
     } satisfies Service
   })

@@ -146,6 +146,28 @@ describe("reserve", () => {
       yield* Reservation.release(reserved(yield* fetcher.reserve("limited.test")))
     }))
 
+  it.effect("hostStates counts the hosts held back: a Retry-After (throttled), an open circuit, and neither once they pass (TestClock)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.start((req, res) => {
+        if (req.headers.host?.startsWith("limited.test")) res.writeHead(429, { "retry-after": "30" }).end()
+        else if (req.headers.host?.startsWith("sick.test")) res.writeHead(502).end()
+        else res.end("<html>ok</html>")
+      })
+      const fetcher = yield* makeFetcher({ maxRetries: 0, circuitFailureThreshold: 2, circuitCooldownMillis: 10_000 })
+      yield* fetcher.fetchPage(server.url("fine.test", "/"))
+      expect(yield* fetcher.hostStates).toEqual({ held: 1, throttled: 0, circuitOpen: 0 })
+      yield* Effect.flip(fetcher.fetchPage(server.url("limited.test", "/")))
+      for (let i = 0; i < 2; i++) yield* Effect.flip(fetcher.fetchPage(server.url("sick.test", "/")))
+      const held = yield* fetcher.hostStates
+      expect(held.held).toBe(3)
+      expect(held.circuitOpen).toBe(1)
+      // the 429 slows limited.test (throttle, Retry-After); a 502 is a failure, not a slow-down
+      expect(held.throttled).toBe(1)
+      yield* TestClock.adjust(10_000)
+      // the circuit is still open (not closed) until its probe succeeds
+      expect((yield* fetcher.hostStates).circuitOpen).toBe(1)
+    }))
+
   it.effect("an open circuit: NotBefore at its reopening (reason circuit); one reservation takes the probe (TestClock)", () =>
     Effect.gen(function*() {
       let healthy = false

@@ -20,8 +20,14 @@ export const dashboardScript = `"use strict";
     });
     body.replaceChildren(...fresh);
   };
+  const count = (value) => value === null || value === undefined ? "–" : String(value);
+  const stamp = (live) => {
+    text("updated", "updated " + new Date(live.at).toLocaleTimeString());
+    document.body.dataset.updates = String(Number(document.body.dataset.updates ?? "0") + 1);
+  };
   const show = (live) => {
-    if (live.status === "no run" && live.recorded === undefined) { text("status", "no run"); return; }
+    rows("notifiers", (live.notifiers ?? []).map((n) => [n.name, n.pending, n.delivered, n.lastError ?? ""]));
+    if (live.recorded === undefined) { text("status", live.status); stamp(live); return; }
     text("status", live.status);
     text("pagesPerSecond", String(live.pagesPerSecond));
     text("recorded", String(live.recorded));
@@ -29,11 +35,13 @@ export const dashboardScript = `"use strict";
     text("extractCpu", live.extractCpu === null ? "–" : Math.round(live.extractCpu * 100) + " %");
     text("lag", live.lagP50Millis + " / " + live.lagP99Millis + " ms");
     text("overdue", String(live.overdue));
+    text("hostsThrottled", count(live.hostsThrottled));
+    text("hostsCircuitOpen", count(live.hostsCircuitOpen));
+    text("restarts", count(live.restarts));
     text("store", live.storeUnavailableForMillis === null ? "ok" : "unavailable, retrying (" + (live.storeUnavailableForMillis / 1000).toFixed(1) + "s)");
     rows("queues", live.queues.map((q) => [q.name, q.depth, q.capacity]));
     rows("errors", Object.entries(live.errorsByTag).sort((a, b) => b[1] - a[1]).map(([tag, n]) => [tag, n]));
-    text("updated", "updated " + new Date(live.at).toLocaleTimeString());
-    document.body.dataset.updates = String(Number(document.body.dataset.updates ?? "0") + 1);
+    stamp(live);
   };
   const events = new EventSource("/events");
   events.addEventListener("live", (event) => show(JSON.parse(event.data)));

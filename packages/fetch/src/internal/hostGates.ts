@@ -75,6 +75,22 @@ export class HostGates {
     gate.lastUsedAt = now
   }
 
+  /**
+   * Counts the gates now held back: throttled (the adaptive throttle adds
+   * delay, or a `Retry-After` pushed the next start past the usual spacing)
+   * and with a circuit not closed. One pass over the gates: read about once a
+   * second by a dashboard, never on a request's path.
+   */
+  states(now: number, perHostMinDelayMillis: number): { held: number; throttled: number; circuitOpen: number } {
+    let throttled = 0
+    let circuitOpen = 0
+    for (const gate of this.gates.values()) {
+      if (gate.circuit !== "closed") circuitOpen++
+      if (gate.throttleDelayMillis > 0 || gate.nextAllowedAt - now > delayOf(perHostMinDelayMillis, gate)) throttled++
+    }
+    return { held: this.gates.size, throttled, circuitOpen }
+  }
+
   /** Removes idle gates; returns how many were removed. */
   sweep(now: number): number {
     let removed = 0
