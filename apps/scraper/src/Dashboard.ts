@@ -90,7 +90,7 @@ export interface Live {
   readonly overdue: number
   /** How long the store has been failing with transient errors (the writer retries), or null while it works. */
   readonly storeUnavailableForMillis: number | null
-  /** Hosts whose adaptive throttle adds delay or that wait out a Retry-After, now (null: not reported). */
+  /** Hosts the adaptive throttle has slowed (backed off, or a slow server) or that wait out a Retry-After, now (null: not reported). */
   readonly hostsThrottled: number | null
   /** Hosts whose circuit is open or half-open, now (null: not reported). */
   readonly hostsCircuitOpen: number | null

@@ -3,15 +3,11 @@
  * answers the page, live events and Prometheus metrics while the run goes
  * on, a token is enforced, and an open address without one is refused.
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { runTrawl } from "./helpers.ts"
-
-const bin = fileURLToPath(new URL("../src/bin/trawl.ts", import.meta.url))
+import { runTrawl, startDashboard } from "./helpers.ts"
 
 let dir: string
 
@@ -22,25 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true })
 })
-
-/** Starts `trawl <command>` and resolves the dashboard's URL from its log, with the exit to await. */
-const startRun = (args: ReadonlyArray<string>, command = "run") => {
-  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, command, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-  let stderr = ""
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
-  const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no dashboard address within 30 s:\n${stderr}`)), 30_000)
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk
-      const match = /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    })
-  })
-  return { url, exited, kill: () => child.kill("SIGKILL"), stop: () => child.kill("SIGTERM") }
-}
 
 const firstEvent = async (url: string, headers: Record<string, string> = {}) => {
   const controller = new AbortController()
@@ -59,7 +36,7 @@ const firstEvent = async (url: string, headers: Record<string, string> = {}) => 
 describe("trawl run --dashboard", { timeout: 60_000 }, () => {
   it("serves the live view, events and /metrics beside a run, behind its token, and stops with the run", async () => {
     const token = "t0ken-for-the-test"
-    const run = startRun(["--db", path.join(dir, "run.db"), "--dashboard=0", "--dashboard-token", token, "--duration=6s", "--quiet"])
+    const run = startDashboard(["--db", path.join(dir, "run.db"), "--dashboard=0", "--dashboard-token", token, "--duration=6s", "--quiet"])
     try {
       const url = await run.url
       const auth = { authorization: `Bearer ${token}` }
@@ -83,7 +60,7 @@ describe("trawl run --dashboard", { timeout: 60_000 }, () => {
     const db = path.join(dir, "browse.db")
     expect((await runTrawl(["add", "https://shop.example/kettle/1", "--db", db])).code).toBe(0)
     expect((await runTrawl(["add", "https://shop.example/toaster/2", "--db", db])).code).toBe(0)
-    const served = startRun(["--db", db, "--port", "0"], "dashboard")
+    const served = startDashboard(["--db", db, "--port", "0"], "dashboard")
     try {
       const url = await served.url
       expect(await (await fetch(url)).text()).toContain("no run")

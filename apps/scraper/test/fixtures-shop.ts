@@ -4,13 +4,15 @@ import type { AddressInfo } from "node:net"
 /**
  * A shop on 127.0.0.1 for end-to-end tests: `/p/N` shows product N with a
  * JSON-LD price that depends on the current `step`; `delayMillis` slows every
- * page. Answers any Host (`*.shop.test` through the resolve map).
+ * page; `nameOf` names the products (e.g. a hostile name). Answers any Host
+ * (`*.shop.test` through the resolve map).
  */
 export interface Shop {
   readonly port: number
   step: number
   delayMillis: number
   readonly priceOf: (product: number) => string
+  nameOf: (product: number) => string
   readonly requests: () => number
   readonly close: () => Promise<void>
 }
@@ -22,6 +24,7 @@ export const startShop = async (): Promise<Shop> => {
     step: 0,
     delayMillis: 0,
     priceOf: (product: number) => (product * 10 + (product % 2 === 0 ? shop.step : 0)).toFixed(2),
+    nameOf: (product: number) => `Item ${product}`,
     requests: () => requests,
     close: async () => {
       server.closeAllConnections()
@@ -34,7 +37,9 @@ export const startShop = async (): Promise<Shop> => {
     if (match === null) return void res.writeHead(404).end()
     requests++
     const product = Number(match[1])
-    const body = `<html><head><script type="application/ld+json">{"@type":"Product","name":"Item ${product}","offers":{"price":"${shop.priceOf(product)}","priceCurrency":"EUR","availability":"https://schema.org/InStock"}}</script></head></html>`
+    const offer = { "@type": "Product", name: shop.nameOf(product), offers: { price: shop.priceOf(product), priceCurrency: "EUR", availability: "https://schema.org/InStock" } }
+    // JSON in a script element: "<" escaped, so a name cannot end the element
+    const body = `<html><head><script type="application/ld+json">${JSON.stringify(offer).replace(/</g, "\\u003c")}</script></head></html>`
     const send = () => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(body)
     if (shop.delayMillis > 0) setTimeout(send, shop.delayMillis)
     else send()

@@ -33,3 +33,25 @@ export const runTrawl = (
       resolve({ code, stdout, stderr })
     })
   })
+
+/**
+ * Starts `trawl <command>` (a run with `--dashboard`, or `trawl dashboard`) and resolves the
+ * dashboard's URL from its log, with the exit to await; `kill` and `stop` end it.
+ */
+export const startDashboard = (args: ReadonlyArray<string>, command = "run") => {
+  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, command, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  let stderr = ""
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no dashboard address within 30 s:\n${stderr}`)), 30_000)
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk
+      const match = /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+  })
+  return { url, exited, stderr: () => stderr, kill: () => child.kill("SIGKILL"), stop: () => child.kill("SIGTERM") }
+}

@@ -375,7 +375,7 @@ export interface FetchPageOptions {
 export interface HostStates {
   /** Host gates in memory (hosts with recent requests). */
   readonly held: number
-  /** Hosts whose adaptive throttle adds delay or that wait out a `Retry-After`. */
+  /** Hosts the adaptive throttle slows to at least `throttle.backoffFloorMillis` between starts, or that wait out a `Retry-After`. */
   readonly throttled: number
   /** Hosts whose circuit is open or half-open (refused until a probe succeeds). */
   readonly circuitOpen: number
@@ -466,8 +466,10 @@ export interface Service {
   readonly hostCount: Effect.Effect<number>
   /**
    * The hosts held back now, counted over the host gates in memory: throttled
-   * (the adaptive throttle adds delay, or a `Retry-After` pushed the next
-   * start past the usual spacing) and with an open (or half-open) circuit.
+   * (the adaptive throttle spaces starts by at least `throttle.backoffFloorMillis`,
+   * beyond the configured minimum and `Crawl-delay`: backed off after 429/503 or
+   * failures, or slowed for a slow server; or a `Retry-After` pushed the next start
+   * past the usual spacing) and with an open (or half-open) circuit.
    * One pass over the gates: for a dashboard's once-a-second reading.
    *
    * @example
@@ -696,7 +698,7 @@ export const make = (options: Options): Effect.Effect<Service, never, NodeHttpCl
           })
         }),
       hostCount: Effect.sync(() => gates.gates.size),
-      hostStates: Effect.map(Clock.currentTimeMillis, (now) => gates.states(now, options.perHostMinDelayMillis)),
+      hostStates: Effect.map(Clock.currentTimeMillis, (now) => gates.states(now, options.perHostMinDelayMillis, options.throttle.backoffFloorMillis)),
       options
     } satisfies Service
   })

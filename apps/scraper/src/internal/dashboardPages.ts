@@ -78,7 +78,7 @@ const margin = 40
 
 /**
  * The price history as SVG: one `circle` per observation with a price (in
- * time order, joined by a line), its time on x and its amount on y.
+ * time order, joined by a step line), its time on x and its amount on y.
  */
 export const priceChart = (observations: ReadonlyArray<Model.Observation>): string => {
   const priced = observations.filter((o) => o.price !== null).sort((a, b) => a.observedAt - b.observedAt)
@@ -91,7 +91,9 @@ export const priceChart = (observations: ReadonlyArray<Model.Observation>): stri
   const x = (at: number) => margin + (end === start ? 0.5 : (at - start) / (end - start)) * (chartWidth - 2 * margin)
   const y = (amount: number) => chartHeight - margin - (high === low ? 0.5 : (amount - low) / (high - low)) * (chartHeight - 2 * margin)
   const points = priced.map((o, i) => [x(o.observedAt), y(amounts[i]!)] as const)
-  const line = points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(" ")
+  // a price holds until the next reading: a step line, flat between readings
+  const line = points.flatMap(([px, py], i) => i === 0 ? [[px, py]] : [[px, points[i - 1]![1]], [px, py]])
+    .map(([px, py]) => `${px!.toFixed(1)},${py!.toFixed(1)}`).join(" ")
   const currency = priced.at(-1)!.price!.currency
   return `<svg id="price-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${chartWidth} ${chartHeight}" width="${chartWidth}" height="${chartHeight}" role="img" aria-label="price history">
 <line x1="${margin}" y1="${chartHeight - margin}" x2="${chartWidth - margin}" y2="${chartHeight - margin}" stroke="#999"/>

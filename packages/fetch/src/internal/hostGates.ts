@@ -76,17 +76,21 @@ export class HostGates {
   }
 
   /**
-   * Counts the gates now held back: throttled (the adaptive throttle adds
-   * delay, or a `Retry-After` pushed the next start past the usual spacing)
-   * and with a circuit not closed. One pass over the gates: read about once a
-   * second by a dashboard, never on a request's path.
+   * Counts the gates now held back: throttled (the adaptive throttle spaces
+   * the host's starts by at least `backoffFloorMillis` and by more than the
+   * configured minimum and `Crawl-delay` — backed off after 429/503 or
+   * failures, or slowed for a slow server — or a `Retry-After` pushed its next
+   * start past the usual spacing) and with a circuit not closed. One pass over
+   * the gates: read about once a second by a dashboard, never on a request's path.
    */
-  states(now: number, perHostMinDelayMillis: number): { held: number; throttled: number; circuitOpen: number } {
+  states(now: number, perHostMinDelayMillis: number, backoffFloorMillis: number): { held: number; throttled: number; circuitOpen: number } {
     let throttled = 0
     let circuitOpen = 0
     for (const gate of this.gates.values()) {
       if (gate.circuit !== "closed") circuitOpen++
-      if (gate.throttleDelayMillis > 0 || gate.nextAllowedAt - now > delayOf(perHostMinDelayMillis, gate)) throttled++
+      const slowed = gate.throttleDelayMillis >= backoffFloorMillis &&
+        gate.throttleDelayMillis > Math.max(perHostMinDelayMillis, gate.crawlDelayMillis)
+      if (slowed || gate.nextAllowedAt - now > delayOf(perHostMinDelayMillis, gate)) throttled++
     }
     return { held: this.gates.size, throttled, circuitOpen }
   }
