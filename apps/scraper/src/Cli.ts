@@ -43,6 +43,7 @@ import * as StoreWriter from "./StoreWriter.ts"
 import * as TargetsFile from "./TargetsFile.ts"
 import * as ProductJson from "./ProductJson.ts"
 import * as Settings from "./Settings.ts"
+import * as Telemetry from "./Telemetry.ts"
 
 // -----------------------------------------------------------------------------
 // shared flags
@@ -334,6 +335,7 @@ const runFlags = {
   noRobots: Settings.noRobots,
   timeout: Settings.timeout,
   storeOutageBudget: Settings.storeOutageBudget,
+  otlp: Settings.otlp,
   duration: Flag.String("duration").pipe(Flag.optional, Flag.withDescription("Stop by itself after this long (e.g. 10m), as if interrupted")),
   quiet: Flag.Boolean("quiet").pipe(Flag.withDefault(false), Flag.withDescription("Do not print alerts on stdout"))
 }
@@ -384,6 +386,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     if (typeof outageBudgetMillis === "string") {
       return yield* Effect.fail(new InputError({ input: "--store-outage-budget", reason: outageBudgetMillis }))
     }
+    const telemetry = yield* Telemetry.fromConfig(input.otlp)
     if (Option.isSome(input.targets)) {
       yield* withStore(input, importTargets(input.targets.value)).pipe(
         Effect.catchTag("RowsRejected", (error) => Effect.logWarning(error.message))
@@ -394,7 +397,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       if (bad !== undefined) return yield* Effect.fail(new InputError({ input: "--webhook", reason: bad }))
     }
     const extractor = input.workers === 0 ? Extractor.layerLocal : Extractor.layerWorker({ workers: input.workers })
-    return yield* Effect.gen(function*() {
+    const monitor = Effect.gen(function*() {
       // built inside the run's scope: the webhook's HTTP client lives as long as the run
       const notifiers: Array<Notifier.Notifier> = input.quiet ? [] : [Notifier.stdout]
       if (Option.isSome(input.alertsFile)) notifiers.push(yield* Notifier.jsonlFile(input.alertsFile.value))
@@ -427,6 +430,8 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
         NodeHttpClient.layerUndici
       ))
     )
+    // outermost: built first and closed last, so the run's last spans and metrics are exported
+    return yield* (telemetry === undefined ? monitor : Effect.provide(monitor, Telemetry.layer(telemetry)))
   })
 
 /** A duration for --duration and --timeout: 90s, 10m, 1h (seconds when bare; not below one second). */

@@ -28,6 +28,11 @@
  * outage budget, holding its batch: nothing is lost and nothing is written
  * twice.
  *
+ * Under an exporting tracer (`Telemetry`) each visit has a span from its
+ * dispatch to its outcome's write, carried in the stages' messages, with the
+ * fetch, the extraction and the store write as its children; under effect's
+ * native tracer (no export) the pipeline makes no span at all.
+ *
  * @since 0.1.0
  */
 import { Actor, type ActorError, Behavior, Supervisor } from "@trawl/actor"
@@ -40,12 +45,14 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import * as Extractor from "./Extractor.ts"
 import * as Hosts from "./Hosts.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as StoreWriter from "./StoreWriter.ts"
 import * as Supervision from "./Supervision.ts"
 import * as Loop from "./internal/loop.ts"
+import * as VisitSpans from "./internal/visitSpans.ts"
 
 /**
  * A target as the pipeline sees it.
@@ -82,6 +89,13 @@ export interface Outcome {
   readonly lagMillis: number
   /** When the scheduler will visit the target next (persist it with the outcome). */
   readonly nextDueAt?: number | undefined
+  /**
+   * The visit's span (`Telemetry`), under an exporting tracer: the store
+   * writer ends it once the outcome is written.
+   *
+   * @since 0.3.0
+   */
+  readonly visit?: Tracer.Span | undefined
 }
 
 /**
@@ -190,6 +204,8 @@ interface FetchJob {
   readonly dueAt: number
   /** The host's start, taken by its host actor. */
   readonly reservation?: Reservation.Reservation | undefined
+  /** The visit's span, when tracing: the parent of its fetch, extraction and store spans. */
+  readonly visit: Tracer.Span | undefined
 }
 
 interface Fetched {
@@ -198,6 +214,7 @@ interface Fetched {
   readonly lagMillis: number
   readonly page?: Page.Page | undefined
   readonly error?: FetchError.FetchError | undefined
+  readonly visit: Tracer.Span | undefined
 }
 
 /** A body that could not be decoded (in the extractor): the fetcher's own errors for it. */
@@ -275,6 +292,8 @@ export const start = <E>(
     const batchWindowMillis = options?.batchWindowMillis ?? 50
     const outageBudgetMillis = options?.outageBudgetMillis ?? 5 * 60_000
     const root = options?.supervisor ?? (yield* Effect.orDie(Supervisor.make(Supervision.policies.root)))
+    // spans only when they go somewhere: the native tracer's would cost every visit for nothing
+    const tracing = yield* VisitSpans.enabled
     const startedAt = yield* Clock.currentTimeMillis
     const counts = { fetched: 0, notModified: 0, extracted: 0, recorded: 0, inFlight: 0 }
     const errorsByTag: Record<string, number> = {}
@@ -316,12 +335,16 @@ export const start = <E>(
         if (failed) return
         const withNext: Array<Outcome> = []
         for (const outcome of batch) withNext.push(yield* complete(outcome))
-        const written = yield* Effect.result(StoreWriter.record(writer, withNext, {
+        const record = Effect.result(StoreWriter.record(writer, withNext, {
           budgetMillis: outageBudgetMillis,
           unavailableSince: (since) => {
             storeUnavailableSince = since
           }
         }))
+        // traced: each visit's store span covers the batch's write, then the visits end
+        const written = yield* (tracing
+          ? VisitSpans.writeBatch(withNext, record, (result) => result._tag === "Failure" ? result.failure : undefined)
+          : record)
         if (written._tag === "Failure") {
           failed = true
           yield* Deferred.fail(done, written.failure)
@@ -344,8 +367,8 @@ export const start = <E>(
 
     const extractOne = (fetched: Fetched) =>
       Effect.gen(function*() {
-        const { at, lagMillis, page, target } = fetched
-        const base = { target, at, lagMillis }
+        const { at, lagMillis, page, target, visit } = fetched
+        const base = { target, at, lagMillis, visit }
         if (page === undefined) {
           const error = errorOf(fetched.error!)
           countError(error.tag)
@@ -358,7 +381,7 @@ export const start = <E>(
         }
         // The body is as received (fetched with decodeBody: false): the extractor decodes it, in a
         // worker, so the event loop never inflates a page.
-        const extracted = yield* Effect.result(extractor.extract({
+        const extract = extractor.extract({
           url: page.url,
           body: page.body,
           ownsBuffer: true,
@@ -369,7 +392,8 @@ export const start = <E>(
             contentType: page.headers["content-type"],
             maxDecompressedBytes: fetcher.options.maxDecompressedBytes
           }
-        }))
+        })
+        const extracted = yield* Effect.result(visit === undefined ? extract : VisitSpans.extract(visit, extract))
         if (extracted._tag === "Failure" && isDecodeError(extracted.failure)) {
           // What the fetch failed with when it decoded the body itself, and recorded the same way: no
           // status, and the validators of a page that could not be read are not kept.
@@ -393,8 +417,8 @@ export const start = <E>(
       stages,
       Behavior.concurrent({
         concurrency: extractFibers,
-        handle: supervised(extractOne, ({ at, lagMillis, target }, cause) =>
-          forward(writing, { target, at, lagMillis, notModified: false, error: defect(cause) })),
+        handle: supervised(extractOne, ({ at, lagMillis, target, visit }, cause) =>
+          forward(writing, { target, at, lagMillis, visit, notModified: false, error: defect(cause) })),
         redeliverOnRestart: true
       }),
       // fetched pages hold their bodies: queue only enough to keep the extractor busy
@@ -403,7 +427,7 @@ export const start = <E>(
 
     // the newest validators of each target, learned from its last 200 (sent as If-None-Match / If-Modified-Since)
     const validators = new Map<number, { readonly etag?: string | undefined; readonly lastModified?: string | undefined }>()
-    const fetchOne = ({ dueAt, reservation, target }: FetchJob): Effect.Effect<void> =>
+    const fetchOne = ({ dueAt, reservation, target, visit }: FetchJob): Effect.Effect<void> =>
       Effect.gen(function*() {
         const lagMillis = Math.max(0, (yield* Clock.currentTimeMillis) - dueAt)
         yield* schedule.recordLag(lagMillis)
@@ -421,7 +445,8 @@ export const start = <E>(
             : {})
         })
         // the body as received: decompression and charset are the extraction worker's
-        const result = yield* Effect.result(fetcher.fetchPage(request, { reservation, decodeBody: false })).pipe(
+        const fetch = fetcher.fetchPage(request, { reservation, decodeBody: false })
+        const result = yield* Effect.result(visit === undefined ? fetch : VisitSpans.fetch(visit, fetch)).pipe(
           Effect.ensuring(Effect.sync(() => counts.inFlight--))
         )
         // the host may start another now (a redelivered job has no host actor waiting on it: harmless)
@@ -430,19 +455,19 @@ export const start = <E>(
         yield* forward(
           extraction,
           result._tag === "Success"
-            ? (counts.fetched++, { target, at, lagMillis, page: result.success })
-            : { target, at, lagMillis, error: result.failure }
+            ? (counts.fetched++, { target, at, lagMillis, visit, page: result.success })
+            : { target, at, lagMillis, visit, error: result.failure }
         )
       })
     const fetching = yield* Effect.orDie(Supervisor.spawn(
       stages,
       Behavior.concurrent({
         concurrency: options?.fetchFibers ?? 256,
-        handle: supervised(fetchOne, ({ dueAt, reservation, target }, cause) =>
+        handle: supervised(fetchOne, ({ dueAt, reservation, target, visit }, cause) =>
           Effect.andThen(
             reservation === undefined ? Effect.void : Reservation.release(reservation),
             Effect.flatMap(Clock.currentTimeMillis, (at) =>
-              forward(writing, { target, at, lagMillis: Math.max(0, at - dueAt), notModified: false, error: defect(cause) }))
+              forward(writing, { target, at, lagMillis: Math.max(0, at - dueAt), visit, notModified: false, error: defect(cause) }))
           )),
         redeliverOnRestart: true
       }),
@@ -460,7 +485,11 @@ export const start = <E>(
 
     const scheduling = yield* Effect.orDie(Supervisor.spawn(
       stages,
-      Loop.behavior(schedule.run((target, dueAt) => hosts.due(target.host, { target, dueAt }))),
+      Loop.behavior(schedule.run((target, dueAt) =>
+        tracing
+          ? Effect.flatMap(VisitSpans.startVisit(target), (visit) => hosts.due(target.host, { target, dueAt, visit }))
+          : hosts.due(target.host, { target, dueAt, visit: undefined })
+      )),
       Loop.mailbox("scheduler")
     ))
     yield* Actor.tell(scheduling, Loop.run).pipe(Effect.orDie)

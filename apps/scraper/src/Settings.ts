@@ -24,6 +24,7 @@
  * | `--no-robots` | `TRAWL_ROBOTS=false` | `robots` | true |
  * | `--timeout DURATION` | `TRAWL_TIMEOUT` | `timeout` | 30s (per attempt; headers within half of it) |
  * | `--store-outage-budget DURATION` | `TRAWL_STORE_OUTAGE_BUDGET` | `storeOutageBudget` | 5m (how long `run` retries an unavailable store) |
+ * | `--otlp URL` | `TRAWL_OTLP`, then `OTEL_EXPORTER_OTLP_ENDPOINT` | `otlp` | none (no export; see `Telemetry`) |
  *
  * @since 0.1.0
  */
@@ -270,4 +271,29 @@ export const storeOutageBudget = withSetting(
   Flag.String("store-outage-budget"),
   Config.String("TRAWL_STORE_OUTAGE_BUDGET").pipe(Config.withDefault("5m")),
   "How long a run retries an unavailable store (locked, restarting) before it stops: 30s, 5m, 1h (default 5m; env TRAWL_STORE_OUTAGE_BUDGET)"
+)
+
+/**
+ * `--otlp URL`: export the run's traces and metrics to an OpenTelemetry
+ * collector over OTLP/HTTP JSON (`Telemetry`). The URL is the collector's
+ * base: `/v1/traces` and `/v1/metrics` are appended. Without the flag,
+ * `TRAWL_OTLP`, then the standard `OTEL_EXPORTER_OTLP_ENDPOINT`.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@trawl/scraper"
+ *
+ * // trawl run --otlp http://127.0.0.1:4318
+ * const flag = Settings.otlp
+ * ```
+ * @since 0.3.0
+ */
+export const otlp = Flag.String("otlp").pipe(
+  // the fallback before `optional`: a fallback config is read only for a flag that is missing, and an
+  // optional flag never is (`optional` first would never read the environment)
+  Flag.withFallbackConfig(Config.String("TRAWL_OTLP").pipe(Config.orElse(() => Config.String("OTEL_EXPORTER_OTLP_ENDPOINT")))),
+  Flag.optional,
+  Flag.withDescription(
+    "Export traces (a span per target visit) and metrics over OTLP/HTTP JSON to this collector base URL, e.g. http://127.0.0.1:4318 (env TRAWL_OTLP or OTEL_EXPORTER_OTLP_ENDPOINT)"
+  )
 )

@@ -108,3 +108,11 @@ export * as Outbox from "./Outbox.ts"
  * @since 0.2.0
  */
 export * as StoreWriter from "./StoreWriter.ts"
+
+/**
+ * OpenTelemetry export of a run's traces (a span per target visit) and
+ * metrics over OTLP/HTTP JSON: `--otlp` / `OTEL_EXPORTER_OTLP_ENDPOINT`.
+ *
+ * @since 0.3.0
+ */
+export * as Telemetry from "./Telemetry.ts"
