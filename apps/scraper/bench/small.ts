@@ -19,6 +19,13 @@
  * and its database must hold the right price for every page, else the bench
  * fails. Targets are reported, not enforced.
  *
+ * `small.ts dashboard` (`npm run bench:dashboard -w @trawl/scraper`) measures
+ * instead what the dashboard costs a run (issue 20): the same `trawl run
+ * --once` with `--dashboard` and BENCH_SSE_CLIENTS (10) Server-Sent Events
+ * clients connected from this process, against the same run without the
+ * dashboard, alternating (without, with, with, without, …) BENCH_ROUNDS (3)
+ * times each; the line gives the medians' pages/s and their ratio.
+ *
  * Environment: BENCH_HOSTS (2000), BENCH_PAGES (5), BENCH_SEED (19),
  * BENCH_TIMEOUT (300 s per child), BENCH_PROFILE=<dir> (the trawl child runs
  * with --cpu-prof into <dir>; read it with bench/profile-top.ts),
@@ -28,6 +35,7 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -369,6 +377,8 @@ const main = async () => {
   if (imported.code !== 0) throw new Error(`trawl import exited ${imported.code}:\n${imported.stdout}`)
   log(`imported: ${imported.stdout.trim()} (${imported.seconds.toFixed(1)} s)`)
 
+  if (process.argv[2] === "dashboard") return dashboardCost(web, trawl, expected.size)
+
   const bare = async (label: string, hostCount: number) => {
     const run = await runNode(label, [...process.execArgv, import.meta.filename, "bare", String(web.port), String(hostCount)])
     if (run.code !== 0) throw new Error(`${label} exited ${run.code ?? run.signal}`)
@@ -488,6 +498,107 @@ const main = async () => {
     for (const failure of failures) log(`FAILED: ${failure}`)
     process.exitCode = 1
   }
+}
+
+/** A port free now on 127.0.0.1 (for the dashboard of a run whose log goes to a file). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/**
+ * `clients` event-stream readers of `url`, each retrying its connection
+ * every 50 ms until the server answers, then counting the events it reads
+ * until `stop`.
+ */
+const sseClients = (url: string, clients: number) => {
+  const controller = new AbortController()
+  let events = 0
+  let connected = 0
+  const client = async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const response = await fetch(url, { signal: controller.signal })
+        connected++
+        const reader = response.body!.getReader()
+        const decoder = new TextDecoder()
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) break
+          events += decoder.decode(value).split("event: live").length - 1
+        }
+        return
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+  }
+  const running = Array.from({ length: clients }, client)
+  return {
+    stop: async () => {
+      controller.abort()
+      await Promise.allSettled(running)
+      return { connected, events }
+    }
+  }
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** The dashboard's cost to a run: pages/s with `--dashboard` and SSE clients against without, alternating. */
+const dashboardCost = async (
+  web: Awaited<ReturnType<typeof startWeb>>,
+  trawl: (args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string>, logFile: string) => Promise<Finished>,
+  targets: number
+) => {
+  const clients = Number(process.env["BENCH_SSE_CLIENTS"] ?? 10)
+  const rounds = Number(process.env["BENCH_ROUNDS"] ?? 3)
+  const args = ["run", "--once", "--all", "--resolve", "*.small.test=127.0.0.1", "--allow-private", "--per-host", "2"]
+  const without: Array<number> = []
+  const withDashboard: Array<number> = []
+  let received = { connected: 0, events: 0 }
+  const pass = async (dashboard: boolean, n: number) => {
+    await web.ask("reset")
+    if (!dashboard) {
+      const run = await trawl(args, [], path.join(os.tmpdir(), `trawl-small-plain-${process.pid}.log`))
+      if (run.code !== 0) throw new Error(`trawl run exited ${run.code ?? run.signal}`)
+      without.push(targets / run.seconds)
+      return
+    }
+    const port = await freePort()
+    const readers = sseClients(`http://127.0.0.1:${port}/events`, clients)
+    const run = await trawl([...args, `--dashboard=${port}`], [], path.join(os.tmpdir(), `trawl-small-dashboard-${process.pid}.log`))
+    const seen = await readers.stop()
+    if (run.code !== 0) throw new Error(`trawl run --dashboard exited ${run.code ?? run.signal}`)
+    if (seen.connected < clients) throw new Error(`only ${seen.connected} of ${clients} event-stream clients connected in round ${n}`)
+    received = { connected: received.connected + seen.connected, events: received.events + seen.events }
+    withDashboard.push(targets / run.seconds)
+  }
+  for (let round = 0; round < rounds; round++) {
+    // alternating order, so a drift of the machine weighs on both sides alike
+    const order = round % 2 === 0 ? [false, true] : [true, false]
+    for (const dashboard of order) await pass(dashboard, round)
+    log(`round ${round + 1}: without ${Math.round(without.at(-1)!)} pages/s, with the dashboard and ${clients} clients ${Math.round(withDashboard.at(-1)!)} pages/s`)
+  }
+  emit({
+    case: `many-small-pages, ${targets} pages on ${hosts} hosts: trawl run --once with --dashboard and ${clients} SSE clients vs without, pages/s (medians of ${rounds})`,
+    value: Math.round(median(withDashboard)),
+    unit: "pages/s",
+    baseline: Math.round(median(without)),
+    ratio: round(median(withDashboard) / median(without)),
+    target: "ratio >= 0.95",
+    runs: { with: withDashboard.map((x) => Math.round(x)), without: without.map((x) => Math.round(x)) },
+    eventsReceived: received.events
+  })
 }
 
 if (process.argv[2] === "bare") {
