@@ -145,40 +145,63 @@ const deliveries = Effect.gen(function*() {
 // extension since PostgreSQL 13: a database owner may create it), created in
 // `public` so that no trawl schema owns it. Without it the migration still
 // succeeds and the search scans. SQLite's scan is fast enough (~15 ms).
-const targetSearch = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  /** Runs `statement` in a savepoint (a failure leaves the migration's transaction usable); false, logged, when it fails. */
-  const attempt = (name: string, statement: Effect.Effect<unknown, unknown>, failing: string) =>
-    Effect.gen(function*() {
-      yield* sql`SAVEPOINT ${sql.literal(name)}`
-      const done = yield* Effect.result(statement)
-      if (done._tag === "Success") {
-        yield* sql`RELEASE SAVEPOINT ${sql.literal(name)}`
-        return true
-      }
-      yield* sql`ROLLBACK TO SAVEPOINT ${sql.literal(name)}`
-      yield* Effect.logWarning(`targets search will scan: ${failing} (${String((done.failure as Error).message ?? done.failure)})`)
-      return false
-    })
-  const extensionSchema = Effect.map(
-    sql<{ schema: string }>`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`,
-    (rows) => rows[0]?.schema
-  )
-  const trigramIndex = Effect.gen(function*() {
+/** Runs `statement` in a savepoint (a failure leaves the migration's transaction usable); false, logged, when it fails. */
+const attempt = (name: string, statement: Effect.Effect<unknown, unknown>, failing: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`SAVEPOINT ${sql.literal(name)}`
+    const done = yield* Effect.result(statement)
+    if (done._tag === "Success") {
+      yield* sql`RELEASE SAVEPOINT ${sql.literal(name)}`
+      return true
+    }
+    yield* sql`ROLLBACK TO SAVEPOINT ${sql.literal(name)}`
+    yield* Effect.logWarning(`targets search will scan: ${failing} (${String((done.failure as Error).message ?? done.failure)})`)
+    return false
+  })
+
+/** Postgres: `targets_url_search`, a trigram index on `column` (an SQL expression), when pg_trgm is there or can be made. */
+const trigramIndex = (column: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const extensionSchema = Effect.map(
+      sql<{ schema: string }>`SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`,
+      (rows) => rows[0]?.schema
+    )
     const present = yield* extensionSchema
     if (
       present === undefined &&
-      !(yield* attempt("trawl_pg_trgm", sql`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`, "the pg_trgm extension could not be created"))
+      !(yield* attempt("trawl_pg_trgm", sql`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`, "the pg_trgm extension could not be made"))
     ) return
     const schema = present ?? (yield* extensionSchema)
     if (schema === undefined) return
     yield* attempt(
       "trawl_targets_url_search",
-      sql`CREATE INDEX targets_url_search ON targets USING gin (lower(url) ${sql(schema)}.gin_trgm_ops)`,
+      sql`CREATE INDEX targets_url_search ON targets USING gin (${sql.literal(column)} ${sql(schema)}.gin_trgm_ops)`,
       "its index could not be made"
     )
   })
-  yield* sql.onDialectOrElse({ pg: () => trigramIndex, orElse: () => Effect.void })
+
+const targetSearch = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({ pg: () => trigramIndex("lower(url)"), orElse: () => Effect.void })
+})
+
+// Postgres: `lower(url)` per row was most of a search's time — a search with 25,000
+// matches of 100,000 targets took 51 ms to count them, 23 ms over a column holding
+// the lowered URL (psql, EXPLAIN ANALYZE, PostgreSQL 15, C.UTF-8). The column is
+// generated (it follows `url` by itself), and the trigram index moves to it.
+const targetUrlSearch = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.gen(function*() {
+        yield* sql`ALTER TABLE targets ADD COLUMN url_search TEXT GENERATED ALWAYS AS (lower(url)) STORED`
+        yield* sql`DROP INDEX IF EXISTS targets_url_search`
+        yield* trigramIndex("url_search")
+      }),
+    orElse: () => Effect.void
+  })
 })
 
 /**
@@ -188,7 +211,7 @@ const targetSearch = Effect.gen(function*() {
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search"]
+ * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search"]
  * ```
  *
  * @since 0.1.0
@@ -197,7 +220,8 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
   "1_initial": initial,
   "2_alert_product_name": alertProductName,
   "3_deliveries": deliveries,
-  "4_target_search": targetSearch
+  "4_target_search": targetSearch,
+  "5_target_url_search": targetUrlSearch
 }
 
 /**
@@ -207,7 +231,7 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Migrations.latest // 4
+ * Migrations.latest // 5
  * ```
  *
  * @since 0.1.0

@@ -333,6 +333,23 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual((yield* Effect.flip(store.updateTarget(id + 99, {})))._tag, "TargetNotFound")
         })))
 
+    it.live("a large import refreshes Postgres' statistics of the targets at once (a search plans with them, not with a guess)", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          if (store.dialect !== "pg") return
+          const sql = yield* SqlClient.SqlClient
+          const analyzed = Effect.map(
+            sql<{ at: unknown }>`SELECT last_analyze AS at FROM pg_stat_user_tables WHERE relname = 'targets' AND schemaname = current_schema()`,
+            (rows) => rows[0]?.at ?? null
+          )
+          yield* store.addTargets(Array.from({ length: 10 }, (_, i) =>
+            new Model.NewTarget({ url: `https://few.example/${i}`, intervalMillis: 5 * MINUTE, dueAt: T0 })))
+          assert.isNull(yield* analyzed, "a small addition leaves the statistics to autovacuum")
+          yield* store.addTargets(Array.from({ length: 1_000 }, (_, i) =>
+            new Model.NewTarget({ url: `https://many.example/${i}`, intervalMillis: 5 * MINUTE, dueAt: T0 })))
+          assert.isNotNull(yield* analyzed)
+        })))
+
     it.live("targets are searched by URL (any case, % and _ as themselves) and paged by id, with the total that match", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
@@ -367,6 +384,8 @@ export const storeSuite = (backend: Backend) => {
             const indexes = yield* sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE indexname = 'targets_url_search' AND schemaname = current_schema()`
             assert.strictEqual(indexes.length, 1)
             assert.include(indexes[0]!.indexdef, "gin_trgm_ops")
+            // on the lowered URL column (migration 5), not on lower(url) computed per row
+            assert.include(indexes[0]!.indexdef, "(url_search ")
           }
         })))
 
