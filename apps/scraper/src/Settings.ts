@@ -90,6 +90,14 @@ const withSetting = <A>(flag: Flag.Flag<A>, config: Config.Config<A>, descriptio
   flag.pipe(Flag.withFallbackConfig(config), Flag.withDescription(description))
 
 /**
+ * A setting with no default. The fallback comes before `optional`: a fallback
+ * config is read only for a flag that is missing, and an optional flag never is
+ * (`optional` first would never read the environment or the config file).
+ */
+const optionalSetting = <A>(flag: Flag.Flag<A>, config: Config.Config<A>, description: string) =>
+  flag.pipe(Flag.withFallbackConfig(config), Flag.optional, Flag.withDescription(description))
+
+/**
  * `--db PATH`.
  *
  * @since 0.1.0
@@ -105,9 +113,9 @@ export const db = withSetting(
  *
  * @since 0.1.0
  */
-export const postgres = withSetting(
-  Flag.String("postgres").pipe(Flag.optional),
-  Config.option(Config.String("TRAWL_POSTGRES_URL")),
+export const postgres = optionalSetting(
+  Flag.String("postgres"),
+  Config.String("TRAWL_POSTGRES_URL"),
   "Postgres connection URL, instead of SQLite (env TRAWL_POSTGRES_URL)"
 )
 
@@ -116,9 +124,9 @@ export const postgres = withSetting(
  *
  * @since 0.1.0
  */
-export const postgresSchema = withSetting(
-  Flag.String("postgres-schema").pipe(Flag.optional),
-  Config.option(Config.String("TRAWL_POSTGRES_SCHEMA")),
+export const postgresSchema = optionalSetting(
+  Flag.String("postgres-schema"),
+  Config.String("TRAWL_POSTGRES_SCHEMA"),
   "Postgres schema for trawl's tables, created if missing (env TRAWL_POSTGRES_SCHEMA)"
 )
 
@@ -185,9 +193,9 @@ export const allowPrivate = withSetting(
  *
  * @since 0.1.0
  */
-export const webhook = withSetting(
-  Flag.String("webhook").pipe(Flag.optional),
-  Config.option(Config.String("TRAWL_WEBHOOK")),
+export const webhook = optionalSetting(
+  Flag.String("webhook"),
+  Config.String("TRAWL_WEBHOOK"),
   "POST each alert as JSON to this URL, with an Idempotency-Key header (env TRAWL_WEBHOOK)"
 )
 
@@ -196,9 +204,9 @@ export const webhook = withSetting(
  *
  * @since 0.1.0
  */
-export const alertsFile = withSetting(
-  Flag.String("alerts-file").pipe(Flag.optional),
-  Config.option(Config.String("TRAWL_ALERTS_FILE")),
+export const alertsFile = optionalSetting(
+  Flag.String("alerts-file"),
+  Config.String("TRAWL_ALERTS_FILE"),
   "Append each alert as one JSON line to this file (env TRAWL_ALERTS_FILE)"
 )
 
@@ -207,9 +215,9 @@ export const alertsFile = withSetting(
  *
  * @since 0.1.0
  */
-export const userAgent = withSetting(
-  Flag.String("user-agent").pipe(Flag.optional),
-  Config.option(Config.String("TRAWL_USER_AGENT")),
+export const userAgent = optionalSetting(
+  Flag.String("user-agent"),
+  Config.String("TRAWL_USER_AGENT"),
   "User-Agent sent with every request; its product token selects the robots.txt group (env TRAWL_USER_AGENT)"
 )
 
@@ -254,9 +262,9 @@ export const dashboardHost = withSetting(
  *
  * @since 0.3.0
  */
-export const dashboardToken = withSetting(
-  Flag.Redacted("dashboard-token").pipe(Flag.optional),
-  Config.option(Config.Redacted("TRAWL_DASHBOARD_TOKEN")),
+export const dashboardToken = optionalSetting(
+  Flag.Redacted("dashboard-token"),
+  Config.Redacted("TRAWL_DASHBOARD_TOKEN"),
   "Bearer token the dashboard requires on every request (env TRAWL_DASHBOARD_TOKEN)"
 )
 
@@ -288,12 +296,8 @@ export const storeOutageBudget = withSetting(
  * ```
  * @since 0.3.0
  */
-export const otlp = Flag.String("otlp").pipe(
-  // the fallback before `optional`: a fallback config is read only for a flag that is missing, and an
-  // optional flag never is (`optional` first would never read the environment)
-  Flag.withFallbackConfig(Config.String("TRAWL_OTLP").pipe(Config.orElse(() => Config.String("OTEL_EXPORTER_OTLP_ENDPOINT")))),
-  Flag.optional,
-  Flag.withDescription(
-    "Export traces (a span per target visit) and metrics over OTLP/HTTP JSON to this collector base URL, e.g. http://127.0.0.1:4318 (env TRAWL_OTLP or OTEL_EXPORTER_OTLP_ENDPOINT)"
-  )
+export const otlp = optionalSetting(
+  Flag.String("otlp"),
+  Config.String("TRAWL_OTLP").pipe(Config.orElse(() => Config.String("OTEL_EXPORTER_OTLP_ENDPOINT"))),
+  "Export traces (a span per target visit) and metrics over OTLP/HTTP JSON to this collector base URL, e.g. http://127.0.0.1:4318 (env TRAWL_OTLP or OTEL_EXPORTER_OTLP_ENDPOINT)"
 )

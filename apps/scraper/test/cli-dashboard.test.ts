@@ -75,6 +75,27 @@ describe("trawl run --dashboard", { timeout: 60_000 }, () => {
     }
   })
 
+  it("settings without a default come from the environment and the config file too: the dashboard's token, the webhook", async () => {
+    const db = path.join(dir, "settings.db")
+    const cwd = await fs.mkdtemp(path.join(dir, "cwd-"))
+    await fs.writeFile(path.join(cwd, "trawl.config.json"), JSON.stringify({ dashboardToken: "from-the-file" }))
+    const guarded = async (env: Record<string, string>, token: string) => {
+      const served = startDashboard(["--db", db, "--port", "0"], "dashboard", { env, cwd })
+      try {
+        const url = await served.url
+        expect((await fetch(url)).status).toBe(401)
+        expect((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+      } finally {
+        served.kill()
+      }
+    }
+    await guarded({}, "from-the-file")
+    // the environment over the file
+    await guarded({ TRAWL_DASHBOARD_TOKEN: "from-the-env" }, "from-the-env")
+    const run = await runTrawl(["run", "--once", "--db", db], { env: { TRAWL_WEBHOOK: "nope" } })
+    expect(run.stderr).toContain("--webhook: 'nope' is not a URL")
+  })
+
   it("an open address without a token is refused with one line and exit 3", async () => {
     const run = await runTrawl(["run", "--db", path.join(dir, "open.db"), "--dashboard=0", "--dashboard-host", "0.0.0.0", "--duration=5s"])
     expect(run.code).toBe(3)

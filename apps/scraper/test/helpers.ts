@@ -38,8 +38,16 @@ export const runTrawl = (
  * Starts `trawl <command>` (a run with `--dashboard`, or `trawl dashboard`) and resolves the
  * dashboard's URL from its log, with the exit to await; `kill` and `stop` end it.
  */
-export const startDashboard = (args: ReadonlyArray<string>, command = "run") => {
-  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, command, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+export const startDashboard = (
+  args: ReadonlyArray<string>,
+  command = "run",
+  options: { readonly env?: Record<string, string>; readonly cwd?: string } = {}
+) => {
+  const child = spawn(process.execPath, ["--conditions=@trawl/source", bin, command, ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
   let stderr = ""
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
   const url = new Promise<string>((resolve, reject) => {
