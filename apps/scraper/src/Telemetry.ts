@@ -119,15 +119,17 @@ const parseHeaders = (text: string): Effect.Effect<Record<string, string>, Input
   for (const entry of text.split(",")) {
     if (entry.trim() === "") continue
     const at = entry.indexOf("=")
-    const key = entry.slice(0, at).trim()
+    const key = at < 0 ? "" : entry.slice(0, at).trim()
     let value: string
     try {
       value = decodeURIComponent(entry.slice(at + 1).trim())
     } catch {
       value = ""
     }
-    if (at <= 0 || key === "" || value === "") {
-      return Effect.fail(new InputError({ input: "OTEL_EXPORTER_OTLP_HEADERS", reason: `expected 'key=value,…' (values URL-encoded), got '${entry.trim()}'` }))
+    // a header's value may be a secret (an API key): the message names the key only
+    if (key === "" || value === "") {
+      const what = at < 0 ? "without '='" : key === "" ? "without a key" : `'${key}' without a value`
+      return Effect.fail(new InputError({ input: "OTEL_EXPORTER_OTLP_HEADERS", reason: `expected 'key=value,…' (values URL-encoded), got an entry ${what}` }))
     }
     headers[key] = value
   }

@@ -263,6 +263,15 @@ describe("trawl run --otlp", { timeout: 120_000 }, () => {
     const query = await runTrawl(["run", "--once", "--db", db, "--otlp", "http://127.0.0.1:4318/?x=1"])
     expect(query.code).toBe(3)
     expect(query.stderr.trim().split("\n")).toEqual(["trawl: --otlp: expected no query or fragment (the collector's base URL, e.g. http://127.0.0.1:4318), got 'http://127.0.0.1:4318/?x=1'"])
+    // a bad header is named by its key, never shown with its value (an API key)
+    const header = await runTrawl(["run", "--once", "--db", db, "--otlp", "http://127.0.0.1:4318"], {
+      env: { OTEL_EXPORTER_OTLP_HEADERS: "api-key=,s3cr3t-token" }
+    })
+    expect(header.code).toBe(3)
+    expect(header.stderr).toBe("trawl: OTEL_EXPORTER_OTLP_HEADERS: expected 'key=value,…' (values URL-encoded), got an entry 'api-key' without a value\n")
+    const bare = await runTrawl(["run", "--once", "--db", db, "--otlp", "http://127.0.0.1:4318"], { env: { OTEL_EXPORTER_OTLP_HEADERS: "s3cr3t-token" } })
+    expect(bare.stderr).not.toContain("s3cr3t")
+    expect(bare.code).toBe(3)
     // the run never started: no database was made
     await expect(fs.access(db)).rejects.toThrow()
   })
