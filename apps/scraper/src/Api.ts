@@ -99,7 +99,8 @@ const observationJson = (observation: Model.Observation) => ({
   availability: observation.availability,
   httpStatus: observation.httpStatus,
   errorTag: observation.errorTag,
-  source: observation.source
+  source: observation.source,
+  confidence: observation.confidence
 })
 
 const alertJson = (alert: Model.Alert) => ({

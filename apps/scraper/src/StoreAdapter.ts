@@ -91,15 +91,16 @@ export const toObservation = (outcome: Pipeline.Outcome): Model.ObservationInput
   const availability = availabilityOf(product.availability)
   if (product.price === undefined) {
     return availability === "out_of_stock"
-      ? new Model.ObservationInput({ ...common, outcome: "ok", price: null, availability, source: product.source ?? null })
-      : new Model.ObservationInput({ ...common, outcome: "error", errorTag: "NoPrice", source: product.source ?? null })
+      ? new Model.ObservationInput({ ...common, outcome: "ok", price: null, availability, source: product.source ?? null, confidence: product.confidence })
+      : new Model.ObservationInput({ ...common, outcome: "error", errorTag: "NoPrice", source: product.source ?? null, confidence: product.confidence })
   }
   return new Model.ObservationInput({
     ...common,
     outcome: "ok",
     price: new Model.Money({ amount: product.price.amount, currency: product.currency ?? noCurrency }),
     availability,
-    source: product.source ?? null
+    source: product.source ?? null,
+    confidence: product.confidence
   })
 }
 

@@ -193,6 +193,11 @@ describe.skipIf(!hasChromium)("the dashboard in headless Chromium", { timeout: 1
     expect(points).toBeGreaterThanOrEqual(2)
     expect(priced - points).toBeGreaterThanOrEqual(0)
     expect(priced - points).toBeLessThanOrEqual(1)
+    // the extraction's source and confidence, as the run recorded them
+    expect(await page.textContent("#state")).toContain("json-ld")
+    const newest = history.observations.find((o: any) => o.outcome === "ok")
+    expect(newest.confidence).toBeGreaterThan(0)
+    expect(await page.textContent("#confidence")).toBe(newest.confidence.toFixed(2))
     await shoot(page, "target")
     // a closed range gives exactly the observations in it
     const times = history.observations.map((o: any) => o.observedAt).sort((a: number, b: number) => a - b)

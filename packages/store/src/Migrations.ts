@@ -204,6 +204,16 @@ const targetUrlSearch = Effect.gen(function*() {
   })
 })
 
+// The extraction's confidence in the price it read, beside its source, for the
+// dashboard's target page and the export.
+const observationConfidence = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => sql`ALTER TABLE observations ADD COLUMN confidence DOUBLE PRECISION`,
+    orElse: () => sql`ALTER TABLE observations ADD COLUMN confidence REAL`
+  })
+})
+
 /**
  * Every migration, keyed `<id>_<name>`.
  *
@@ -211,7 +221,7 @@ const targetUrlSearch = Effect.gen(function*() {
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search"]
+ * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search", "6_observation_confidence"]
  * ```
  *
  * @since 0.1.0
@@ -221,7 +231,8 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
   "2_alert_product_name": alertProductName,
   "3_deliveries": deliveries,
   "4_target_search": targetSearch,
-  "5_target_url_search": targetUrlSearch
+  "5_target_url_search": targetUrlSearch,
+  "6_observation_confidence": observationConfidence
 }
 
 /**
@@ -231,7 +242,7 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Migrations.latest // 5
+ * Migrations.latest // 6
  * ```
  *
  * @since 0.1.0

@@ -223,6 +223,8 @@ export class ObservationInput extends Schema.Class<ObservationInput>("@trawl/sto
   httpStatus: Schema.optional(Schema.NullOr(Schema.Int)),
   errorTag: Schema.optional(Schema.NullOr(Schema.String)),
   source: Schema.optional(Schema.NullOr(Schema.String)),
+  /** How much the extraction trusts the price it read (0–1), with `source`. */
+  confidence: Schema.optional(Schema.NullOr(Schema.Number)),
   contentHash: Schema.optional(Schema.NullOr(Schema.String)),
   runId: Schema.optional(Schema.NullOr(Id)),
   nextDueAt: Schema.optional(Millis),
@@ -260,6 +262,8 @@ export class Observation extends Schema.Class<Observation>("@trawl/store/Observa
   httpStatus: Schema.NullOr(Schema.Int),
   errorTag: Schema.NullOr(Schema.String),
   source: Schema.NullOr(Schema.String),
+  /** How much the extraction trusted the price it read (0–1); null without an extraction, or recorded before trawl kept it. */
+  confidence: Schema.NullOr(Schema.Number),
   contentHash: Schema.NullOr(Schema.String)
 }) {}
 

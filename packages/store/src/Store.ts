@@ -415,7 +415,7 @@ const toTarget = (row: Record<string, unknown>): Model.Target =>
   })
 
 const observationColumns =
-  "o.id, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.content_hash"
+  "o.id, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.confidence, o.content_hash"
 
 const toObservation = (row: Record<string, unknown>): Model.Observation =>
   trusted(Model.Observation, {
@@ -430,6 +430,7 @@ const toObservation = (row: Record<string, unknown>): Model.Observation =>
     httpStatus: numOrNull(row.http_status),
     errorTag: strOrNull(row.error_tag),
     source: strOrNull(row.source),
+    confidence: numOrNull(row.confidence),
     contentHash: strOrNull(row.content_hash)
   })
 
@@ -542,6 +543,7 @@ const exportColumns = [
   "httpStatus",
   "errorTag",
   "source",
+  "confidence",
   "contentHash"
 ] as const
 
@@ -777,6 +779,7 @@ export const make = (
           http_status: input.httpStatus ?? null,
           error_tag: input.errorTag ?? null,
           source: input.source ?? null,
+          confidence: input.confidence ?? null,
           content_hash: input.contentHash ?? null
         }))
         const observationIds = new Map<string, number>()
@@ -1312,6 +1315,7 @@ export const make = (
           httpStatus: observation.httpStatus,
           errorTag: observation.errorTag,
           source: observation.source,
+          confidence: observation.confidence,
           contentHash: observation.contentHash
         }
         return format === "jsonl"

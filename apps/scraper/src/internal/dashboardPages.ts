@@ -142,6 +142,7 @@ export const targetPage = (
 <tr><th>availability</th><td>${escapeHtml(target.lastAvailability)}</td></tr>
 <tr><th>last observed</th><td>${time(target.lastObservedAt)}</td></tr>
 <tr><th>extraction source</th><td>${escapeHtml(lastOk?.source ?? "–")}</td></tr>
+<tr><th>confidence</th><td id="confidence">${lastOk?.confidence == null ? "–" : lastOk.confidence.toFixed(2)}</td></tr>
 <tr><th>last error</th><td>${lastError === undefined ? "–" : escapeHtml(`${lastError.errorTag ?? "error"} at ${time(lastError.observedAt)}`)}</td></tr>
 <tr><th>failure streak</th><td>${target.failureStreak}</td></tr>
 <tr><th>interval</th><td>${Math.round(target.intervalMillis / 1000)} s${target.enabled ? "" : " (disabled)"}</td></tr>

@@ -305,6 +305,10 @@ export const storeSuite = (backend: Backend) => {
           const range = yield* store.history(id, { since: at(3), until: at(6) })
           assert.deepStrictEqual(range.map((o) => o.observedAt), [at(5), at(4), at(3)])
           assert.deepStrictEqual((yield* store.history(id, { since: at(3), until: at(6), limit: 1 })).map((o) => o.observedAt), [at(5)])
+          // the extraction's confidence is kept as given (a fraction, exactly), none without one
+          yield* step(ok(id, at(17), money("14.00", "USD"), "in_stock", { confidence: 0.85 }))
+          assert.strictEqual((yield* store.history(id, { limit: 1 }))[0]!.confidence, 0.85)
+          assert.isNull(history[0]!.confidence)
 
           // alerts: newest first, from a time, of a kind, of a target
           const all = yield* store.alerts({ limit: 100 })
@@ -1008,9 +1012,9 @@ export const storeSuite = (backend: Backend) => {
           if (global.gc !== undefined) assert.isBelow(grew, 16)
 
           const csv = yield* store.exportObservations("csv", { targetId: ids[0]!, since: T0 + 10 * MINUTE }).pipe(Stream.runCollect)
-          assert.strictEqual(csv[0], "id,key,targetId,url,observedAt,outcome,amount,currency,availability,httpStatus,errorTag,source,contentHash\n")
+          assert.strictEqual(csv[0], "id,key,targetId,url,observedAt,outcome,amount,currency,availability,httpStatus,errorTag,source,confidence,contentHash\n")
           assert.strictEqual(csv.length, 1 + (total / targets - 10))
-          assert.match(csv[1]!, /^\d+,\d+@\d+,\d+,https:\/\/shop0\.example\/p\/0,\d{4}-\d\d-\d\dT[\d:.]+Z,ok,\d+\.\d+,EUR,in_stock,200,,json-ld,h\d+\n$/)
+          assert.match(csv[1]!, /^\d+,\d+@\d+,\d+,https:\/\/shop0\.example\/p\/0,\d{4}-\d\d-\d\dT[\d:.]+Z,ok,\d+\.\d+,EUR,in_stock,200,,json-ld,,h\d+\n$/)
 
           // a stream read only in part reads only the pages it needs
           const firstTen = yield* store.observations({ pageSize: 10 }).pipe(Stream.take(10), Stream.runCollect)
