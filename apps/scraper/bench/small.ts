@@ -23,8 +23,10 @@
  * instead what the dashboard costs a run (issue 20): the same `trawl run
  * --once` with `--dashboard` and BENCH_SSE_CLIENTS (10) Server-Sent Events
  * clients connected from this process, against the same run without the
- * dashboard, alternating (without, with, with, without, …) BENCH_ROUNDS (3)
- * times each; the line gives the medians' pages/s and their ratio.
+ * dashboard, alternating (without, with, with, without, …) BENCH_ROUNDS (5)
+ * times each; the lines give the medians' pages/s and CPU per 1,000 pages,
+ * and their ratios (BENCH_PROFILE=<dir>: the runs with the dashboard write
+ * CPU profiles there).
  *
  * Environment: BENCH_HOSTS (2000), BENCH_PAGES (5), BENCH_SEED (19),
  * BENCH_TIMEOUT (300 s per child), BENCH_PROFILE=<dir> (the trawl child runs
@@ -561,10 +563,13 @@ const dashboardCost = async (
   targets: number
 ) => {
   const clients = Number(process.env["BENCH_SSE_CLIENTS"] ?? 10)
-  const rounds = Number(process.env["BENCH_ROUNDS"] ?? 3)
+  const rounds = Number(process.env["BENCH_ROUNDS"] ?? 5)
   const args = ["run", "--once", "--all", "--resolve", "*.small.test=127.0.0.1", "--allow-private", "--per-host", "2"]
   const without: Array<number> = []
   const withDashboard: Array<number> = []
+  // CPU of all of trawl's threads per 1,000 pages: what the dashboard costs, less noisy than wall time
+  const cpuWithout: Array<number> = []
+  const cpuWith: Array<number> = []
   let received = { connected: 0, events: 0 }
   const pass = async (dashboard: boolean, n: number) => {
     await web.ask("reset")
@@ -572,16 +577,20 @@ const dashboardCost = async (
       const run = await trawl(args, [], path.join(os.tmpdir(), `trawl-small-plain-${process.pid}.log`))
       if (run.code !== 0) throw new Error(`trawl run exited ${run.code ?? run.signal}`)
       without.push(targets / run.seconds)
+      cpuWithout.push((run.usage.cpuSeconds / targets) * 1000)
       return
     }
     const port = await freePort()
     const readers = sseClients(`http://127.0.0.1:${port}/events`, clients)
-    const run = await trawl([...args, `--dashboard=${port}`], [], path.join(os.tmpdir(), `trawl-small-dashboard-${process.pid}.log`))
+    // BENCH_PROFILE: the runs with the dashboard are profiled (where its cost would show)
+    const profile = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`]
+    const run = await trawl([...args, `--dashboard=${port}`], profile, path.join(os.tmpdir(), `trawl-small-dashboard-${process.pid}.log`))
     const seen = await readers.stop()
     if (run.code !== 0) throw new Error(`trawl run --dashboard exited ${run.code ?? run.signal}`)
     if (seen.connected < clients) throw new Error(`only ${seen.connected} of ${clients} event-stream clients connected in round ${n}`)
     received = { connected: received.connected + seen.connected, events: received.events + seen.events }
     withDashboard.push(targets / run.seconds)
+    cpuWith.push((run.usage.cpuSeconds / targets) * 1000)
   }
   for (let round = 0; round < rounds; round++) {
     // alternating order, so a drift of the machine weighs on both sides alike
@@ -598,6 +607,14 @@ const dashboardCost = async (
     target: "ratio >= 0.95",
     runs: { with: withDashboard.map((x) => Math.round(x)), without: without.map((x) => Math.round(x)) },
     eventsReceived: received.events
+  })
+  emit({
+    case: `many-small-pages, ${targets} pages on ${hosts} hosts: trawl's CPU (all threads) with --dashboard and ${clients} SSE clients vs without (medians of ${rounds})`,
+    value: round(median(cpuWith)),
+    unit: "cpu-s/1000 pages",
+    baseline: round(median(cpuWithout)),
+    ratio: round(median(cpuWith) / median(cpuWithout)),
+    runs: { with: cpuWith.map((x) => round(x)), without: cpuWithout.map((x) => round(x)) }
   })
 }
 
