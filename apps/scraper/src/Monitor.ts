@@ -110,6 +110,9 @@ export const run = (options: Options): Effect.Effect<
     const outageBudgetMillis = options.outageBudgetMillis ?? 5 * 60_000
     const riding = <A, E extends StoreError.StoreError>(attempt: Effect.Effect<A, E>, what: string) =>
       StoreWriter.ride(attempt, { isTransient: StoreError.isTransient, budgetMillis: outageBudgetMillis, what })
+    // read before the targets: a change made while they are read moves it past this, and the
+    // first refresh reads them again
+    let seenRevision = yield* riding(store.targetsRevision, "the targets' revision")
     const stored = yield* riding(StoreAdapter.allTargets(store), "the targets read")
     const due = options.once && options.all !== true ? stored.filter((t) => t.nextDueAt <= now) : stored
     const runRecord = yield* riding(store.startRun(), "the run record")
@@ -142,12 +145,21 @@ export const run = (options: Options): Effect.Effect<
     const fetcher = yield* Fetcher.Fetcher
     const snapshot = Progress.snapshotOf(running, { workerUtilization: extractor.utilization, hostStates: fetcher.hostStates })
     if (!options.once) {
-      const refresh = Effect.flatMap(StoreAdapter.allTargets(store), (targets) =>
-        Effect.flatMap(running.syncTargets(targets.map(StoreAdapter.toPipelineTarget)), ({ added, removed }) =>
-          added + removed > 0 ? Effect.logInfo(`targets refreshed: ${added} scheduled, ${removed} left the schedule`) : Effect.void)).pipe(
-          // a store that is away now is retried at the next refresh (a defect restarts the refresher)
-          Effect.catch((error) => Effect.logWarning(`refreshing the targets failed; retrying at the next refresh: ${error.message}`))
-        )
+      // every target is read again only when the store's targets revision moved (one added,
+      // removed, changed or disabled, by any process): otherwise a refresh is one row
+      const refresh = Effect.gen(function*() {
+        const revision = yield* store.targetsRevision
+        if (revision === seenRevision) return
+        const targets = yield* StoreAdapter.allTargets(store)
+        const { added, changed, removed } = yield* running.syncTargets(targets.map(StoreAdapter.toPipelineTarget))
+        seenRevision = revision
+        if (added + changed + removed > 0) {
+          yield* Effect.logInfo(`targets refreshed: ${added} scheduled, ${changed} changed, ${removed} left the schedule`)
+        }
+      }).pipe(
+        // a store that is away now is retried at the next refresh (a defect restarts the refresher)
+        Effect.catch((error) => Effect.logWarning(`refreshing the targets failed; retrying at the next refresh: ${error.message}`))
+      )
       yield* startLoop(services, "refresher", Loop.every(options.refreshEveryMillis ?? 30_000, refresh))
     }
     yield* startLoop(services, "progress", Loop.behavior(Progress.report(snapshot, { tty: options.tty })))

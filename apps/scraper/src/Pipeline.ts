@@ -192,11 +192,20 @@ export interface Running<E> {
   readonly drain: (deadlineMillis: number) => Effect.Effect<boolean>
   /**
    * Brings the schedule in line with the store's targets (a refresh): targets
-   * not seen before are scheduled, scheduled ones absent from `targets`
-   * (removed, disabled) leave the schedule.
+   * not seen before are scheduled, scheduled ones whose URL, interval or rules
+   * changed are updated (at their stored due time; one in flight keeps its
+   * visit, and its next is scheduled with the new interval), and scheduled
+   * ones absent from `targets` (removed, disabled) leave the schedule.
    */
-  readonly syncTargets: (targets: ReadonlyArray<Target>) => Effect.Effect<{ readonly added: number; readonly removed: number }>
+  readonly syncTargets: (
+    targets: ReadonlyArray<Target>
+  ) => Effect.Effect<{ readonly added: number; readonly changed: number; readonly removed: number }>
 }
+
+/** What a refresh compares: the settings a visit uses (the rest is the schedule's own state). */
+const sameSettings = (a: Target, b: Target): boolean =>
+  a.url === b.url && a.host === b.host && a.intervalMillis === b.intervalMillis &&
+  JSON.stringify(a.rules ?? null) === JSON.stringify(b.rules ?? null)
 
 interface FetchJob {
   readonly target: Target
@@ -527,16 +536,20 @@ export const start = <E>(
       syncTargets: (current) =>
         Effect.gen(function*() {
           let added = 0
+          let changed = 0
           const present = new Set<number>()
           for (const target of current) {
             present.add(target.id)
-            if (schedule.has(target.id)) continue
-            yield* schedule.upsert(target, target.dueAt, target.failureStreak)
-            added++
+            const scheduled = schedule.get(target.id)
+            if (scheduled !== undefined && sameSettings(scheduled, target)) continue
+            // a changed one keeps its failure streak (the backoff goes on); a new one starts from the store's
+            yield* schedule.upsert(target, target.dueAt, scheduled === undefined ? target.failureStreak : undefined)
+            if (scheduled === undefined) added++
+            else changed++
           }
           const gone = [...schedule.ids()].filter((id) => !present.has(id))
           for (const id of gone) yield* schedule.remove(id)
-          return { added, removed: gone.length }
+          return { added, changed, removed: gone.length }
         }),
       drain: (deadlineMillis) =>
         Effect.gen(function*() {

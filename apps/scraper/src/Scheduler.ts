@@ -101,6 +101,8 @@ export interface Scheduler<T extends Schedulable> {
   readonly stats: Effect.Effect<Stats>
   /** Is this target scheduled (waiting or in flight)? */
   readonly has: (id: number) => boolean
+  /** The scheduled target of this id, as last upserted. */
+  readonly get: (id: number) => T | undefined
   /** The ids of every scheduled target. */
   readonly ids: () => Iterable<number>
 }
@@ -316,5 +318,7 @@ export const make = <T extends Schedulable>(options?: Options): Effect.Effect<Sc
       for (let id = 0; id < targets.length; id++) if (targets[id] !== undefined) yield id
     }
 
-    return { upsert, remove, complete, run, recordLag, stats, has, ids }
+    const get = (id: number) => targets[id]
+
+    return { upsert, remove, complete, run, recordLag, stats, has, get, ids }
   })

@@ -122,7 +122,7 @@ describe("Pipeline", () => {
       assert.strictEqual(requests.length, after, "nothing is fetched after the drain")
     }).pipe(Effect.provide(layers)))
 
-  it.live("a refresh schedules new targets once, leaves known ones alone and drops removed ones", () =>
+  it.live("a refresh schedules new targets once, leaves known ones alone, takes changed settings and drops removed ones", () =>
     Effect.gen(function*() {
       const { port, requests } = yield* shop
       const recorded: Array<Pipeline.Outcome> = []
@@ -132,13 +132,21 @@ describe("Pipeline", () => {
       while (recorded.length < 1) yield* Effect.sleep("20 millis")
       const second = { id: 2, host: "n2.shop.test", url: `http://n2.shop.test:${port}/p/2`, intervalMillis: 3_600_000 }
       const synced = yield* running.syncTargets([first, second])
-      assert.deepStrictEqual(synced, { added: 1, removed: 0 })
+      assert.deepStrictEqual(synced, { added: 1, changed: 0, removed: 0 })
       while (recorded.length < 2) yield* Effect.sleep("20 millis")
       yield* Effect.sleep("100 millis")
       assert.deepStrictEqual(recorded.map((o) => o.target.id), [1, 2])
       assert.strictEqual(requests.filter((r) => r.endsWith("/p/1")).length, 1, "the known target was not fetched again")
+      // target 1's interval shortened in the store (its next visit due now): the schedule takes it, and visits again
+      const sooner = { ...first, intervalMillis: 100, dueAt: Date.now() }
+      assert.deepStrictEqual(yield* running.syncTargets([sooner, second]), { added: 0, changed: 1, removed: 0 })
+      while (recorded.length < 4) yield* Effect.sleep("20 millis")
+      assert.isAtLeast(recorded.filter((o) => o.target.id === 1).length, 3, "visited every 100 ms now")
+      assert.strictEqual(recorded.filter((o) => o.target.id === 2).length, 1, "the unchanged target not again")
+      // the same settings again: nothing changed
+      assert.deepStrictEqual(yield* running.syncTargets([sooner, second]), { added: 0, changed: 0, removed: 0 })
       // target 1 removed (or disabled) in the store: it leaves the schedule
-      assert.deepStrictEqual(yield* running.syncTargets([second]), { added: 0, removed: 1 })
+      assert.deepStrictEqual(yield* running.syncTargets([second]), { added: 0, changed: 0, removed: 1 })
       assert.strictEqual((yield* running.schedule).targets, 1)
     }).pipe(Effect.provide(layers)))
 

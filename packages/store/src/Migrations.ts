@@ -214,6 +214,34 @@ const observationConfidence = Effect.gen(function*() {
   })
 })
 
+// A counter that moves whenever the set of targets to schedule may have changed
+// (one added or removed, its URL, interval, rules or enabled flag changed), so a
+// running monitor reads every target only when something changed — a read of
+// 50,000 targets every 30 s was most of the SQLite thread's heap in the 10-minute
+// load run. Visits (recordObservations) update other columns and leave it alone.
+const targetsRevision = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE targets_revision (id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL)`
+  yield* sql`INSERT INTO targets_revision (id, revision) VALUES (1, 0)`
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.gen(function*() {
+        // the function resolves targets_revision in trawl's schema whoever writes the targets
+        yield* sql`CREATE FUNCTION targets_revision_bump() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+          BEGIN UPDATE targets_revision SET revision = revision + 1 WHERE id = 1; RETURN NULL; END $$`
+        yield* sql`CREATE TRIGGER targets_revision_change AFTER INSERT OR DELETE OR UPDATE OF url, interval_ms, rules, enabled ON targets
+          FOR EACH STATEMENT EXECUTE FUNCTION targets_revision_bump()`
+      }),
+    orElse: () =>
+      Effect.gen(function*() {
+        for (const [name, event] of [["insert", "INSERT"], ["delete", "DELETE"], ["update", "UPDATE OF url, interval_ms, rules, enabled"]]) {
+          yield* sql`CREATE TRIGGER ${sql.literal(`targets_revision_${name}`)} AFTER ${sql.literal(event!)} ON targets
+            BEGIN UPDATE targets_revision SET revision = revision + 1 WHERE id = 1; END`
+        }
+      })
+  })
+})
+
 /**
  * Every migration, keyed `<id>_<name>`.
  *
@@ -221,7 +249,7 @@ const observationConfidence = Effect.gen(function*() {
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search", "6_observation_confidence"]
+ * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search", "6_observation_confidence", "7_targets_revision"]
  * ```
  *
  * @since 0.1.0
@@ -232,7 +260,8 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
   "3_deliveries": deliveries,
   "4_target_search": targetSearch,
   "5_target_url_search": targetUrlSearch,
-  "6_observation_confidence": observationConfidence
+  "6_observation_confidence": observationConfidence,
+  "7_targets_revision": targetsRevision
 }
 
 /**
@@ -242,7 +271,7 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Migrations.latest // 6
+ * Migrations.latest // 7
  * ```
  *
  * @since 0.1.0

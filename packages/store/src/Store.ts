@@ -208,6 +208,23 @@ export interface Service {
     changes: TargetChanges
   ) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.DatabaseError>
   readonly removeTarget: (id: number) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
+  /**
+   * A number that changes whenever the targets to schedule may have changed: one
+   * added or removed, or its URL, interval, rules or enabled flag changed (by this
+   * process or another). Visits leave it alone. A running monitor reads every
+   * target again only when it moved.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Store } from "@trawl/store"
+   *
+   * const changedSince = (seen: number) =>
+   *   Effect.flatMap(Store.Store, (store) => Effect.map(store.targetsRevision, (now) => now !== seen))
+   * ```
+   * @since 0.3.0
+   */
+  readonly targetsRevision: Effect.Effect<number, StoreError.DatabaseError>
   /** Enabled targets due at `now`, earliest first (index `targets_due`). */
   readonly dueTargets: (
     options: { readonly now: number; readonly limit: number }
@@ -704,6 +721,11 @@ export const make = (
       )
 
     const setEnabled = (id: number, enabled: boolean) => Effect.asVoid(updateTarget(id, { enabled }))
+
+    const targetsRevision = sql<{ revision: unknown }>`SELECT revision FROM targets_revision WHERE id = 1`.pipe(
+      Effect.map((rows) => num(rows[0]?.revision ?? 0)),
+      Effect.mapError(failed("targetsRevision"))
+    )
 
     const removeTarget = (id: number) =>
       changeOne("removeTarget", id, sql`DELETE FROM targets WHERE id = ${id} RETURNING id`)
@@ -1333,6 +1355,7 @@ export const make = (
       setEnabled,
       updateTarget,
       removeTarget,
+      targetsRevision,
       dueTargets,
       recordObservations,
       history,

@@ -337,6 +337,33 @@ export const storeSuite = (backend: Backend) => {
           assert.strictEqual((yield* Effect.flip(store.updateTarget(id + 99, {})))._tag, "TargetNotFound")
         })))
 
+    it.live("the targets' revision moves when targets to schedule change (added, removed, interval, rules, enabled), not when they are visited", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const revisions: Array<number> = [yield* store.targetsRevision]
+          const moved = Effect.map(store.targetsRevision, (now) => {
+            const changed = now !== revisions.at(-1)
+            revisions.push(now)
+            return changed
+          })
+          const { id } = yield* store.addTarget(newTarget(1))
+          assert.isTrue(yield* moved, "added")
+          yield* store.addTargets([newTarget(2), newTarget(3)])
+          assert.isTrue(yield* moved, "added, many")
+          yield* store.recordObservations([ok(id, T0 + MINUTE, money("9.99"))])
+          yield* store.recordObservations([failure(id, T0 + 2 * MINUTE)])
+          assert.isFalse(yield* moved, "a visit is no change of the schedule")
+          yield* store.updateTarget(id, { intervalMillis: 10 * MINUTE })
+          assert.isTrue(yield* moved, "interval")
+          yield* store.updateTarget(id, { rules: { selector: ".price" } })
+          assert.isTrue(yield* moved, "rules")
+          yield* store.setEnabled(id, false)
+          assert.isTrue(yield* moved, "disabled")
+          yield* store.removeTarget(id)
+          assert.isTrue(yield* moved, "removed")
+          assert.isFalse(yield* moved, "nothing since")
+        })))
+
     it.live("a large import refreshes Postgres' statistics of the targets at once (a search plans with them, not with a guess)", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
