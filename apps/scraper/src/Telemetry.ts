@@ -42,6 +42,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { InputError } from "./Errors.ts"
+import * as VisitSpans from "./internal/visitSpans.ts"
 
 /**
  * Where and how to export.
@@ -78,13 +79,7 @@ export interface Options {
  * ```
  * @since 0.3.0
  */
-export const spanNames = {
-  visit: "trawl.visit",
-  fetch: "trawl.fetch",
-  extract: "trawl.extract",
-  store: "trawl.store",
-  storeWrite: "trawl.store.write"
-} as const
+export const spanNames = VisitSpans.spanNames
 
 /**
  * Checks a collector's base URL: http or https, no query or fragment (the

@@ -9,7 +9,15 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Tracer from "effect/Tracer"
-import { spanNames } from "../Telemetry.ts"
+
+/** The names of a run's spans (`Telemetry.spanNames`). */
+export const spanNames = {
+  visit: "trawl.visit",
+  fetch: "trawl.fetch",
+  extract: "trawl.extract",
+  store: "trawl.store",
+  storeWrite: "trawl.store.write"
+} as const
 
 /** Whether the current tracer exports spans: anything but effect's native tracer. */
 export const enabled: Effect.Effect<boolean> = Effect.map(Effect.tracer, (tracer) => tracer !== Tracer.nativeTracer)
