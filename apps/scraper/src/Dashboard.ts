@@ -5,7 +5,8 @@
  * - `GET /` — the live runtime view: an HTML page whose figures the script
  *   `/assets/dashboard.js` keeps current from `GET /events`;
  * - `GET /events` — Server-Sent Events: a `live` event with `Dashboard.Live`
- *   as JSON about once a second (`everyMillis`);
+ *   (without a run, `Dashboard.NoRun`) as JSON about once a second
+ *   (`everyMillis`), from one sampler shared by every open stream;
  * - `GET /status.json` — the run's snapshot as JSON;
  * - `GET /metrics` — every trawl metric in Prometheus' text exposition format
  *   (`effect/observability` PrometheusMetrics);
