@@ -605,6 +605,8 @@ const dashboardCost = async (
     baseline: Math.round(median(without)),
     ratio: round(median(withDashboard) / median(without)),
     target: "ratio >= 0.95",
+    // each round's own ratio (its two runs side by side), whose median a slow drift of the machine moves less
+    pairedRatio: round(median(withDashboard.map((x, i) => x / without[i]!))),
     runs: { with: withDashboard.map((x) => Math.round(x)), without: without.map((x) => Math.round(x)) },
     eventsReceived: received.events
   })
