@@ -158,7 +158,9 @@ export const run = (options: Options): Effect.Effect<
         }
       }).pipe(
         // a store that is away now is retried at the next refresh (a defect restarts the refresher)
-        Effect.catch((error) => Effect.logWarning(`refreshing the targets failed; retrying at the next refresh: ${error.message}`))
+        Effect.catch((error) => Effect.logWarning(`refreshing the targets failed; retrying at the next refresh: ${error.message}`)),
+        // one small read every 30 s: no trace of its own in a collector
+        Effect.withTracerEnabled(false)
       )
       yield* startLoop(services, "refresher", Loop.every(options.refreshEveryMillis ?? 30_000, refresh))
     }

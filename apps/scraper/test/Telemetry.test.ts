@@ -211,6 +211,25 @@ describe("trawl run --otlp", { timeout: 120_000 }, () => {
     }
   })
 
+  it("the outbox's polling exports no span: its passes are no visit (alerts delivered all the same)", async () => {
+    const collector = await startCollector()
+    try {
+      const alerts = path.join(dir, "polled.jsonl")
+      const run = await runTrawl(
+        ["run", "--duration", "4s", "--targets", await targetsCsv("polled"), ...common(path.join(dir, "polled.db")), "--alerts-file", alerts, "--otlp", collector.url],
+        { timeoutMillis: 60_000 }
+      )
+      expect(run.code).toBe(0)
+      // every priced page raised its first_seen alert, delivered by the file notifier's passes (one a second)
+      expect((await fs.readFile(alerts, "utf8")).trim().split("\n")).toHaveLength(products)
+      const names = new Set(spansOf(collector.traces()).map((s) => s.name))
+      expect(names.has("trawl.visit")).toBe(true)
+      expect(names.has("Store.deliver")).toBe(false)
+    } finally {
+      await collector.close()
+    }
+  })
+
   it("OTEL_EXPORTER_OTLP_ENDPOINT alone turns it on, its path the base of /v1/traces and /v1/metrics; service.name defaults to trawl", async () => {
     const collector = await startCollector()
     try {
