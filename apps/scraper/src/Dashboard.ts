@@ -83,6 +83,8 @@ export interface Live {
   readonly queues: ReadonlyArray<{ readonly name: string; readonly depth: number; readonly capacity: number }>
   /** CPU utilisation of the extraction threads (0–1) since the last reading, when workers are used. */
   readonly extractCpu: number | null
+  /** Extraction threads that died unexpectedly since the run started (null: no workers). */
+  readonly extractCrashes: number | null
   readonly errorsByTag: Readonly<Record<string, number>>
   /** Schedule lag (due time to fetch start) of the last dispatches, in ms. */
   readonly lagP50Millis: number
@@ -151,6 +153,7 @@ export const liveOf = (snapshot: Progress.Snapshot, notifiers: ReadonlyArray<Not
       capacity: counters.queueCapacities[name]
     })),
     extractCpu: snapshot.workerUtilization === undefined ? null : Math.round(snapshot.workerUtilization * 1000) / 1000,
+    extractCrashes: snapshot.workerCrashes ?? null,
     errorsByTag: counters.errorsByTag,
     lagP50Millis: Math.round(schedule.lagP50Millis),
     lagP99Millis: Math.round(schedule.lagP99Millis),
@@ -210,6 +213,7 @@ ${figure("pagesPerSecond", "pages/s", count(live?.pagesPerSecond))}
 ${figure("recorded", "pages recorded", count(live?.recorded))}
 ${figure("fetchesInFlight", "fetches in flight", count(live?.fetchesInFlight))}
 ${figure("extractCpu", "extraction threads' CPU", live?.extractCpu == null ? dash : `${Math.round(live.extractCpu * 100)} %`)}
+${figure("extractCrashes", "extraction thread crashes", count(live?.extractCrashes))}
 ${figure("lag", "schedule lag p50 / p99", live === undefined ? dash : `${live.lagP50Millis} / ${live.lagP99Millis} ms`)}
 ${figure("overdue", "targets overdue", count(live?.overdue))}
 ${figure("hostsThrottled", "hosts throttled", count(live?.hostsThrottled))}

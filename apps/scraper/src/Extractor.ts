@@ -84,6 +84,13 @@ export interface Service {
    * for its next page is idle.
    */
   readonly utilization: Effect.Effect<number | undefined>
+  /**
+   * Extraction threads that died unexpectedly since the extractor started (each
+   * replaced by its pool; a page it held is retried or failed), when workers are used.
+   *
+   * @since 0.3.0
+   */
+  readonly crashes: Effect.Effect<number | undefined>
 }
 
 /**
@@ -139,7 +146,8 @@ export const layerLocal: Layer.Layer<Extractor> = Layer.succeed(Extractor, {
         ...(request.rules === undefined ? {} : { rules: request.rules })
       })
     }),
-  utilization: Effect.succeed(undefined)
+  utilization: Effect.succeed(undefined),
+  crashes: Effect.succeed(undefined)
 })
 
 /** The handler module: the built `.js` next to this file, or the `.ts` source when running from source. */
@@ -278,7 +286,8 @@ export const layerWorker = (options?: WorkerOptions): Layer.Layer<Extractor, Ext
               }
             })
           ),
-        utilization: Effect.map(WorkerPool.stats(pool), (stats) => cpu.read(stats))
+        utilization: Effect.map(WorkerPool.stats(pool), (stats) => cpu.read(stats)),
+        crashes: Effect.map(WorkerPool.stats(pool), (stats) => stats.crashes)
       } satisfies Service
     })
   )

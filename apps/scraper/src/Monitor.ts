@@ -143,7 +143,11 @@ export const run = (options: Options): Effect.Effect<
     })
     const services = yield* Effect.orDie(Supervisor.supervisor(root, Supervision.policies.services))
     const fetcher = yield* Fetcher.Fetcher
-    const snapshot = Progress.snapshotOf(running, { workerUtilization: extractor.utilization, hostStates: fetcher.hostStates })
+    const snapshot = Progress.snapshotOf(running, {
+      workerUtilization: extractor.utilization,
+      workerCrashes: extractor.crashes,
+      hostStates: fetcher.hostStates
+    })
     if (!options.once) {
       // every target is read again only when the store's targets revision moved (one added,
       // removed, changed or disabled, by any process): otherwise a refresh is one row

@@ -22,6 +22,8 @@ export interface Snapshot {
   readonly schedule: Scheduler.Stats
   /** CPU utilisation of the extraction threads (0–1, `Extractor.Service.utilization`), when workers are used. */
   readonly workerUtilization?: number | undefined
+  /** Extraction threads that died unexpectedly so far (`Extractor.Service.crashes`), when workers are used. */
+  readonly workerCrashes?: number | undefined
   /** The hosts held back now (throttled, circuit open), when the fetcher reports them. */
   readonly hosts?: Fetcher.HostStates | undefined
   /** Restarts made by supervisors in this process (`Actor.metrics.restarts`). */
@@ -76,6 +78,7 @@ export const statusLine = (snapshot: Snapshot): string => {
     `in flight ${counters.inFlightFetches}`,
     `queues jobs ${q.jobs} pages ${q.pages} out ${q.outcomes}`,
     ...(snapshot.workerUtilization === undefined ? [] : [`extract cpu ${Math.round(snapshot.workerUtilization * 100)}%`]),
+    ...(snapshot.workerCrashes === undefined || snapshot.workerCrashes === 0 ? [] : [`extract crashes ${snapshot.workerCrashes}`]),
     ...(counters.storeUnavailableSince === undefined
       ? []
       : [`store unavailable, retrying (${seconds(snapshot.now - counters.storeUnavailableSince)})`]),
@@ -147,13 +150,14 @@ export const report = (
 
 /**
  * What a snapshot reads besides the pipeline: the extraction threads' CPU
- * utilisation (`Extractor.Service.utilization`) and the fetcher's held-back
- * hosts (`Fetcher.Service.hostStates`).
+ * utilisation and crashes (`Extractor.Service.utilization`, `crashes`) and the
+ * fetcher's held-back hosts (`Fetcher.Service.hostStates`).
  *
  * @since 0.3.0
  */
 export interface Sources {
   readonly workerUtilization?: Effect.Effect<number | undefined> | undefined
+  readonly workerCrashes?: Effect.Effect<number | undefined> | undefined
   readonly hostStates?: Effect.Effect<Fetcher.HostStates> | undefined
 }
 
@@ -167,7 +171,11 @@ export interface Sources {
  * declare const running: Pipeline.Running<never>
  * declare const extractor: Extractor.Service
  * declare const fetcher: Fetcher.Service
- * const snapshot = Progress.snapshotOf(running, { workerUtilization: extractor.utilization, hostStates: fetcher.hostStates })
+ * const snapshot = Progress.snapshotOf(running, {
+ *   workerUtilization: extractor.utilization,
+ *   workerCrashes: extractor.crashes,
+ *   hostStates: fetcher.hostStates
+ * })
  * ```
  * @since 0.1.0
  */
@@ -176,7 +184,8 @@ export const snapshotOf = <E>(running: Pipeline.Running<E>, sources: Sources = {
     const counters = yield* running.counters
     const schedule = yield* running.schedule
     const workerUtilization = sources.workerUtilization === undefined ? undefined : yield* sources.workerUtilization
+    const workerCrashes = sources.workerCrashes === undefined ? undefined : yield* sources.workerCrashes
     const hosts = sources.hostStates === undefined ? undefined : yield* sources.hostStates
     const restarts = (yield* Metric.value(Actor.metrics.restarts)).count
-    return { counters, schedule, workerUtilization, hosts, restarts, now: yield* Clock.currentTimeMillis }
+    return { counters, schedule, workerUtilization, workerCrashes, hosts, restarts, now: yield* Clock.currentTimeMillis }
   })

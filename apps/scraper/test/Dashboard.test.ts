@@ -19,6 +19,7 @@ const hostile = "<img src=x onerror=alert(1)>"
 const snapshotAt = (recorded: number): Progress.Snapshot => ({
   now: 5_000 + recorded,
   workerUtilization: 0.5,
+  workerCrashes: 3,
   hosts: { held: 20, throttled: 4, circuitOpen: 1 },
   restarts: 2,
   counters: {
@@ -111,6 +112,10 @@ describe("Dashboard", () => {
         assert.notInclude(csp, "unsafe-inline")
         const html = yield* Effect.promise(() => page.text())
         assert.include(html, "pages/s")
+        // the figures drawn on the server, before the script's first event
+        assert.include(html, `<span class="value" id="extractCrashes">3</span>`)
+        assert.include(html, `<span class="value" id="hostsThrottled">4</span>`)
+        assert.include(html, `<span class="value" id="restarts">2</span>`)
         // every script is a file of its own
         assert.deepStrictEqual([...html.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]), [""])
         const script = yield* get(`${url}assets/dashboard.js`)
@@ -159,6 +164,7 @@ describe("Dashboard", () => {
       assert.strictEqual(figures[0]!.hostsThrottled, 4)
       assert.strictEqual(figures[0]!.hostsCircuitOpen, 1)
       assert.strictEqual(figures[0]!.restarts, 2)
+      assert.strictEqual(figures[0]!.extractCrashes, 3)
       // no store given: no notifier figures
       assert.isNull(figures[0]!.notifiers)
       // three events 200 ms apart (the first at once)

@@ -35,7 +35,9 @@ describe("Progress", () => {
     // nothing held back, nothing restarted: not said
     assert.notInclude(line, "throttled")
     assert.notInclude(line, "restarts")
-    const troubled = Progress.statusLine({ ...snapshot, hosts: { held: 40, throttled: 3, circuitOpen: 2 }, restarts: 5 })
+    assert.notInclude(line, "crashes")
+    const troubled = Progress.statusLine({ ...snapshot, hosts: { held: 40, throttled: 3, circuitOpen: 2 }, restarts: 5, workerCrashes: 1 })
+    assert.include(troubled, "extract crashes 1")
     assert.include(troubled, "hosts throttled 3 circuit open 2")
     assert.include(troubled, "restarts 5")
   })

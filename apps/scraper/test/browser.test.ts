@@ -145,6 +145,8 @@ describe.skipIf(!hasChromium)("the dashboard in headless Chromium", { timeout: 1
     expect(queues.map((q) => q?.replace(/\d+/g, ""))).toEqual(["fetch", "extraction", "store-writer"])
     expect(await page.textContent("#store")).toBe("ok")
     expect(await page.textContent("#restarts")).toBe("0")
+    // one extraction thread (--workers 1), none crashed
+    expect(await page.textContent("#extractCrashes")).toBe("0")
     // healthy, quick shops: none slowed, no circuit open
     expect(await page.textContent("#hostsThrottled")).toBe("0")
     expect(await page.textContent("#hostsCircuitOpen")).toBe("0")

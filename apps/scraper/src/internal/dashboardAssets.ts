@@ -33,6 +33,7 @@ export const dashboardScript = `"use strict";
     text("recorded", String(live.recorded));
     text("fetchesInFlight", String(live.fetchesInFlight));
     text("extractCpu", live.extractCpu === null ? "–" : Math.round(live.extractCpu * 100) + " %");
+    text("extractCrashes", count(live.extractCrashes));
     text("lag", live.lagP50Millis + " / " + live.lagP99Millis + " ms");
     text("overdue", String(live.overdue));
     text("hostsThrottled", count(live.hostsThrottled));
