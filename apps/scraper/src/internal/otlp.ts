@@ -15,22 +15,14 @@ const shutdownTimeout = Duration.seconds(3)
 
 /** The OTLP tracer and metrics exporter, JSON over their own undici client. */
 export const layer = (options: Options): Layer.Layer<never> => {
-  const resource = options.serviceName === undefined ? {} : { serviceName: options.serviceName }
-  const headers = options.headers ?? {}
+  const common = {
+    resource: options.serviceName === undefined ? {} : { serviceName: options.serviceName },
+    headers: options.headers ?? {},
+    shutdownTimeout
+  }
+  const every = (millis: number | undefined) => millis === undefined ? {} : { exportInterval: Duration.millis(millis) }
   return Layer.mergeAll(
-    OtlpTracer.layer({
-      url: `${options.endpoint}/v1/traces`,
-      resource,
-      headers,
-      shutdownTimeout,
-      ...(options.tracesExportIntervalMillis === undefined ? {} : { exportInterval: Duration.millis(options.tracesExportIntervalMillis) })
-    }),
-    OtlpMetrics.layer({
-      url: `${options.endpoint}/v1/metrics`,
-      resource,
-      headers,
-      shutdownTimeout,
-      ...(options.metricsExportIntervalMillis === undefined ? {} : { exportInterval: Duration.millis(options.metricsExportIntervalMillis) })
-    })
+    OtlpTracer.layer({ url: `${options.endpoint}/v1/traces`, ...common, ...every(options.tracesExportIntervalMillis) }),
+    OtlpMetrics.layer({ url: `${options.endpoint}/v1/metrics`, ...common, ...every(options.metricsExportIntervalMillis) })
   ).pipe(Layer.provide(Layer.merge(OtlpSerialization.layerJson, NodeHttpClient.layerUndici)))
 }
