@@ -379,7 +379,7 @@ const main = async () => {
   if (imported.code !== 0) throw new Error(`trawl import exited ${imported.code}:\n${imported.stdout}`)
   log(`imported: ${imported.stdout.trim()} (${imported.seconds.toFixed(1)} s)`)
 
-  if (process.argv[2] === "dashboard") return dashboardCost(web, trawl, expected.size)
+  if (process.argv[2] === "dashboard") return dashboardCost(web, trawl, expected.size, dir)
 
   const bare = async (label: string, hostCount: number) => {
     const run = await runNode(label, [...process.execArgv, import.meta.filename, "bare", String(web.port), String(hostCount)])
@@ -560,7 +560,8 @@ const median = (values: ReadonlyArray<number>) => {
 const dashboardCost = async (
   web: Awaited<ReturnType<typeof startWeb>>,
   trawl: (args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string>, logFile: string) => Promise<Finished>,
-  targets: number
+  targets: number,
+  dir: string
 ) => {
   const clients = Number(process.env["BENCH_SSE_CLIENTS"] ?? 10)
   const rounds = Number(process.env["BENCH_ROUNDS"] ?? 5)
@@ -574,7 +575,7 @@ const dashboardCost = async (
   const pass = async (dashboard: boolean, n: number) => {
     await web.ask("reset")
     if (!dashboard) {
-      const run = await trawl(args, [], path.join(os.tmpdir(), `trawl-small-plain-${process.pid}.log`))
+      const run = await trawl(args, [], path.join(dir, "plain.log"))
       if (run.code !== 0) throw new Error(`trawl run exited ${run.code ?? run.signal}`)
       without.push(targets / run.seconds)
       cpuWithout.push((run.usage.cpuSeconds / targets) * 1000)
@@ -584,7 +585,7 @@ const dashboardCost = async (
     const readers = sseClients(`http://127.0.0.1:${port}/events`, clients)
     // BENCH_PROFILE: the runs with the dashboard are profiled (where its cost would show)
     const profile = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`]
-    const run = await trawl([...args, `--dashboard=${port}`], profile, path.join(os.tmpdir(), `trawl-small-dashboard-${process.pid}.log`))
+    const run = await trawl([...args, `--dashboard=${port}`], profile, path.join(dir, "dashboard.log"))
     const seen = await readers.stop()
     if (run.code !== 0) throw new Error(`trawl run --dashboard exited ${run.code ?? run.signal}`)
     if (seen.connected < clients) throw new Error(`only ${seen.connected} of ${clients} event-stream clients connected in round ${n}`)
