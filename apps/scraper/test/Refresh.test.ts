@@ -2,11 +2,12 @@
  * A continuous run's refresher: it reads every target again only when the
  * store's targets revision moved, and then takes targets added, changed and
  * disabled meanwhile (here by the same store; `trawl add` in another process
- * moves the same revision).
+ * moves the same revision); a store that is away fails refreshes, logged, and
+ * the next one after it answers again catches up.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Fetcher } from "@trawl/fetch"
-import { Model, Store } from "@trawl/store"
+import { Model, Store, StoreError } from "@trawl/store"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -34,12 +35,15 @@ const eventually = (condition: () => boolean, millis = 5_000) =>
   })
 
 describe("the refresher", () => {
-  it.live("reads every target only when the targets revision moved, and takes added, changed and disabled targets", () => {
+  it.live("reads every target only when the targets revision moved, takes added, changed and disabled targets, and rides out a store away", () => {
     const lines: Array<string> = []
     const logger = Logger.make(({ cause, message }) => {
       lines.push(`${(Array.isArray(message) ? message : [message]).map(String).join(" ")}${cause.reasons.length > 0 ? ` ${Cause.pretty(cause)}` : ""}`)
     })
     let fullReads = 0
+    // while true, the refresher's reads fail as a locked database does (transient)
+    let away = false
+    const locked = new StoreError.DatabaseLocked({ database: "refresh.db", detail: "database is locked" })
     return Effect.gen(function*() {
       const { port, requests } = yield* shop
       const db = yield* tempDb
@@ -47,6 +51,7 @@ describe("the refresher", () => {
         Store.Store,
         Effect.map(Store.Store, (store): Store.Service => ({
           ...store,
+          targetsRevision: Effect.suspend(() => away ? Effect.fail(locked) : store.targetsRevision),
           // the refresher's read of every target (StoreAdapter.allTargets)
           dueTargets: (options) => {
             if (options.limit >= 1_000_000) fullReads++
@@ -69,7 +74,7 @@ describe("the refresher", () => {
           handleSignals: false,
           print: () => {},
           refreshEveryMillis: 100,
-          durationMillis: 4_000
+          durationMillis: 6_000
         }))
         assert.isTrue(yield* eventually(() => requests() >= 2), "both targets visited")
         // ten refreshes with nothing changed: not one more read of every target
@@ -86,6 +91,19 @@ describe("the refresher", () => {
         yield* store.setEnabled(second.id, false)
         assert.isTrue(yield* eventually(() => lines.some((l) => l.includes("0 scheduled, 0 changed, 1 left the schedule"))), lines.join("\n"))
         assert.strictEqual(fullReads, 4)
+        // the store away for a second (ten refreshes fail, each logged): the refresher goes on, and a target
+        // added meanwhile is scheduled once it answers again
+        const refreshed = () => lines.filter((l) => l.includes("targets refreshed")).length
+        const refreshedBefore = refreshed()
+        away = true
+        yield* store.addTarget(new Model.NewTarget({ url: url(4), intervalMillis: 60_000 }))
+        yield* Effect.sleep("1 second")
+        assert.isAtLeast(lines.filter((l) => l.includes("refreshing the targets failed; retrying at the next refresh")).length, 5)
+        assert.strictEqual(refreshed(), refreshedBefore, "nothing refreshed while the store is away")
+        const visitsBefore = requests()
+        away = false
+        assert.isTrue(yield* eventually(() => requests() > visitsBefore), "the target added while the store was away is visited")
+        assert.strictEqual(refreshed(), refreshedBefore + 1)
         const summary = yield* Fiber.join(run)
         assert.strictEqual(summary.stoppedBy, "duration")
         assert.strictEqual(third.enabled, true)
