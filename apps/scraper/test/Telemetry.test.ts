@@ -230,6 +230,21 @@ describe("trawl run --otlp", { timeout: 120_000 }, () => {
     }
   })
 
+  it("a collector that is down costs the run nothing: every page recorded, exit 0, the last export given up within its timeout", async () => {
+    // a port that was free a moment ago: nothing listens there
+    const collector = await startCollector()
+    const down = collector.url
+    await collector.close()
+    const db = path.join(dir, "down.db")
+    const started = Date.now()
+    const run = await runTrawl(["run", "--once", "--targets", await targetsCsv("down"), ...common(db), "--otlp", down], { timeoutMillis: 60_000 })
+    expect(run.code).toBe(0)
+    expect(run.stderr).not.toMatch(/\n\s+at /)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    const exported = await runTrawl(["export", "--db", db])
+    expect(exported.stdout.trim().split("\n")).toHaveLength(products + 1)
+  })
+
   it("OTEL_EXPORTER_OTLP_ENDPOINT alone turns it on, its path the base of /v1/traces and /v1/metrics; service.name defaults to trawl", async () => {
     const collector = await startCollector()
     try {
