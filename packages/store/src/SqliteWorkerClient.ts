@@ -33,7 +33,7 @@ import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { layerOf, makeClient, openOptions, toSqlError } from "./internal/sqlite.ts"
-import { type OpenOptions, toInputs } from "./internal/sqliteConnection.ts"
+import { type OpenOptions, toInputs, unpack } from "./internal/sqliteConnection.ts"
 import {
   type Chunk,
   fromWire,
@@ -231,7 +231,7 @@ class Thread implements SqlConnection.Connection {
   }
 
   readonly execute: SqlConnection.Connection["execute"] = (sql, params, transformRows) => {
-    const rows = this.statement(Op.execute, "execute", sql, params)
+    const rows = Effect.map(this.statement(Op.execute, "execute", sql, params), unpack)
     return transformRows ? Effect.map(rows, transformRows) : rows
   }
   readonly executeRaw: SqlConnection.Connection["executeRaw"] = (sql, params) =>
@@ -241,7 +241,7 @@ class Thread implements SqlConnection.Connection {
   readonly executeValuesUnprepared: SqlConnection.Connection["executeValuesUnprepared"] = (sql, params) =>
     this.statement(Op.valuesUnprepared, "executeValuesUnprepared", sql, params)
   readonly executeUnprepared: SqlConnection.Connection["executeUnprepared"] = (sql, params, transformRows) => {
-    const rows = this.statement(Op.unprepared, "executeUnprepared", sql, params)
+    const rows = Effect.map(this.statement(Op.unprepared, "executeUnprepared", sql, params), unpack)
     return transformRows ? Effect.map(rows, transformRows) : rows
   }
   /** Pages of `streamChunkSize` rows, each fetched when the stream pulls; the worker's cursor is dropped when it ends. */

@@ -44,6 +44,21 @@ for (const client of clients) describe(client.name, () => {
         assert.match(tooBig.message, /too large/)
       })))
 
+  it.live("rows keep their shape: no rows, one column, a repeated column name (the later wins), nulls and blobs, cached and unprepared", () =>
+    withClient((sql) =>
+      Effect.gen(function*() {
+        yield* sql`CREATE TABLE t (a INTEGER, b TEXT, c BLOB)`
+        assert.deepStrictEqual(yield* sql`SELECT a, b FROM t`, [])
+        yield* sql`INSERT INTO t ${sql.insert([{ a: 1, b: "x", c: new Uint8Array([7]) }, { a: 2, b: null, c: null }])}`
+        assert.deepStrictEqual(yield* sql`SELECT a FROM t ORDER BY a`, [{ a: 1 }, { a: 2 }])
+        assert.deepStrictEqual(yield* sql`SELECT a, b AS a FROM t ORDER BY rowid`, [{ a: "x" }, { a: null }])
+        const rows = yield* sql`SELECT a, b, c FROM t ORDER BY a`
+        assert.deepStrictEqual(rows.map((r) => [r.a, r.b, r.c === null ? null : Array.from(r.c as Uint8Array)]), [[1, "x", [7]], [2, null, null]])
+        assert.deepStrictEqual(yield* sql`SELECT b FROM t WHERE a = ${2}`.unprepared, [{ b: null }])
+        assert.deepStrictEqual(yield* sql`UPDATE t SET b = ${"y"} WHERE a = ${2}`, [])
+        assert.deepStrictEqual(yield* sql`UPDATE t SET b = ${"z"} WHERE a = ${2} RETURNING a, b`, [{ a: 2, b: "z" }])
+      })))
+
   it.live("a batch is all or none: on its own in a transaction of its own, inside one as part of it", () =>
     withClient((sql) =>
       Effect.gen(function*() {

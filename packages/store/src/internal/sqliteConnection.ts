@@ -69,17 +69,22 @@ export const toInputs = (params: ReadonlyArray<unknown>): Array<SQLInputValue> =
   return out
 }
 
-/** A prepared statement, and whether it returns rows (SELECT, or a write with RETURNING). */
+/**
+ * A prepared statement, whether it returns rows (SELECT, or a write with
+ * RETURNING), and the names of its result columns.
+ */
 export interface Prepared {
   readonly statement: StatementSync
   readonly reader: boolean
+  readonly columns: ReadonlyArray<string>
 }
 
 /** Prepares `sql`, reading rows as arrays when `arrays`. */
 export const prepare = (db: DatabaseSync, sql: string, arrays: boolean): Prepared => {
   const statement = db.prepare(sql)
   if (arrays) statement.setReturnArrays(true)
-  return { statement, reader: statement.columns().length > 0 }
+  const columns = statement.columns().map((column) => column.name)
+  return { statement, reader: columns.length > 0, columns }
 }
 
 /**
@@ -126,6 +131,39 @@ export const runPrepared = (prepared: Prepared, params: ReadonlyArray<unknown>):
   if (prepared.reader) return prepared.statement.all(...inputs)
   prepared.statement.run(...inputs)
   return []
+}
+
+/**
+ * Rows packed for `postMessage`: the column names once, then every row's
+ * values one after another. Rows as objects carry their keys in every row:
+ * for 1,000 observations (13 columns) the worker's `store.history` took
+ * 12.5 ms as objects and 6 ms packed, most of the difference in cloning.
+ */
+export type PackedRows = readonly [columns: ReadonlyArray<string>, values: ReadonlyArray<unknown>]
+
+/** Runs an array statement (`prepare(db, sql, true)`) and packs its rows. */
+export const runPacked = (prepared: Prepared, params: ReadonlyArray<unknown>): PackedRows => {
+  const inputs = toInputs(params)
+  if (!prepared.reader) {
+    prepared.statement.run(...inputs)
+    return [prepared.columns, []]
+  }
+  const rows = prepared.statement.all(...inputs) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
+  const values: Array<unknown> = []
+  for (const row of rows) for (let i = 0; i < row.length; i++) values.push(row[i])
+  return [prepared.columns, values]
+}
+
+/** The rows of `PackedRows` as objects again (a later column of the same name wins, as in node:sqlite's own objects). */
+export const unpack = ([columns, values]: PackedRows): Array<Record<string, unknown>> => {
+  const width = columns.length
+  const rows = new Array<Record<string, unknown>>(width === 0 ? 0 : values.length / width)
+  for (let r = 0, at = 0; r < rows.length; r++) {
+    const row: Record<string, unknown> = {}
+    for (let i = 0; i < width; i++) row[columns[i]!] = values[at++]
+    rows[r] = row
+  }
+  return rows
 }
 
 /**

@@ -14,12 +14,14 @@ import {
   iterate,
   open,
   type OpenOptions,
+  type PackedRows,
   prepare,
   readChunk,
   runBatchOn,
   runPrepared,
+  runPacked,
   runRaw,
-  statementCaches
+  StatementCache
 } from "./sqliteConnection.ts"
 import { type Chunk, Op, type Ready, type Reply, type Request, toWire } from "./sqliteWorkerProtocol.ts"
 
@@ -41,7 +43,10 @@ const start = (): DatabaseSync | undefined => {
 const db = start()
 
 if (db !== undefined) {
-  const { arrays, objects } = statementCaches(db, options.statementCacheSize)
+  // Rows cross as `PackedRows` and a batch drops its rows, so all but `raw`'s statements read arrays.
+  const arrays = new StatementCache(db, options.statementCacheSize, true)
+  const objects = new StatementCache(db, Math.max(0, Math.floor(options.statementCacheSize / 4)), false)
+  const noRows: PackedRows = [[], []]
   const cursors = new Map<number, Iterator<unknown>>()
 
   const chunkOf = (cursor: number, iterator: Iterator<unknown>): Chunk => {
@@ -56,8 +61,8 @@ if (db !== undefined) {
         // The client's ROLLBACK after a failure is a no-op when SQLite has
         // already rolled back by itself (a full disk, a busy upgrade), or the
         // statement it follows was interrupted before it began a transaction.
-        if (request[1] === "ROLLBACK" && !db.isTransaction) return []
-        return runPrepared(objects.get(request[1]), request[2])
+        if (request[1] === "ROLLBACK" && !db.isTransaction) return noRows
+        return runPacked(arrays.get(request[1]), request[2])
       case Op.raw:
         return runRaw(objects.get(request[1]), request[2])
       case Op.values:
@@ -65,8 +70,8 @@ if (db !== undefined) {
       case Op.valuesUnprepared:
         return runPrepared(prepare(db, request[1], true), request[2])
       case Op.unprepared:
-        if (request[1] === "ROLLBACK" && !db.isTransaction) return []
-        return runPrepared(prepare(db, request[1], false), request[2])
+        if (request[1] === "ROLLBACK" && !db.isTransaction) return noRows
+        return runPacked(prepare(db, request[1], true), request[2])
       case Op.openCursor: {
         const iterator = iterate(db, request[1], request[2])
         cursors.set(request[3], iterator)
@@ -78,7 +83,7 @@ if (db !== undefined) {
       }
       case Op.batch: {
         const [, sqls, refs, params, atomic] = request
-        runBatchOn(db, refs.length, (i) => objects.get(sqls[refs[i]!]!), (i) => params[i]!, atomic)
+        runBatchOn(db, refs.length, (i) => arrays.get(sqls[refs[i]!]!), (i) => params[i]!, atomic)
         return undefined
       }
       case Op.close:

@@ -12,7 +12,7 @@ import type { SQLInputValue } from "node:sqlite"
 
 /** Request kinds. */
 export const Op = {
-  /** `[execute, sql, params]`: rows as objects (cached statement). */
+  /** `[execute, sql, params]`: rows as `PackedRows`, objects again on the calling thread (cached statement). */
   execute: 0,
   /** `[raw, sql, params]`: rows, or `{ changes, lastInsertRowid }` (cached statement). */
   raw: 1,
@@ -20,7 +20,7 @@ export const Op = {
   values: 2,
   /** `[valuesUnprepared, sql, params]`: rows as arrays (statement of its own). */
   valuesUnprepared: 3,
-  /** `[unprepared, sql, params]`: rows as objects (statement of its own). */
+  /** `[unprepared, sql, params]`: rows as `PackedRows` (statement of its own). */
   unprepared: 4,
   /** `[openCursor, sql, params, cursor]`: starts a streamed query; replies with its first chunk. */
   openCursor: 5,
