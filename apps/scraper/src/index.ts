@@ -116,3 +116,11 @@ export * as StoreWriter from "./StoreWriter.ts"
  * @since 0.3.0
  */
 export * as Telemetry from "./Telemetry.ts"
+
+/**
+ * Alert channels named by a URL (`--notify`): Slack, Discord, ntfy, Telegram,
+ * a webhook, a JSONL file.
+ *
+ * @since 0.4.0
+ */
+export * as Channel from "./Channel.ts"
