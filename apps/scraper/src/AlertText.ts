@@ -25,6 +25,8 @@ export interface AlertLike {
   readonly createdAt: number
   /** The name the page showed when the change was seen; `null` when it showed none. */
   readonly productName: string | null
+  /** The alert rule that raised it (`below 100 EUR`); null or absent for a target's default alerts. */
+  readonly rule?: string | null | undefined
 }
 
 const money = (price: AlertLike["oldPrice"]) => price === null ? "?" : `${price.amount} ${price.currency}`
@@ -36,7 +38,9 @@ const headline: Record<string, string> = {
   currency_changed: "currency changed",
   back_in_stock: "back in stock",
   out_of_stock: "out of stock",
-  extraction_broken: "extraction broken"
+  extraction_broken: "extraction broken",
+  price_drop: "price drop",
+  price_rise: "price rise"
 }
 
 /**
@@ -55,9 +59,18 @@ const headline: Record<string, string> = {
  * @since 0.1.0
  */
 export const line = (alert: AlertLike): string => {
-  const what = headline[alert.kind] ?? alert.kind
+  // a threshold's headline is its rule: "below 100 EUR: Kettle 99.00 EUR ← 120.00 EUR"
+  const what = (alert.kind === "price_below" || alert.kind === "price_above") && alert.rule != null
+    ? alert.rule
+    : headline[alert.kind] ?? alert.kind
   const product = alert.productName === null || alert.productName === "" ? "" : `${alert.productName} `
   switch (alert.kind) {
+    case "price_below":
+    case "price_above":
+      return `${what}: ${product}${money(alert.newPrice)}${alert.oldPrice === null ? "" : ` (was ${money(alert.oldPrice)})`} ${alert.url}`
+    case "price_drop":
+    case "price_rise":
+      return `${what}${alert.rule == null ? "" : ` (${alert.rule})`}: ${product}${money(alert.oldPrice)} → ${money(alert.newPrice)}${alert.percent === null ? "" : ` (${alert.percent}%)`} ${alert.url}`
     case "price_up":
     case "price_down":
     case "currency_changed":
@@ -95,6 +108,7 @@ export const notification = (alert: AlertLike): Notifier.Notification => ({
     newPrice: alert.newPrice,
     percent: alert.percent,
     ...(alert.kind === "extraction_broken" ? { failureStreak: alert.failureStreak } : {}),
+    ...(alert.rule == null ? {} : { rule: alert.rule }),
     at: new Date(alert.createdAt).toISOString()
   }
 })

@@ -27,6 +27,13 @@ describe("AlertText", () => {
     expect(n.json).toMatchObject({ kind: "price_down", name: "Kettle", newPrice: { amount: "19.90", currency: "EUR" }, at: "2026-11-24T00:00:00.000Z" })
   })
 
+  it("a rule's alert reads with its rule, and its JSON names it", () => {
+    expect(AlertText.line({ ...base, kind: "price_below", rule: "below 20 EUR" })).toBe("below 20 EUR: Kettle 19.90 EUR (was 24.90 EUR) https://shop.example/kettle")
+    expect(AlertText.line({ ...base, kind: "price_drop", rule: "drop 10%" })).toBe("price drop (drop 10%): Kettle 24.90 EUR → 19.90 EUR (-20.08%) https://shop.example/kettle")
+    expect(AlertText.notification({ ...base, kind: "price_drop", rule: "drop 10%" }).json).toMatchObject({ kind: "price_drop", rule: "drop 10%" })
+    expect(AlertText.notification(base).json).not.toHaveProperty("rule")
+  })
+
   it("an alert without a name has no name field, and no gap in its line", () => {
     const n = AlertText.notification({ ...base, productName: null })
     expect(n.json).not.toHaveProperty("name")

@@ -242,6 +242,23 @@ const targetsRevision = Effect.gen(function*() {
   })
 })
 
+// Alert rules (AlertRule.ts): each target's rules in canonical text joined by "; "
+// (NULL: the defaults), confirm / cooldown / mute, the rules' own state (JSON,
+// written with the target's state in each recording transaction) and the competitor
+// group; an alert names the rule that raised it.
+const alertRules = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const big = sql.onDialectOrElse({ pg: () => "BIGINT", orElse: () => "INTEGER" })
+  yield* sql`ALTER TABLE targets ADD COLUMN alert_rules TEXT`
+  yield* sql`ALTER TABLE targets ADD COLUMN alert_confirm INTEGER NOT NULL DEFAULT 1`
+  yield* sql`ALTER TABLE targets ADD COLUMN alert_cooldown_ms ${sql.literal(big)} NOT NULL DEFAULT 0`
+  yield* sql`ALTER TABLE targets ADD COLUMN muted_until ${sql.literal(big)}`
+  yield* sql`ALTER TABLE targets ADD COLUMN rule_state TEXT`
+  yield* sql`ALTER TABLE targets ADD COLUMN group_name TEXT`
+  yield* sql`CREATE INDEX targets_group ON targets (group_name) WHERE group_name IS NOT NULL`
+  yield* sql`ALTER TABLE alerts ADD COLUMN rule TEXT`
+})
+
 /**
  * Every migration, keyed `<id>_<name>`.
  *
@@ -249,7 +266,7 @@ const targetsRevision = Effect.gen(function*() {
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search", "6_observation_confidence", "7_targets_revision"]
+ * Object.keys(Migrations.all) // ["1_initial", "2_alert_product_name", "3_deliveries", "4_target_search", "5_target_url_search", "6_observation_confidence", "7_targets_revision", "8_alert_rules"]
  * ```
  *
  * @since 0.1.0
@@ -261,7 +278,8 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
   "4_target_search": targetSearch,
   "5_target_url_search": targetUrlSearch,
   "6_observation_confidence": observationConfidence,
-  "7_targets_revision": targetsRevision
+  "7_targets_revision": targetsRevision,
+  "8_alert_rules": alertRules
 }
 
 /**
@@ -271,7 +289,7 @@ export const all: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClien
  * ```ts
  * import { Migrations } from "@trawl/store"
  *
- * Migrations.latest // 7
+ * Migrations.latest // 8
  * ```
  *
  * @since 0.1.0

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as AlertRule from "./AlertRule.ts"
 
 /**
  * A non-negative exact decimal written with `.` as the decimal point
@@ -130,6 +131,56 @@ const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Id = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 /**
+ * A target's or group's alert rules, each in canonical text.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ * import { Schema } from "effect"
+ *
+ * Schema.is(Model.AlertRules)(["below 100 EUR", "drop 10%"]) // true
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const AlertRules = Schema.Array(AlertRule.RuleText).check(Schema.isMaxLength(AlertRule.maxRules))
+
+/**
+ * `confirm N`: 1 to 100 readings in a row.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ * import { Schema } from "effect"
+ *
+ * Schema.is(Model.Confirm)(2) // true
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const Confirm = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }))
+
+/**
+ * A competitor group's name: 1 to 100 characters, no control characters,
+ * no leading or trailing space.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ * import { Schema } from "effect"
+ *
+ * Schema.is(Model.GroupName)("kettle-x") // true
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const GroupName = Schema.String.check(
+  Schema.isMinLength(1),
+  Schema.isMaxLength(100),
+  Schema.isPattern(/^[^\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u)
+)
+
+/**
  * A target to add: a product page watched every `intervalMillis`. `rules` is
  * the target's own extraction rules as JSON (the store keeps them opaque).
  *
@@ -148,7 +199,15 @@ export class NewTarget extends Schema.Class<NewTarget>("@trawl/store/NewTarget")
   rules: Schema.optional(Schema.Json),
   enabled: Schema.optional(Schema.Boolean),
   /** First due time; default: now. */
-  dueAt: Schema.optional(Millis)
+  dueAt: Schema.optional(Millis),
+  /** Alert rules in canonical text (`AlertRule.format`); none: `AlertRule.defaults`. */
+  alertRules: Schema.optional(AlertRules),
+  /** Readings in a row that must agree before a change counts (default 1). */
+  confirm: Schema.optional(Confirm),
+  /** At most one alert per rule within this window (default 0: none). */
+  cooldownMillis: Schema.optional(Millis),
+  /** The competitor group: the same product at several shops. */
+  group: Schema.optional(GroupName)
 }) {}
 
 /**
@@ -182,7 +241,14 @@ export class Target extends Schema.Class<Target>("@trawl/store/Target")({
   lastPrice: Schema.NullOr(Money),
   lastAvailability: Availability,
   lastObservedAt: Schema.NullOr(Millis),
-  createdAt: Millis
+  createdAt: Millis,
+  /** Alert rules in canonical text; empty: `AlertRule.defaults`. */
+  alertRules: AlertRules,
+  confirm: Schema.Int,
+  cooldownMillis: Millis,
+  /** No alerts for readings before this time. */
+  mutedUntil: Schema.NullOr(Millis),
+  group: Schema.NullOr(Schema.String)
 }) {}
 
 /**
@@ -271,7 +337,8 @@ export class Observation extends Schema.Class<Observation>("@trawl/store/Observa
  * What changed: `price_up` / `price_down` (same currency, with percent),
  * `currency_changed`, `back_in_stock`, `out_of_stock`, `first_seen` (the
  * first successful reading of a target) and `extraction_broken` (the failure
- * streak reached its threshold).
+ * streak reached its threshold); from a target's alert rules (`AlertRule`)
+ * also `price_below`, `price_above`, `price_drop` and `price_rise`.
  *
  * @example
  * ```ts
@@ -289,7 +356,11 @@ export const AlertKind = Schema.Literals([
   "currency_changed",
   "back_in_stock",
   "out_of_stock",
-  "extraction_broken"
+  "extraction_broken",
+  "price_below",
+  "price_above",
+  "price_drop",
+  "price_rise"
 ])
 
 /**
@@ -341,7 +412,9 @@ export class Alert extends Schema.Class<Alert>("@trawl/store/Alert")({
   failureStreak: Schema.Int,
   createdAt: Millis,
   sentAt: Schema.NullOr(Millis),
-  productName: Schema.NullOr(Schema.String)
+  productName: Schema.NullOr(Schema.String),
+  /** The rule that raised it (canonical text); null for a target's default alerts. */
+  rule: Schema.NullOr(Schema.String)
 }) {}
 
 /**

@@ -22,12 +22,15 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as SqlError from "effect/sql/SqlError"
+import * as AlertRule from "./AlertRule.ts"
 import * as Detect from "./internal/detect.ts"
+import * as Rules from "./internal/rules.ts"
 import * as Sqlite from "./internal/sqlite.ts"
 import * as Url from "./internal/url.ts"
 import * as Migrations from "./Migrations.ts"
@@ -149,6 +152,14 @@ export interface TargetChanges {
   readonly intervalMillis?: number | undefined
   /** The target's own extraction rules as JSON (kept opaque, as `NewTarget.rules`), or null for none. */
   readonly rules?: Schema.Json | null | undefined
+  /** Alert rules in canonical text (`AlertRule.format`); empty or null: the defaults. */
+  readonly alertRules?: ReadonlyArray<string> | null | undefined
+  readonly confirm?: number | undefined
+  readonly cooldownMillis?: number | undefined
+  /** No alerts for readings before this time; null: not muted. */
+  readonly mutedUntil?: number | null | undefined
+  /** The competitor group, or null for none. */
+  readonly group?: string | null | undefined
 }
 
 /**
@@ -202,11 +213,11 @@ export interface Service {
     id: number,
     enabled: boolean
   ) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
-  /** Changes what is given (enabled, interval, rules or null for none); returns the target as it is now. */
+  /** Changes what is given (`TargetChanges`); returns the target as it is now. */
   readonly updateTarget: (
     id: number,
     changes: TargetChanges
-  ) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.DatabaseError>
+  ) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.InvalidAlertRule | StoreError.DatabaseError>
   readonly removeTarget: (id: number) => Effect.Effect<void, StoreError.TargetNotFound | StoreError.DatabaseError>
   /**
    * A number that changes whenever the targets to schedule may have changed: one
@@ -411,7 +422,14 @@ const money = (amount: unknown, currency: unknown): Model.Money | null =>
 const analyzeAfter = 1_000
 
 const targetColumns =
-  "id, url, host, interval_ms, rules, enabled, next_due_at, failure_streak, etag, last_modified, last_amount, last_currency, last_availability, last_observed_at, created_at"
+  "id, url, host, interval_ms, rules, enabled, next_due_at, failure_streak, etag, last_modified, last_amount, last_currency, last_availability, last_observed_at, created_at, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, group_name"
+
+/** `targets.alert_rules`: canonical rule texts joined by "; ", NULL for none (the defaults). */
+const rulesColumn = (rules: ReadonlyArray<string> | null | undefined): string | null =>
+  rules === null || rules === undefined || rules.length === 0 ? null : rules.join("; ")
+
+const ruleTexts = (column: unknown): ReadonlyArray<string> =>
+  column === null || column === undefined || column === "" ? [] : String(column).split("; ")
 
 const toTarget = (row: Record<string, unknown>): Model.Target =>
   trusted(Model.Target, {
@@ -428,7 +446,12 @@ const toTarget = (row: Record<string, unknown>): Model.Target =>
     lastPrice: money(row.last_amount, row.last_currency),
     lastAvailability: String(row.last_availability) as Model.Availability,
     lastObservedAt: numOrNull(row.last_observed_at),
-    createdAt: num(row.created_at)
+    createdAt: num(row.created_at),
+    alertRules: ruleTexts(row.alert_rules),
+    confirm: num(row.alert_confirm ?? 1),
+    cooldownMillis: num(row.alert_cooldown_ms ?? 0),
+    mutedUntil: numOrNull(row.muted_until),
+    group: strOrNull(row.group_name)
   })
 
 const observationColumns =
@@ -452,7 +475,7 @@ const toObservation = (row: Record<string, unknown>): Model.Observation =>
   })
 
 const alertColumns =
-  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at, a.product_name"
+  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at, a.product_name, a.rule"
 
 const toAlert = (row: Record<string, unknown>): Model.Alert =>
   trusted(Model.Alert, {
@@ -468,7 +491,8 @@ const toAlert = (row: Record<string, unknown>): Model.Alert =>
     failureStreak: num(row.failure_streak),
     createdAt: num(row.created_at),
     sentAt: numOrNull(row.sent_at),
-    productName: strOrNull(row.product_name)
+    productName: strOrNull(row.product_name),
+    rule: strOrNull(row.rule)
   })
 
 const toRun = (row: Record<string, unknown>): Model.Run =>
@@ -530,6 +554,9 @@ const keyOf = (input: Model.ObservationInput): string => `${input.targetId}@${in
 interface LoadedTarget {
   readonly url: string
   readonly intervalMillis: number
+  /** Its alert rules, confirm, cooldown and mute; undefined: the defaults, unmuted (`Detect` alone). */
+  readonly policy: Rules.Policy | undefined
+  ruleStates: Rules.States
   state: Detect.TargetState
   nextDueAt: number
   etag: string | null
@@ -545,7 +572,42 @@ interface PendingAlert {
   readonly observationId: number
   readonly productName: string | null
   readonly detected: Detect.DetectedAlert
+  readonly rule: string | null
 }
+
+/** Parsed rule lists by their column text: a few distinct lists serve many targets. */
+const parsedRules = new Map<string, ReadonlyArray<AlertRule.Rule>>()
+
+const rulesOf = (column: unknown): ReadonlyArray<AlertRule.Rule> => {
+  if (column === null || column === undefined || column === "") return AlertRule.defaults
+  const text = String(column)
+  let rules = parsedRules.get(text)
+  if (rules === undefined) {
+    // stored rules were validated on the way in; one that no longer parses is skipped, not fatal
+    rules = ruleTexts(text).flatMap((rule) => {
+      const parsed = AlertRule.parse(rule)
+      return Result.isSuccess(parsed) ? [parsed.success] : []
+    })
+    if (parsedRules.size >= 1024) parsedRules.clear()
+    parsedRules.set(text, rules)
+  }
+  return rules
+}
+
+const policyOf = (row: Record<string, unknown>): Rules.Policy | undefined => {
+  const confirm = num(row.alert_confirm ?? 1)
+  const cooldownMillis = num(row.alert_cooldown_ms ?? 0)
+  const mutedUntil = numOrNull(row.muted_until)
+  const custom = row.alert_rules !== null && row.alert_rules !== undefined && row.alert_rules !== ""
+  if (!custom && confirm <= 1 && cooldownMillis === 0 && mutedUntil === null) return undefined
+  return { rules: rulesOf(row.alert_rules), confirm, cooldownMillis, mutedUntil }
+}
+
+const ruleStateOf = (target: LoadedTarget): string | null =>
+  target.policy === undefined ? null : Rules.encodeStates(target.ruleStates)
+
+/** The alerts `Detect` raises whatever a target's rules: they are about the target, not its price. */
+const alwaysRaised = (kind: Model.AlertKind) => kind === "first_seen" || kind === "extraction_broken"
 
 const exportColumns = [
   "id",
@@ -655,7 +717,11 @@ export const make = (
             rules: target.rules === undefined ? null : JSON.stringify(target.rules),
             enabled: target.enabled === false ? 0 : 1,
             next_due_at: target.dueAt ?? now,
-            created_at: now
+            created_at: now,
+            alert_rules: rulesColumn(target.alertRules),
+            alert_confirm: target.confirm ?? 1,
+            alert_cooldown_ms: target.cooldownMillis ?? 0,
+            group_name: target.group ?? null
           })
         }
         const inserted: Array<Model.Target> = []
@@ -720,7 +786,7 @@ export const make = (
         Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(new StoreError.TargetNotFound({ id })) : Effect.void)
       )
 
-    const setEnabled = (id: number, enabled: boolean) => Effect.asVoid(updateTarget(id, { enabled }))
+    const setEnabled = (id: number, enabled: boolean) => Effect.asVoid(applyChanges(id, { enabled }))
 
     const targetsRevision = sql<{ revision: unknown }>`SELECT revision FROM targets_revision WHERE id = 1`.pipe(
       Effect.map((rows) => num(rows[0]?.revision ?? 0)),
@@ -730,12 +796,22 @@ export const make = (
     const removeTarget = (id: number) =>
       changeOne("removeTarget", id, sql`DELETE FROM targets WHERE id = ${id} RETURNING id`)
 
-    const updateTarget = (id: number, changes: TargetChanges) =>
+    const updateTarget = (id: number, changes: TargetChanges) => {
+      const invalid = changes.alertRules?.find((text) => !Schema.is(AlertRule.RuleText)(text))
+      return invalid === undefined ? applyChanges(id, changes) : Effect.fail(new StoreError.InvalidAlertRule({ rule: invalid }))
+    }
+
+    const applyChanges = (id: number, changes: TargetChanges) =>
       Effect.gen(function*() {
         const sets = []
         if (changes.enabled !== undefined) sets.push(sql`enabled = ${changes.enabled ? 1 : 0}`)
         if (changes.intervalMillis !== undefined) sets.push(sql`interval_ms = ${Math.floor(changes.intervalMillis)}`)
         if (changes.rules !== undefined) sets.push(sql`rules = ${changes.rules === null ? null : JSON.stringify(changes.rules)}`)
+        if (changes.alertRules !== undefined) sets.push(sql`alert_rules = ${rulesColumn(changes.alertRules)}`)
+        if (changes.confirm !== undefined) sets.push(sql`alert_confirm = ${Math.min(100, Math.max(1, Math.floor(changes.confirm)))}`)
+        if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
+        if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
+        if (changes.group !== undefined) sets.push(sql`group_name = ${changes.group}`)
         if (sets.length === 0) return yield* getTarget(id)
         const rows = yield* sql`UPDATE targets SET ${sql.csv(sets)} WHERE id = ${id} RETURNING ${sql.literal(targetColumns)}`.pipe(
           Effect.mapError(failed("updateTarget"))
@@ -762,13 +838,16 @@ export const make = (
         // each sees the state the other committed: no duplicate alert.
         const ids = Array.from(new Set(batch.map((input) => input.targetId))).sort((a, b) => a - b)
         for (const chunk of chunks(ids, chunkSize)) {
-          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified FROM targets WHERE ${
+          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state FROM targets WHERE ${
             sql.in("id", chunk)
           } ORDER BY id${sql.literal(dialect === "pg" ? " FOR UPDATE" : "")}`
           for (const row of rows) {
+            const policy = policyOf(row)
             targets.set(num(row.id), {
               url: String(row.url),
               intervalMillis: num(row.interval_ms),
+              policy,
+              ruleStates: policy === undefined ? {} : Rules.decodeStates(strOrNull(row.rule_state)),
               state: {
                 amount: strOrNull(row.last_amount),
                 currency: strOrNull(row.last_currency),
@@ -828,7 +907,8 @@ export const make = (
           observationIds.delete(key)
           results.push({ key, observationId, inserted: true })
           const target = targets.get(input.targetId)!
-          const { alerts, next } = Detect.detect(target.state, {
+          const before = target.state
+          const { alerts: detected, next } = Detect.detect(before, {
             outcome: input.outcome,
             observedAt: input.observedAt,
             amount: input.price?.amount ?? null,
@@ -836,20 +916,44 @@ export const make = (
             availability: input.availability ?? "unknown"
           }, brokenAfter)
           target.state = next
+          let alerts: ReadonlyArray<Detect.DetectedAlert & { readonly rule?: string }> = detected
+          if (target.policy !== undefined) {
+            const muted = target.policy.mutedUntil !== null && input.observedAt < target.policy.mutedUntil
+            const kept = muted ? [] : detected.filter((alert) => alwaysRaised(alert.kind))
+            // an "unchanged" visit (304, same content) is the last reading again: it counts toward confirm
+            const reading: Rules.Reading | undefined = input.outcome === "ok"
+              ? { observedAt: input.observedAt, amount: input.price?.amount ?? null, currency: input.price?.currency ?? null, availability: input.availability ?? "unknown" }
+              : input.outcome === "unchanged" && before.lastObservedAt !== null
+              ? { observedAt: input.observedAt, amount: before.amount, currency: before.currency, availability: before.availability }
+              : undefined
+            if (reading !== undefined) {
+              const last: Rules.Reading | null = before.lastObservedAt === null
+                ? null
+                : { observedAt: before.lastObservedAt, amount: before.amount, currency: before.currency, availability: before.availability }
+              const evaluated = Rules.evaluate(target.policy, target.ruleStates, reading, last)
+              target.ruleStates = evaluated.states
+              alerts = [...kept, ...evaluated.fired.map((fired) => ({ ...fired, failureStreak: 0 }))]
+            } else {
+              alerts = kept
+            }
+          }
           target.nextDueAt = input.nextDueAt ?? input.observedAt + target.intervalMillis
           if (input.etag !== undefined) target.etag = input.etag
           if (input.lastModified !== undefined) target.lastModified = input.lastModified
           target.dirty = true
           const productName = alerts.length === 0 ? null : productNameOf(input)
           for (const detected of alerts) {
+            const rule = detected.rule ?? null
             pending.push({
               index,
-              key: `t${input.targetId}-o${observationId}-${detected.kind}`,
+              // a rule's alert is keyed by its rule too: two thresholds may fire on one reading
+              key: rule === null ? `t${input.targetId}-o${observationId}-${detected.kind}` : `t${input.targetId}-o${observationId}-${detected.kind}-${rule.replaceAll(" ", "_")}`,
               targetId: input.targetId,
               url: target.url,
               observationId,
               productName,
-              detected
+              detected,
+              rule
             })
           }
         }
@@ -870,7 +974,8 @@ export const make = (
               percent: alert.detected.percent,
               failure_streak: alert.detected.failureStreak,
               created_at: now,
-              product_name: alert.productName
+              product_name: alert.productName,
+              rule: alert.rule
             }))))
           } ON CONFLICT (key) DO NOTHING RETURNING id, key`
           for (const row of returned) alertIds.set(String(row.key), num(row.id))
@@ -884,7 +989,7 @@ export const make = (
         if (dialect === "pg") {
           for (const chunk of chunks(dirty, chunkSize)) {
             const values = chunk.map(([id, target]) =>
-              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified})`
+              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified}, ${ruleStateOf(target)})`
             )
             yield* sql`UPDATE targets SET
               failure_streak = CAST(v.column2 AS INTEGER),
@@ -894,7 +999,8 @@ export const make = (
               last_observed_at = CAST(v.column6 AS BIGINT),
               next_due_at = CAST(v.column7 AS BIGINT),
               etag = CAST(v.column8 AS TEXT),
-              last_modified = CAST(v.column9 AS TEXT)
+              last_modified = CAST(v.column9 AS TEXT),
+              rule_state = CAST(v.column10 AS TEXT)
             FROM (VALUES ${sql.csv(values)}) AS v
             WHERE targets.id = CAST(v.column1 AS BIGINT)`
           }
@@ -903,7 +1009,7 @@ export const make = (
           yield* Sqlite.executeBatch(
             sql,
             dirty.map(([id, target]) =>
-              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified} WHERE id = ${id}`
+              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified}, rule_state = ${ruleStateOf(target)} WHERE id = ${id}`
             )
           )
         }
@@ -928,7 +1034,8 @@ export const make = (
               failureStreak: alert.detected.failureStreak,
               createdAt: now,
               sentAt: null,
-              productName: alert.productName
+              productName: alert.productName,
+              rule: alert.rule
             })
           )
           byIndex.set(alert.index, list)

@@ -170,6 +170,27 @@ export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{
 }
 
 /**
+ * An alert rule the store was handed is not a rule in canonical form
+ * (`AlertRule.RuleText`); parse what a user typed with `AlertRule.parseList`.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "@trawl/store"
+ *
+ * new StoreError.InvalidAlertRule({ rule: "below cheap" }).message
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class InvalidAlertRule extends Data.TaggedError("InvalidAlertRule")<{
+  readonly rule: string
+}> {
+  override get message(): string {
+    return `alert rule ${JSON.stringify(this.rule.slice(0, 200))} is not a rule in canonical form`
+  }
+}
+
+/**
  * No target has this id.
  *
  * @example

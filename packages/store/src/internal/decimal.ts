@@ -43,3 +43,17 @@ export const percentChange = (from: string, to: string, places = 2): string | un
   const body = places === 0 ? digits : `${digits.slice(0, -places)}.${digits.slice(-places)}`
   return negative && quotient !== 0n ? `-${body}` : body
 }
+
+/**
+ * Compares the exact change from `from` to `to`, in percent, with `percent`
+ * (signed): -1, 0 or 1 as `(to - from) / from × 100` is below, equal to or
+ * above it. `from` must be positive. No rounding: a 9.996 % drop is not 10 %.
+ */
+export const comparePercent = (from: string, to: string, percent: string): -1 | 0 | 1 => {
+  const [x, y] = align(parse(from), parse(to))
+  const p = parse(percent)
+  // (y - x) × 100 × 10^p.scale  vs  p.units × x   (both at the prices' scale)
+  const left = (y - x) * 100n * 10n ** BigInt(p.scale)
+  const right = p.units * x
+  return left < right ? -1 : left > right ? 1 : 0
+}
