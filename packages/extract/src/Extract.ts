@@ -9,6 +9,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ExtractError } from "./ExtractError.ts"
+import { consistent } from "./internal/consistency.ts"
 import { currencyOfLocale, isIsoCode, localeOfUrl, normalizeCurrency } from "./internal/currency.ts"
 import { decode } from "./internal/decode.ts"
 import * as Dom from "./internal/dom.ts"
@@ -21,7 +22,7 @@ import { scan, type Scan } from "./internal/scan.ts"
 import { parseJsonLd, readGraphs } from "./internal/schemaOrg.ts"
 import * as Selector from "./internal/selector.ts"
 import * as Price from "./Price.ts"
-import { Candidate, Product, type Source } from "./Product.ts"
+import { Ambiguity, AMBIGUITY_MARGIN, type AmbiguityReason, Candidate, Product, type Source } from "./Product.ts"
 import type { Rule, Rules } from "./Rules.ts"
 
 /**
@@ -482,6 +483,89 @@ const rescale = (price: Price.Price | undefined, currency: string | undefined): 
   price === undefined || currency === undefined ? price : Price.fromDecimal(price.amount, currency) ?? price
 
 /**
+ * What a broken JSON-LD block's text still says: its `"price"` values (machine
+ * amounts only) and, when it names exactly one, its `"priceCurrency"`. Not a
+ * reading (the block's structure is lost, so nothing says whose price it is),
+ * only evidence against a fallback that names none of them.
+ */
+interface Salvage {
+  readonly block: number
+  readonly prices: ReadonlyArray<Price.Price>
+  readonly currency: string | undefined
+}
+
+const SALVAGE_PRICE = /"price"\s*:\s*(?:"\s*(\d{1,15}(?:\.\d{1,8})?)\s*"|(\d{1,15}(?:\.\d{1,8})?)(?=\s*[,}\]]|\s*$))/g
+const SALVAGE_CURRENCY = /"priceCurrency"\s*:\s*"\s*([A-Za-z]{3})\s*"/g
+const MAX_SALVAGE_CHARS = 1_000_000
+const MAX_SALVAGE_PRICES = 8
+
+/**
+ * A salvaged price is trusted like a meta tag: a fragment of the most trusted
+ * source, but a fragment. A fallback trusted more (microdata, RDFa: whole
+ * entities) wins over it; one trusted no more (meta, platform) is contradicted.
+ */
+const SALVAGE_CONFIDENCE = 0.75
+
+const salvage = (raw: string, block: number, page: PageContext): Salvage | undefined => {
+  if (raw.length > MAX_SALVAGE_CHARS) return undefined
+  const currencies = new Set<string>()
+  SALVAGE_CURRENCY.lastIndex = 0
+  for (let m = SALVAGE_CURRENCY.exec(raw); m !== null; m = SALVAGE_CURRENCY.exec(raw)) currencies.add(m[1]!.toUpperCase())
+  const declared = currencies.size === 1 ? normalizeCurrency([...currencies][0]) : undefined
+  const currency = declared ?? (currencies.size === 0 ? page.currency : undefined)
+  const prices: Array<Price.Price> = []
+  SALVAGE_PRICE.lastIndex = 0
+  for (let m = SALVAGE_PRICE.exec(raw); m !== null && prices.length < MAX_SALVAGE_PRICES; m = SALVAGE_PRICE.exec(raw)) {
+    const price = Price.fromMachine(m[1] ?? m[2], currency)
+    if (price !== undefined && !prices.some((p) => Price.equals(p, price))) prices.push(price)
+  }
+  return prices.length === 0 ? undefined : { block, prices, currency }
+}
+
+/**
+ * A source that found several products with different prices (`rivals`) is
+ * settled when another source's price names exactly one of them: then that is
+ * the page's product.
+ */
+const settle = (readings: { [S in Source]?: Reading | undefined }): void => {
+  for (const source of SOURCES) {
+    const rivals = readings[source]?.rivals
+    if (rivals === undefined) continue
+    const others = SOURCES.flatMap((other) => {
+      const reading = readings[other]
+      return other === source || reading?.price === undefined ? [] : [{ other, reading }]
+    })
+    const named = rivals.flatMap((rival) => {
+      const by = others.find(({ reading }) =>
+        Price.equals(reading.price!, rival.price!) &&
+        (reading.currency === undefined || rival.currency === undefined || reading.currency === rival.currency)
+      )
+      return by === undefined ? [] : [{ rival, by }]
+    })
+    if (named.length === 1) {
+      const { by, rival } = named[0]!
+      readings[source] = { ...rival, detail: `${rival.detail} (of ${rivals.length} products, the one ${by.other} confirms)` }
+    }
+  }
+}
+
+const SOURCES = ["rules", "json-ld", "microdata", "rdfa", "meta", "platform"] as const
+
+/** `19.99 EUR (json-ld)`; products of one source are told apart by name: `39.00 USD (json-ld "T-2 toaster")`. */
+const describeCandidate = (candidate: Candidate, byName: boolean): string => {
+  const amount = `${candidate.price?.amount ?? "?"}${candidate.currency === undefined ? "" : ` ${candidate.currency}`}`
+  const name = byName && candidate.name !== undefined ? ` ${JSON.stringify(candidate.name)}` : ""
+  return `${amount} (${candidate.source}${name})`
+}
+
+const ambiguityOf = (reason: AmbiguityReason, candidates: ReadonlyArray<Candidate>, lead: string): Ambiguity =>
+  new Ambiguity({
+    reason,
+    detail: `${lead}: ${candidates.map((c) => describeCandidate(c, reason === "several-offers")).join(", ")}`,
+    candidates
+  })
+
+/**
  * Extracts the product from a page, synchronously, as a `Result`. This is the
  * function a worker thread runs; {@link extractProduct} wraps it in an Effect.
  *
@@ -521,7 +605,15 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
   const notes: Array<string> = []
   const locale = localeFor(options, found)
   const configured = normalizeCurrency(options.currency)
-  let page: PageContext = { url, currency: configured, locale }
+  const meta = (key: string) => found.meta.find((m) => m.key === key && m.content !== "")?.content
+  const present = (values: ReadonlyArray<string | undefined>) => values.filter((v): v is string => v !== undefined)
+  let page: PageContext = {
+    url,
+    currency: configured,
+    locale,
+    aliases: present([found.canonical, meta("og:url")]),
+    titles: present([found.h1, meta("og:title"), found.title])
+  }
 
   let document: Dom.Document | undefined
   const dom = (): Dom.Document => {
@@ -535,10 +627,13 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
   const readings: { [S in Source]?: Reading | undefined } = {}
 
   const roots: Array<{ value: unknown; label: string }> = []
+  const broken: Array<{ raw: string; block: number }> = []
   found.jsonLd.forEach((raw, i) => {
     const value = parseJsonLd(raw)
-    if (value === undefined) notes.push(`JSON-LD block ${i + 1}: invalid JSON, skipped`)
-    else roots.push({ value, label: `JSON-LD block ${i + 1}` })
+    if (value === undefined) {
+      notes.push(`JSON-LD block ${i + 1}: invalid JSON, skipped`)
+      broken.push({ raw, block: i + 1 })
+    } else roots.push({ value, label: `JSON-LD block ${i + 1}` })
   })
   readings["json-ld"] = readGraphs(roots, page)
   readings.meta = readMeta(found, page)
@@ -546,9 +641,14 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
   if (page.currency === undefined && declared !== undefined && isIsoCode(declared)) page = { ...page, currency: declared }
 
   if (compiledRules.length > 0) readings.rules = readRules(compiledRules, html, dom, page)
+  settle(readings)
 
   const priced = (source: Source) => readings[source]?.price !== undefined
-  const outranked = priced("rules") || priced("json-ld")
+  // JSON-LD decides alone only when the meta tags confirm it: else microdata/RDFa, trusted nearly as much, are
+  // read too, so that a page whose JSON-LD and microdata disagree is ambiguous instead of silently JSON-LD's
+  const jsonLd = readings["json-ld"]
+  const confirmed = jsonLd?.price !== undefined && readings.meta?.price !== undefined && consistent(jsonLd, readings.meta)
+  const outranked = priced("rules") || confirmed
   // a pass over the whole page: skipped when a more trusted source already decided
   const exhaustive = options.exhaustive === true
   const { microdata: hasMicrodata, rdfa: hasRdfa } = exhaustive || !outranked ? markupKinds(html) : NO_MARKUP
@@ -570,21 +670,22 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
       readings.platform = readPlatform(detectPlatform(html), dom(), page)
     }
   }
+  settle(readings)
 
   const ordered: Array<{ source: Source; reading: Reading }> = []
-  for (const source of ["rules", "json-ld", "microdata", "rdfa", "meta", "platform"] as const) {
+  for (const source of SOURCES) {
     const reading = readings[source]
     if (reading !== undefined) ordered.push({ source, reading })
   }
   const all = ordered.map((o) => o.reading)
   const platformBase = (reading: Reading) => (reading.detail.startsWith("generic") ? 0.45 : BASE_CONFIDENCE.platform)
-  const candidates = ordered.map(({ reading, source }) => {
+  const baseOf = (source: Source, reading: Reading) => (source === "platform" ? platformBase(reading) : BASE_CONFIDENCE[source])
+  const toCandidate = (source: Source, reading: Reading, among: ReadonlyArray<Reading>, base = baseOf(source, reading)) => {
     const currency = reading.currency ?? (reading.currencyCandidates === undefined ? page.currency : undefined)
-    const base = source === "platform" ? platformBase(reading) : BASE_CONFIDENCE[source]
     return new Candidate({
       source,
       detail: reading.detail,
-      confidence: confidenceOf(reading, currency, all, base),
+      confidence: confidenceOf(reading, currency, among, base),
       name: reading.name,
       price: rescale(reading.price, currency),
       high: rescale(reading.high, currency),
@@ -595,9 +696,14 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
       sku: reading.sku,
       gtin: reading.gtin
     })
-  })
+  }
+  const candidates = ordered.map(({ reading, source }) => toCandidate(source, reading, all))
 
-  const winner = candidates.find((c) => c.price !== undefined)
+  // broken blocks' text is searched only when a weak fallback leads
+  const salvaged = () => broken.flatMap(({ block, raw }) => salvage(raw, block, page) ?? [])
+  const ambiguity = decide(ordered, candidates, toCandidate, salvaged, baseOf)
+
+  const winner = ambiguity === null ? candidates.find((c) => c.price !== undefined) : undefined
   const pick = <K extends "name" | "sku" | "gtin" | "availability">(key: K): Candidate[K] | undefined =>
     winner?.[key] ?? candidates.find((c) => c[key] !== undefined)?.[key]
   let currency = winner?.currency
@@ -610,7 +716,11 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
       currencyCandidates = undefined
     }
   }
-  if (winner === undefined) currency = candidates.find((c) => c.currency !== undefined)?.currency
+  if (ambiguity !== null) {
+    // the currency is not in dispute when every price in contention is in the same one
+    const currencies = new Set(ambiguity.candidates.map((c) => c.currency))
+    currency = currencies.size === 1 ? [...currencies][0] : undefined
+  } else if (winner === undefined) currency = candidates.find((c) => c.currency !== undefined)?.currency
 
   const rest = candidates.filter((c) => c !== winner)
   return Result.succeed(
@@ -628,15 +738,83 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
       source: winner?.source,
       confidence: winner === undefined ? 0 : winner.confidence,
       candidates: winner === undefined ? rest : [winner, ...rest],
-      notes
+      notes,
+      ambiguity
     })
   )
 }
 
 /**
+ * Whether the page's price can be decided, else why not (see `Product.Ambiguity`).
+ * The lead is the most trusted source with a price or with several products:
+ *
+ * - the target's own `rules` lead: never ambiguous (the user said where the price is);
+ * - the lead found several products none of which is the page's (and no other
+ *   source's price named one): `several-offers`;
+ * - the lead is a fallback trusted no more than a salvaged fragment (meta,
+ *   platform) and a broken JSON-LD block's text names prices, none consistent
+ *   with it: `fallback-contradicts-primary`;
+ * - another source within {@link AMBIGUITY_MARGIN} of the lead's confidence
+ *   found a price inconsistent with it: `sources-disagree`.
+ */
+const decide = (
+  ordered: ReadonlyArray<{ readonly source: Source; readonly reading: Reading }>,
+  candidates: ReadonlyArray<Candidate>,
+  toCandidate: (source: Source, reading: Reading, among: ReadonlyArray<Reading>, base?: number) => Candidate,
+  salvaged: () => ReadonlyArray<Salvage>,
+  baseOf: (source: Source, reading: Reading) => number
+): Ambiguity | null => {
+  const index = ordered.findIndex(({ reading }) => reading.price !== undefined || reading.rivals !== undefined)
+  if (index === -1) return null
+  const lead = ordered[index]!
+  if (lead.source === "rules") return null
+  const pricedOthers = candidates.filter((c, i) => i !== index && c.price !== undefined)
+  const all = ordered.map((o) => o.reading)
+  if (lead.reading.rivals !== undefined) {
+    const among = [...all, ...lead.reading.rivals]
+    const rivals = lead.reading.rivals.map((rival) => toCandidate(lead.source, rival, among))
+    return ambiguityOf(
+      "several-offers",
+      [...rivals, ...pricedOthers],
+      `${lead.source} has ${rivals.length} products with different prices, none identifiable as the page's`
+    )
+  }
+  const winner = candidates[index]!
+  if (baseOf(lead.source, lead.reading) <= SALVAGE_CONFIDENCE) {
+    const fragments = salvaged()
+    const prices = fragments.flatMap((f) => f.prices)
+    if (prices.length > 0 && !prices.some((price) => consistent({ price }, winner))) {
+      const readings = fragments.flatMap(({ block, currency, prices }) =>
+        prices.map((price): Reading => ({
+          detail: `JSON-LD block ${block} (invalid JSON): a "price" in its text`,
+          price,
+          currency
+        }))
+      )
+      const among = [...all, ...readings]
+      const fromText = readings.map((reading) => toCandidate("json-ld", reading, among, SALVAGE_CONFIDENCE))
+      return ambiguityOf(
+        "fallback-contradicts-primary",
+        [...fromText, winner, ...pricedOthers],
+        `JSON-LD is broken and its text contradicts ${lead.source}`
+      )
+    }
+  }
+  // in hundredths, as confidences are rounded: 0.75 − 0.05 must not miss 0.7 by a float's last bit
+  const floor = Math.round(winner.confidence * 100) - Math.round(AMBIGUITY_MARGIN * 100)
+  const close = candidates.filter((c) => c.price !== undefined && Math.round(c.confidence * 100) >= floor)
+  if (close.some((c) => !consistent(c, winner))) {
+    // every price on the page is listed, the ones that tipped the balance and the ones that support them
+    return ambiguityOf("sources-disagree", candidates.filter((c) => c.price !== undefined), "sources trusted about equally disagree")
+  }
+  return null
+}
+
+/**
  * Pages extracted, by `outcome`: the winning source (`json-ld`, `meta`, …),
- * `no-price`, or the `ExtractError` reason (`Empty`, `Binary`, …). Updated
- * by {@link extractProduct}.
+ * `ambiguous` (the page disagrees with itself, `Product.ambiguity`), `no-price`,
+ * or the `ExtractError` reason (`Empty`, `Binary`, …). Updated by
+ * {@link extractProduct}.
  *
  * @example
  * ```ts
@@ -649,7 +827,7 @@ export const extractProductResult = (input: string | Uint8Array, options: Extrac
  * @since 0.1.0
  */
 export const pagesExtracted = Metric.counter("trawl_extract_pages_total", {
-  description: "Pages extracted, by outcome (winning source, no-price, or error reason)",
+  description: "Pages extracted, by outcome (winning source, ambiguous, no-price, or error reason)",
   incremental: true
 })
 
@@ -666,10 +844,22 @@ const count = (outcome: string) => Metric.update(pagesExtracted.pipe(Metric.with
  * availability, sku, gtin, currency) come from the winner, else from the
  * next source that has them. Every reading is kept in `candidates`.
  *
+ * **Ambiguity**: unless the target's `rules` found the price, a page that
+ * disagrees with itself gets no price: `ambiguity` says why and lists the
+ * prices in contention (`sources-disagree`, `fallback-contradicts-primary`,
+ * `several-offers`; see `Product.Ambiguity`). Within one source the page's own
+ * product is the one naming the page's URL (or canonical / `og:url`), else a
+ * page's `mainEntity`, else the top-level one (not nested in a list or a
+ * relation), else the one named like the page (`<h1>`, `og:title`, `<title>`);
+ * another source's price that names exactly one of them also decides.
+ *
  * **Fast path**: JSON-LD and meta tags are read by a DOM-free scan. The DOM
  * is built only when a rule has a selector, when `exhaustive` is set, or when
- * neither rules nor JSON-LD found a price and the page has microdata/RDFa or
- * no meta price.
+ * neither rules nor a JSON-LD price the meta tags confirm decided and the page
+ * has microdata/RDFa or no meta price (microdata and RDFa are then read by a
+ * DOM-free pass too, and the DOM is built only for platform markup). A JSON-LD
+ * price the meta tags do not confirm is checked against microdata/RDFa, the
+ * sources trusted nearly as much.
  *
  * Each call counts its outcome in {@link pagesExtracted} and logs skipped
  * or capped input (`notes`) at debug level, annotated with the URL.
@@ -695,7 +885,7 @@ export const extractProduct = (input: string | Uint8Array, options: ExtractOptio
   Effect.suspend(() => Effect.fromResult(extractProductResult(input, options))).pipe(
     Effect.tap((product) =>
       Effect.andThen(
-        count(product.source ?? "no-price"),
+        count(product.ambiguity !== null ? "ambiguous" : product.source ?? "no-price"),
         product.notes.length === 0 ? Effect.void : Effect.logDebug("extraction notes", ...product.notes)
       )
     ),

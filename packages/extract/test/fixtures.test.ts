@@ -18,6 +18,11 @@ interface Expected {
   readonly source?: string
   readonly notes?: number
   readonly candidates?: number
+  /** Absent or null: the price was decided. Else the reason and the prices in contention, in order. */
+  readonly ambiguity?: {
+    readonly reason: string
+    readonly candidates: ReadonlyArray<{ readonly source: string; readonly price: string; readonly currency?: string | null }>
+  } | null
 }
 
 interface Fixture {
@@ -84,6 +89,12 @@ describe("fixture corpus", () => {
       if (e.source !== undefined) expect(product.source).toBe(e.source)
       expect(product.notes.length).toBe(e.notes ?? 0)
       if (e.candidates !== undefined) expect(product.candidates.length).toBe(e.candidates)
+      if (e.ambiguity === undefined || e.ambiguity === null) expect(product.ambiguity).toBeNull()
+      else {
+        expect(product.ambiguity?.reason).toBe(e.ambiguity.reason)
+        expect(product.ambiguity?.candidates.map((c) => ({ source: c.source, price: c.price?.amount, currency: c.currency ?? null })))
+          .toEqual(e.ambiguity.candidates.map((c) => ({ ...c, currency: c.currency ?? null })))
+      }
       if (product.price !== undefined) {
         // the winner is listed first, and minor units are exactly amount × 10^scale
         expect(product.candidates[0]?.source).toBe(product.source)

@@ -1,6 +1,8 @@
 /**
  * The fast path: one pass over the HTML with `indexOf`, no DOM. It collects
- * JSON-LD blocks, meta tags, `<html lang>` and `<title>`, skipping comments
+ * JSON-LD blocks, meta tags, `<html lang>`, `<title>`, the first `<h1>` and
+ * `<link rel=canonical>` (the last two tell the page's own product from
+ * related ones), skipping comments
  * and the raw text of scripts and styles the way an HTML tokenizer does.
  */
 import { decodeEntities } from "./entities.ts"
@@ -17,6 +19,10 @@ export interface Scan {
   readonly meta: Array<MetaTag>
   lang: string | undefined
   title: string | undefined
+  /** The first `<h1>`'s text (tags dropped). */
+  h1: string | undefined
+  /** `<link rel="canonical" href>`. */
+  canonical: string | undefined
 }
 
 const ATTRIBUTE = /[\s/]*([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?/y
@@ -73,7 +79,7 @@ const rawTextEnd = (html: string, from: number, name: string): number => {
 
 /** Scans the page. Linear in its length; memory is the collected slices. */
 export const scan = (html: string): Scan => {
-  const result: Scan = { jsonLd: [], meta: [], lang: undefined, title: undefined }
+  const result: Scan = { jsonLd: [], meta: [], lang: undefined, title: undefined, h1: undefined, canonical: undefined }
   let at = 0
   for (;;) {
     const open = html.indexOf("<", at)
@@ -115,6 +121,23 @@ export const scan = (html: string): Scan => {
         at = end
         const lang = attrs.get("lang") ?? attrs.get("xml:lang")
         if (lang !== undefined && lang.trim() !== "") result.lang = lang.trim()
+      } else if (result.h1 === undefined && tagIs(html, open + 1, "h1")) {
+        const { end } = readAttributes(html, open + 3)
+        // not raw text: the scan goes on inside it (a meta tag may sit there); the text is only copied
+        const close = rawTextEnd(html, end, "h1")
+        const inner = html.slice(end, close === -1 ? Math.min(html.length, end + 1024) : Math.min(close, end + 4096))
+        const text = decodeEntities(inner.replace(/<[^>]*>/g, " ")).replace(/\s+/g, " ").trim()
+        if (text !== "") result.h1 = text
+        at = end
+      }
+    } else if (c === 108 /* l */) {
+      if (result.canonical === undefined && tagIs(html, open + 1, "link")) {
+        const { attrs, end } = readAttributes(html, open + 5)
+        at = end
+        const href = attrs.get("href")
+        if (href !== undefined && href.trim() !== "" && /(?:^|\s)canonical(?:\s|$)/i.test(attrs.get("rel") ?? "")) {
+          result.canonical = href.trim()
+        }
       }
     } else if (c === 116 /* t */) {
       if (tagIs(html, open + 1, "title")) {

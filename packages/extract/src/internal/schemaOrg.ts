@@ -6,6 +6,7 @@
 import * as Price from "../Price.ts"
 import type { Availability } from "../Product.ts"
 import { normalizeAvailability } from "./availability.ts"
+import { allConsistent } from "./consistency.ts"
 import { normalizeCurrency } from "./currency.ts"
 import type { PageContext, Reading } from "./reading.ts"
 
@@ -120,26 +121,32 @@ interface Found {
   readonly path: string
   readonly depth: number
   readonly order: number
+  /** A root of its block, an element of a top-level array or `@graph`: not a property of another node. */
+  readonly top: boolean
 }
 
 interface Graph {
   readonly products: Array<Found>
   readonly offers: Array<Found>
   readonly ids: Map<string, Json>
+  /** Values of `mainEntity` (a `WebPage`'s product), unresolved. */
+  readonly mainEntities: Array<unknown>
 }
 
 /** Walks every root iteratively (depth- and size-capped), indexing `@id`s, products and offers. */
 const collect = (roots: ReadonlyArray<{ readonly value: unknown; readonly label: string }>): Graph => {
-  const graph: Graph = { products: [], offers: [], ids: new Map() }
+  const graph: Graph = { products: [], offers: [], ids: new Map(), mainEntities: [] }
   let visited = 0
   for (const root of roots) {
-    const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: root.value, path: root.label, depth: 0 }]
+    const stack: Array<{ value: unknown; path: string; depth: number; top: boolean }> = [
+      { value: root.value, path: root.label, depth: 0, top: true }
+    ]
     while (stack.length > 0 && visited < MAX_NODES) {
-      const { depth, path, value } = stack.pop()!
+      const { depth, path, top, value } = stack.pop()!
       visited++
       if (depth > MAX_DEPTH) continue
       if (Array.isArray(value)) {
-        for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: `${path}[${i}]`, depth: depth + 1 })
+        for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: `${path}[${i}]`, depth: depth + 1, top })
         continue
       }
       if (!isObject(value)) continue
@@ -147,14 +154,16 @@ const collect = (roots: ReadonlyArray<{ readonly value: unknown; readonly label:
       if (typeof id === "string" && !graph.ids.has(id) && Object.keys(value).length > 1) graph.ids.set(id, value)
       const types = typesOf(value)
       const order = visited
-      if (types.some((t) => PRODUCT_TYPES.has(t))) graph.products.push({ node: value, path, depth, order })
-      else if (types.includes("offer") || types.includes("aggregateoffer")) graph.offers.push({ node: value, path, depth, order })
+      if (types.some((t) => PRODUCT_TYPES.has(t))) graph.products.push({ node: value, path, depth, order, top })
+      else if (types.includes("offer") || types.includes("aggregateoffer")) graph.offers.push({ node: value, path, depth, order, top })
+      if (value["mainEntity"] !== undefined) graph.mainEntities.push(...asArray(value["mainEntity"]))
       const keys = Object.keys(value)
       for (let k = keys.length - 1; k >= 0; k--) {
         const key = keys[k]!
         const child = value[key]
         if (typeof child === "object" && child !== null) {
-          stack.push({ value: child, path: key === "@graph" ? `${path} @graph` : `${path}.${key}`, depth: depth + 1 })
+          const graphKey = key === "@graph"
+          stack.push({ value: child, path: graphKey ? `${path} @graph` : `${path}.${key}`, depth: depth + 1, top: top && graphKey })
         }
       }
     }
@@ -311,9 +320,10 @@ const readProduct = (graph: Graph, node: Json, page: PageContext, detail: string
 }
 
 /**
- * The page's main product from schema.org graphs: the one whose `url` (or an
- * offer's) is this page, else a priced one at the shallowest depth, else the
- * first. `roots` are parsed JSON-LD blocks or converted microdata/RDFa items.
+ * The page's main product from schema.org graphs (see `mainProducts`); among
+ * those left, a priced one. When those left have prices that contradict each
+ * other, the reading has no price and lists them as `rivals` rather than
+ * guessing. `roots` are parsed JSON-LD blocks or converted microdata/RDFa items.
  */
 export const readGraphs = (
   roots: ReadonlyArray<{ readonly value: unknown; readonly label: string }>,
@@ -322,11 +332,16 @@ export const readGraphs = (
   if (roots.length === 0) return undefined
   const graph = collect(roots)
   const variantNodes = new Set<unknown>()
+  // a group its variants name (`isVariantOf`) is read through them: their prices are its range
+  const namedGroups = new Set<unknown>()
   for (const found of graph.products) {
     for (const v of asArray(found.node["hasVariant"])) variantNodes.add(resolve(graph, v))
+    for (const g of asArray(found.node["isVariantOf"])) namedGroups.add(resolve(graph, g))
   }
+  const readThroughVariants = (node: Json) =>
+    namedGroups.has(node) && node["offers"] === undefined && node["hasVariant"] === undefined
   const readings = graph.products
-    .filter((found) => !variantNodes.has(found.node))
+    .filter((found) => !variantNodes.has(found.node) && !readThroughVariants(found.node))
     .map((found) => ({ found, reading: readProduct(graph, found.node, page, `${found.path} ${typesOf(found.node).join(",")}`) }))
   if (readings.length === 0) {
     // offers without a product around them ("itemOffered" pages, bare Offer blocks)
@@ -345,12 +360,111 @@ export const readGraphs = (
       availability: chosen?.availability
     }
   }
-  const minDepth = Math.min(...readings.map((r) => r.found.depth))
+  let pool = mainProducts(graph, readings, page)
+  const pricedIn = (entries: ReadonlyArray<Entry>) => entries.filter((r) => r.reading.price !== undefined)
+  const family = (entries: ReadonlyArray<Entry>): boolean => {
+    const first = entries[0] === undefined ? undefined : familyOf(graph, entries[0].found.node)
+    return first !== undefined && entries.every((r) => familyOf(graph, r.found.node) === first)
+  }
+  let priced = pricedIn(pool)
+  if (!allConsistent(priced.map((r) => r.reading)) && !family(priced)) {
+    // the last evidence: the one named like the page (a variant family is not a contest)
+    const titles = page.titles ?? []
+    const namedLikePage = pool.filter((r) => named(r.reading.name, titles))
+    if (namedLikePage.length > 0) pool = namedLikePage
+    priced = pricedIn(pool)
+  }
+  if (!allConsistent(priced.map((r) => r.reading))) {
+    if (!family(priced)) {
+      return {
+        detail: `${priced.length} of ${readings.length} products, with different prices, none identifiable as the page's`,
+        rivals: priced.map((r) => plain(r.reading))
+      }
+    }
+    // variants of one product group (`isVariantOf`, `inProductGroupWithID`): their range, as for `hasVariant`
+    const { urlMatch: _urlMatch, ...range } = chooseOffer(priced.map((r) => ({ ...r.reading, urlMatch: false })))!
+    const reading = plain(priced[0]!.reading)
+    const group = resolve(graph, asArray(priced[0]!.found.node["isVariantOf"])[0])
+    const name = (isObject(group) ? text(group["name"]) : undefined) ?? reading.name
+    return { ...reading, ...range, name, detail: `${reading.detail} (variants, 1 of ${readings.length} products)` }
+  }
+  const minDepth = Math.min(...pool.map((r) => r.found.depth))
   const score = (r: (typeof readings)[number]) =>
     (r.reading.urlMatch ? 4 : 0) + (r.reading.price !== undefined ? 2 : 0) + (r.found.depth === minDepth ? 1 : 0)
-  let best = readings[0]!
-  for (const r of readings) if (score(r) > score(best)) best = r
-  const { urlMatch: _urlMatch, ...reading } = best.reading
+  let best = pool[0]!
+  for (const r of pool) if (score(r) > score(best)) best = r
+  const reading = plain(best.reading)
   if (readings.length > 1) reading.detail += ` (1 of ${readings.length} products)`
   return reading
+}
+
+const plain = ({ urlMatch: _urlMatch, ...reading }: Reading & { urlMatch: boolean }): Reading => reading
+
+interface Entry {
+  readonly found: Found
+  readonly reading: Reading & { urlMatch: boolean }
+}
+
+const normalizeName = (name: string): string => name.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim()
+
+/** `name` is what the page calls its product: a title equal to it, or it followed by a separator (`Name – Shop`). */
+const named = (name: string | undefined, titles: ReadonlyArray<string>): boolean => {
+  if (name === undefined) return false
+  const own = normalizeName(name)
+  if (own === "") return false
+  return titles.some((title) => {
+    const t = normalizeName(title)
+    return t === own || (t.startsWith(own) && /^\s*[-–—|:·•/]/.test(t.slice(own.length)))
+  })
+}
+
+// `text` drops empty strings: an empty `url` would resolve to the page itself
+const urlOf = (value: unknown): string | undefined =>
+  typeof value === "string" ? text(value) : isObject(value) ? text(value["@id"]) ?? text(value["url"]) : undefined
+
+/** The group a variant belongs to (`inProductGroupWithID`, else its `isVariantOf`'s id or name). */
+const familyOf = (graph: Graph, node: Json): string | undefined => {
+  const id = text(node["inProductGroupWithID"])
+  if (id !== undefined) return `id:${id}`
+  const group = resolve(graph, asArray(node["isVariantOf"])[0])
+  if (!isObject(group)) return undefined
+  const groupId = text(group["productGroupID"]) ?? urlOf(group) ?? text(group["name"])
+  return groupId === undefined ? undefined : `group:${groupId}`
+}
+
+/**
+ * The products that may be the page's own, narrowed step by step while any
+ * remain: those naming this page (their `url`, `@id`, `mainEntityOfPage` or an
+ * offer's `url` is the page's URL, canonical or `og:url`), else a page's
+ * `mainEntity`; then those at top level (not a property of another node, such
+ * as `isRelatedTo` or an `ItemList`'s elements), else the shallowest. (The
+ * caller's last step, when their prices still differ: those named like the
+ * page, `<h1>`, `og:title`, `<title>`.) Their order is no evidence: a
+ * related-products widget's block may come first.
+ */
+const mainProducts = (graph: Graph, readings: ReadonlyArray<Entry>, page: PageContext): ReadonlyArray<Entry> => {
+  let pool = readings
+  const narrow = (keep: (entry: Entry) => boolean): boolean => {
+    const kept = pool.filter(keep)
+    if (kept.length === 0) return false
+    pool = kept
+    return true
+  }
+  const own = new Set([page.url, ...(page.aliases ?? [])].map((u) => normalizeUrl(u, page.url)).filter((u) => u !== undefined))
+  const isOwn = (value: unknown): boolean =>
+    asArray(value).some((item) => {
+      const url = urlOf(item)
+      const normalized = url === undefined ? undefined : normalizeUrl(url, page.url)
+      return normalized !== undefined && own.has(normalized)
+    })
+  const mains = new Set(graph.mainEntities.map((value) => resolve(graph, value)))
+  const claimed = narrow((r) =>
+    r.reading.urlMatch || isOwn(r.found.node["url"]) || isOwn(r.found.node["@id"]) || isOwn(r.found.node["mainEntityOfPage"])
+  )
+  if (!claimed) narrow((r) => mains.has(r.found.node))
+  if (!narrow((r) => r.found.top)) {
+    const minDepth = Math.min(...pool.map((r) => r.found.depth))
+    narrow((r) => r.found.depth === minDepth)
+  }
+  return pool
 }
