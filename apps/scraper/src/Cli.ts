@@ -31,6 +31,7 @@ import * as fs from "node:fs/promises"
 import * as net from "node:net"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import * as Channel from "./Channel.ts"
 import * as Extractor from "./Extractor.ts"
 import { InputError, RowsRejected } from "./Errors.ts"
 import * as Dashboard from "./Dashboard.ts"
@@ -331,6 +332,7 @@ const runFlags = {
   dashboardToken: Settings.dashboardToken,
   webhook: Settings.webhook,
   alertsFile: Settings.alertsFile,
+  notify: Settings.notify,
   userAgent: Settings.userAgent,
   noRobots: Settings.noRobots,
   timeout: Settings.timeout,
@@ -402,6 +404,10 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       const notifiers: Array<Notifier.Notifier> = input.quiet ? [] : [Notifier.stdout]
       if (Option.isSome(input.alertsFile)) notifiers.push(yield* Notifier.jsonlFile(input.alertsFile.value))
       if (Option.isSome(input.webhook)) notifiers.push(yield* Notifier.webhook({ url: input.webhook.value }))
+      // a channel that --webhook or --alerts-file already names (the same name) is not delivered to twice
+      for (const channel of input.notify) {
+        if (!notifiers.some((notifier) => notifier.name === channel.name)) notifiers.push(yield* Channel.notifier(channel))
+      }
       return yield* Monitor.run({
         once: input.once,
         all: input.all,

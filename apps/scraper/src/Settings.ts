@@ -20,6 +20,7 @@
  * | `--allow-private` | `TRAWL_ALLOW_PRIVATE` | `allowPrivate` | false |
  * | `--webhook URL` | `TRAWL_WEBHOOK` | `webhook` | none |
  * | `--alerts-file PATH` | `TRAWL_ALERTS_FILE` | `alertsFile` | none |
+ * | `--notify URL` (repeatable) | `TRAWL_NOTIFY` (separated by whitespace or commas) | `notify` (array) | none (see `Channel`) |
  * | `--user-agent UA` | `TRAWL_USER_AGENT` | `userAgent` | trawl's, with a contact URL |
  * | `--no-robots` | `TRAWL_ROBOTS=false` | `robots` | true |
  * | `--timeout DURATION` | `TRAWL_TIMEOUT` | `timeout` | 30s (per attempt; headers within half of it) |
@@ -32,9 +33,10 @@ import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Flag } from "effect/cli"
+import { CliError, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import * as Channel from "./Channel.ts"
 import { InputError } from "./Errors.ts"
 
 const envName = (key: string) => `TRAWL_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
@@ -208,6 +210,37 @@ export const alertsFile = optionalSetting(
   Flag.String("alerts-file"),
   Config.String("TRAWL_ALERTS_FILE"),
   "Append each alert as one JSON line to this file (env TRAWL_ALERTS_FILE)"
+)
+
+/**
+ * `--notify URL`, repeatable: deliver alerts to the channel the URL names
+ * (`Channel`: `slack+https://…`, `discord+https://…`, `ntfy+https://host/topic`,
+ * `telegram://TOKEN@CHAT_ID`, a webhook, `file:…`). Parsed as the flag is
+ * read, so a URL that names no channel is a usage error (exit 2) of one
+ * line, the URL redacted.
+ *
+ * @example
+ * ```ts
+ * import { Settings } from "@trawl/scraper"
+ *
+ * // trawl run --notify ntfy+https://ntfy.sh/kettle-prices --notify 'telegram://123456789:AA…@-1001234567'
+ * const flag = Settings.notify
+ * ```
+ * @since 0.4.0
+ */
+export const notify = Flag.String("notify").pipe(
+  // at least one: a repeatable flag that may be absent is never missing, and its fallback never read
+  Flag.atLeast(1),
+  Flag.withFallbackConfig(Config.String("TRAWL_NOTIFY").pipe(Config.map(Channel.split))),
+  Flag.withDefault([] as ReadonlyArray<string>),
+  Flag.mapEffect((urls) =>
+    Effect.forEach(urls, Channel.parse).pipe(
+      Effect.mapError((error) => new CliError.ValidationError({ message: `--notify ${error.message}` }))
+    )
+  ),
+  Flag.withDescription(
+    "Deliver each alert to this channel too; repeatable: slack+https://…, discord+https://…, ntfy+https://host/topic, telegram://TOKEN@CHAT_ID, https://… (webhook), file:alerts.jsonl (env TRAWL_NOTIFY, separated by spaces or commas)"
+  )
 )
 
 /**
