@@ -33,7 +33,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Channel from "./Channel.ts"
 import * as Extractor from "./Extractor.ts"
-import { InputError, RowsRejected } from "./Errors.ts"
+import { InputError, RowsRejected, UsageError } from "./Errors.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as Demo from "./Demo.ts"
 import { ensureDir } from "./internal/files.ts"
@@ -155,6 +155,48 @@ const formatTime = (millis: number | null) => millis === null ? "-" : new Date(m
 
 const money = (price: Model.Money | null) => price === null ? "-" : `${price.amount} ${price.currency}`
 
+/** `--alert` (repeatable), `--confirm`, `--cooldown`: how a target alerts (`trawl add`, `trawl rules`). */
+const alertingFlags = {
+  alert: Flag.String("alert").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription("An alert rule (repeatable): 'below 100 EUR', 'above 80', 'drop 10%', 'rise 5%', change, back-in-stock, out-of-stock")
+  ),
+  confirm: Flag.String("confirm").pipe(Flag.optional, Flag.withDescription("A change counts after this many readings in a row agree (1-100, default 1)")),
+  cooldown: Flag.String("cooldown").pipe(Flag.optional, Flag.withDescription("At most one alert per rule within this long, e.g. 6h (default none)"))
+}
+
+/** Only the fields that are set: a Schema class refuses `undefined` for an optional field. */
+const definedOnly = <A extends object>(value: A): { [K in keyof A]: Exclude<A[K], undefined> } =>
+  Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as never
+
+/** The alerting flags, checked: a bad one is an `InputError` naming the flag (exit 2). */
+const alertingOf = (input: {
+  readonly alert: ReadonlyArray<string>
+  readonly confirm: Option.Option<string>
+  readonly cooldown: Option.Option<string>
+  readonly group?: Option.Option<string>
+}, alertFlag = "--alert") => {
+  const alerting = TargetsFile.alertingFrom({
+    alert: input.alert.length === 0 ? undefined : input.alert,
+    confirm: Option.getOrUndefined(input.confirm),
+    cooldown: Option.getOrUndefined(input.cooldown),
+    group: input.group === undefined ? undefined : Option.getOrUndefined(input.group)
+  })
+  if (typeof alerting !== "string") return Effect.succeed(definedOnly(alerting))
+  const flag = alerting.startsWith("alert rule") ? alertFlag : `--${alerting.split(" ")[0]}`
+  return Effect.fail(new UsageError({ flag, reason: alerting }))
+}
+
+/** The watched target of a URL given on the command line, or an `InputError`. */
+const targetOfUrl = (text: string) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const wanted = TargetsFile.checkUrl(text) === undefined ? new URL(text).href : text
+    const found = yield* store.targetByUrl(wanted)
+    if (Option.isNone(found)) return yield* Effect.fail(new InputError({ input: text, reason: "not a watched target (see trawl targets)" }))
+    return found.value
+  })
+
 const intervalFlag = Flag.String("interval").pipe(
   Flag.withDefault("5m"),
   Flag.withDescription("How often to check the target: 90s, 5m, 1h (default 5m)")
@@ -170,7 +212,9 @@ const add = Command.make("add", {
   interval: intervalFlag,
   selector: Flag.String("selector").pipe(Flag.optional, Flag.withDescription("CSS selector of the price element")),
   attribute: Flag.String("attribute").pipe(Flag.optional, Flag.withDescription("Read the price from this attribute")),
-  regex: Flag.String("regex").pipe(Flag.optional, Flag.withDescription("Regular expression whose first group is the price"))
+  regex: Flag.String("regex").pipe(Flag.optional, Flag.withDescription("Regular expression whose first group is the price")),
+  ...alertingFlags,
+  group: Flag.String("group").pipe(Flag.optional, Flag.withDescription("Competitor group: the same product at several shops"))
 }, (input) =>
   withStore(input, Effect.gen(function*() {
     const bad = TargetsFile.checkUrl(input.url)
@@ -178,15 +222,17 @@ const add = Command.make("add", {
     const interval = TargetsFile.parseInterval(input.interval)
     if (typeof interval === "string") return yield* Effect.fail(new InputError({ input: "--interval", reason: interval }))
     const rules = yield* TargetsFile.rulesFrom(input.selector, input.attribute, input.regex)
+    const alerting = yield* alertingOf(input)
     const store = yield* Store.Store
     const target = yield* store.addTarget(new Model.NewTarget({
       url: input.url,
       intervalMillis: interval,
-      ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) })
+      ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) }),
+      ...alerting
     })).pipe(Effect.mapError((error) =>
       error._tag === "DuplicateTarget" || error._tag === "InvalidUrl" ? new InputError({ input: input.url, reason: error.message }) : error
     ))
-    yield* Console.log(`added target ${target.id}: ${target.url} every ${input.interval}`)
+    yield* Console.log(`added target ${target.id}: ${target.url} every ${input.interval}${target.alertRules.length === 0 ? "" : `, alerts: ${target.alertRules.join("; ")}`}`)
   }))).pipe(Command.withDescription("Watch a product page"))
 
 /** Imports a targets file into the store: valid rows added, broken and duplicate rows reported by line. */
@@ -203,7 +249,8 @@ const importTargets = (file: string) =>
       const added = yield* Effect.result(store.addTarget(new Model.NewTarget({
         url: row.url,
         intervalMillis: row.intervalMillis,
-        ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) })
+        ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) }),
+        ...definedOnly(row.alerting)
       })))
       if (added._tag === "Success") {
         imported++
@@ -279,6 +326,86 @@ const dashboard = Command.make("dashboard", {
     })
   }).pipe(Effect.scoped))).pipe(Command.withDescription("Serve the dashboard and the JSON API over a database, without a run"))
 
+/** 21600000 → "6h", 5400000 → "1h30m": the largest units that add up exactly. */
+const formatDuration = (millis: number) => {
+  let rest = Math.round(millis)
+  let text = ""
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000], ["ms", 1]] as const) {
+    if (rest >= size) {
+      text += `${Math.floor(rest / size)}${unit}`
+      rest %= size
+    }
+  }
+  return text === "" ? "0s" : text
+}
+
+const describeAlerting = (target: Model.Target) => {
+  const lines = [
+    `target ${target.id}: ${target.url}`,
+    `alert rules    ${target.alertRules.length === 0 ? "(defaults) change; back-in-stock; out-of-stock" : target.alertRules.join("; ")}`,
+    `confirm        ${target.confirm}`,
+    `cooldown       ${target.cooldownMillis === 0 ? "none" : formatDuration(target.cooldownMillis)}`,
+    `muted until    ${target.mutedUntil === null ? "not muted" : formatTime(target.mutedUntil)}`,
+    `group          ${target.group ?? "-"}`
+  ]
+  return Console.log(lines.join("\n"))
+}
+
+const rulesCommand = Command.make("rules", {
+  ...storeFlags,
+  url: Argument.String("URL").pipe(Argument.withDescription("A watched target's URL")),
+  set: Flag.String("set").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription("Replace the target's alert rules with these (repeatable; 'defaults' for none of its own)")
+  ),
+  confirm: alertingFlags.confirm,
+  cooldown: alertingFlags.cooldown,
+  group: Flag.String("group").pipe(Flag.optional, Flag.withDescription("Put the target in this competitor group ('' for none)"))
+}, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const target = yield* targetOfUrl(input.url)
+    const reset = input.set.length === 1 && input.set[0]!.trim().toLowerCase() === "defaults"
+    const alerting = yield* alertingOf({
+      alert: reset ? [] : input.set,
+      confirm: input.confirm,
+      cooldown: input.cooldown,
+      group: Option.filter(input.group, (group) => group !== "")
+    }, "--set")
+    const changes: Store.TargetChanges = {
+      ...(reset ? { alertRules: null } : alerting.alertRules === undefined ? {} : { alertRules: alerting.alertRules }),
+      ...(alerting.confirm === undefined ? {} : { confirm: alerting.confirm }),
+      ...(alerting.cooldownMillis === undefined ? {} : { cooldownMillis: alerting.cooldownMillis }),
+      ...(Option.isSome(input.group) ? { group: input.group.value === "" ? null : alerting.group ?? null } : {})
+    }
+    const store = yield* Store.Store
+    const updated = Object.keys(changes).length === 0 ? target : yield* store.updateTarget(target.id, changes)
+    yield* describeAlerting(updated)
+  }))).pipe(Command.withDescription("Show a target's alert rules, or change them (--set, --confirm, --cooldown, --group)"))
+
+const mute = Command.make("mute", {
+  ...storeFlags,
+  url: Argument.String("URL").pipe(Argument.withDescription("A watched target's URL")),
+  for: Flag.String("for").pipe(Flag.optional, Flag.withDescription("Silence the target's alerts for this long, e.g. 1d or 6h")),
+  off: Flag.Boolean("off").pipe(Flag.withDefault(false), Flag.withDescription("Lift the mute"))
+}, (input) =>
+  withStore(input, Effect.gen(function*() {
+    const target = yield* targetOfUrl(input.url)
+    if (input.off === Option.isSome(input.for)) {
+      return yield* Effect.fail(new UsageError({ flag: "--for", reason: "give either --for DURATION or --off" }))
+    }
+    let mutedUntil: number | null = null
+    if (Option.isSome(input.for)) {
+      const millis = TargetsFile.parseDuration(input.for.value, { minMillis: 1000, bareUnit: "s" })
+      if (typeof millis === "string") return yield* Effect.fail(new UsageError({ flag: "--for", reason: millis }))
+      mutedUntil = (yield* Clock.currentTimeMillis) + millis
+    }
+    const store = yield* Store.Store
+    const updated = yield* store.updateTarget(target.id, { mutedUntil })
+    yield* Console.log(
+      updated.mutedUntil === null ? `target ${updated.id}: alerts on again` : `target ${updated.id}: alerts muted until ${formatTime(updated.mutedUntil)}`
+    )
+  }))).pipe(Command.withDescription("Silence a target's alerts for a while (--for 1d), or lift it (--off)"))
+
 const history = Command.make("history", {
   ...storeFlags,
   url: Argument.String("URL").pipe(Argument.withDescription("A watched target's URL")),
@@ -286,9 +413,7 @@ const history = Command.make("history", {
 }, (input) =>
   withStore(input, Effect.gen(function*() {
     const store = yield* Store.Store
-    const wanted = TargetsFile.checkUrl(input.url) === undefined ? new URL(input.url).href : input.url
-    const target = (yield* StoreAdapter.allTargets(store)).find((t) => t.url === wanted || t.url === input.url)
-    if (target === undefined) return yield* Effect.fail(new InputError({ input: input.url, reason: "not a watched target (see trawl targets)" }))
+    const target = yield* targetOfUrl(input.url)
     const observations = yield* store.history(target.id, { limit: input.limit })
     yield* Console.log(["observed", "outcome", "price", "availability", "status", "error"].join("\t"))
     for (const o of observations) {
@@ -524,7 +649,7 @@ const demo = Command.make("demo", {
  */
 export const trawl = Command.make("trawl").pipe(
   Command.withDescription("trawl — continuous price monitoring"),
-  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, status, history, exportCommand, extract, dashboard])
+  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, rulesCommand, mute, status, history, exportCommand, extract, dashboard])
 )
 
 /**
@@ -532,4 +657,4 @@ export const trawl = Command.make("trawl").pipe(
  *
  * @since 0.1.0
  */
-export type CommandError = StoreError.StoreError | InputError | RowsRejected
+export type CommandError = StoreError.StoreError | InputError | UsageError | RowsRejected

@@ -44,6 +44,28 @@ export class RowsRejected extends Data.TaggedError("RowsRejected")<{
 }
 
 /**
+ * A flag's value is wrong (`--alert 'below cheap'`): exit 2, like any other
+ * usage error, with one line naming the flag.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@trawl/scraper"
+ *
+ * new Errors.UsageError({ flag: "--alert", reason: "alert rule \"below cheap\": ..." }).message
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly flag: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.flag}: ${this.reason}`
+  }
+}
+
+/**
  * Exit codes, by meaning.
  *
  * @since 0.1.0
@@ -68,6 +90,7 @@ export type Failure =
   | FetchError.FetchError
   | ExtractError.ExtractError
   | InputError
+  | UsageError
   | RowsRejected
   | StoreWriter.StoreUnavailable
   | Pipeline.StageFailed
@@ -83,7 +106,9 @@ export type Failure =
 export const exitCodes: { readonly [Tag in Failure["_tag"]]: number } = {
   ConfigError: ExitCode.usage,
   InputError: ExitCode.input,
+  UsageError: ExitCode.usage,
   InvalidUrl: ExitCode.input,
+  InvalidAlertRule: ExitCode.input,
   DuplicateTarget: ExitCode.input,
   TargetNotFound: ExitCode.input,
   ExtractError: ExitCode.input,

@@ -1,7 +1,10 @@
 /**
  * Reading target lists: CSV with the header `url,interval,selector,regex`
- * (only `url` is required; quoted fields as in RFC 4180) or JSON Lines
- * (`{"url": …, "interval": "10m", "selector": …, "regex": …}`).
+ * and, for alerting, `alert,confirm,cooldown,group` (only `url` is
+ * required; quoted fields as in RFC 4180; `alert` holds rules separated by
+ * `;`) or JSON Lines (`{"url": …, "interval": "10m", "selector": …,
+ * "regex": …, "alert": "below 100 EUR; drop 10%", "confirm": 2,
+ * "cooldown": "6h", "group": "kettle-x"}`; `alert` may be a list).
  *
  * Every row is checked on its own: valid rows are returned, each broken row is
  * reported with its line number and reason. The file is read line by line, so
@@ -10,8 +13,11 @@
  * @since 0.1.0
  */
 import { Rules } from "@trawl/extract"
+import { AlertRule, Model } from "@trawl/store"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
 import { InputError } from "./Errors.ts"
@@ -27,6 +33,76 @@ export interface TargetRow {
   readonly intervalMillis: number
   readonly selector?: string | undefined
   readonly regex?: string | undefined
+  readonly alerting: Alerting
+}
+
+/**
+ * How a target alerts, as given on a row or on the command line: rules in
+ * canonical text, confirm, cooldown and group; each absent when not given.
+ *
+ * @example
+ * ```ts
+ * import { TargetsFile } from "@trawl/scraper"
+ *
+ * const alerting: TargetsFile.Alerting = { alertRules: ["below 100 EUR"], confirm: 2 }
+ * ```
+ * @since 0.4.0
+ */
+export interface Alerting {
+  readonly alertRules?: ReadonlyArray<string> | undefined
+  readonly confirm?: number | undefined
+  readonly cooldownMillis?: number | undefined
+  readonly group?: string | undefined
+}
+
+/**
+ * Reads the alerting fields (`alert` rules as text separated by `;` or a
+ * list, `confirm`, `cooldown` as a duration, `group`); a string says what
+ * is wrong, in one line naming the field.
+ *
+ * @example
+ * ```ts
+ * import { TargetsFile } from "@trawl/scraper"
+ *
+ * TargetsFile.alertingFrom({ alert: "below 100 EUR; drop 10%", cooldown: "6h" })
+ * // { alertRules: ["below 100 EUR", "drop 10%"], cooldownMillis: 21600000 }
+ * TargetsFile.alertingFrom({ confirm: "0" }) // "confirm '0' is not a whole number from 1 to 100"
+ * ```
+ * @since 0.4.0
+ */
+export const alertingFrom = (fields: {
+  readonly alert?: unknown
+  readonly confirm?: unknown
+  readonly cooldown?: unknown
+  readonly group?: unknown
+}): Alerting | string => {
+  const given = (value: unknown) => value !== undefined && value !== null && value !== ""
+  const out: { -readonly [K in keyof Alerting]: Alerting[K] } = {}
+  if (given(fields.alert)) {
+    const texts = Array.isArray(fields.alert) ? fields.alert : [fields.alert]
+    if (!texts.every((text) => typeof text === "string")) return "alert: expected rules as text (separated by ;) or a list of texts"
+    const parsed = AlertRule.parseList(texts as Array<string>)
+    if (Result.isFailure(parsed)) return parsed.failure.message
+    if (parsed.success.length > 0) out.alertRules = parsed.success.map(AlertRule.format)
+  }
+  if (given(fields.confirm)) {
+    const confirm = typeof fields.confirm === "number" ? fields.confirm : Number(String(fields.confirm).trim())
+    if (!Schema.is(Model.Confirm)(confirm)) return `confirm '${String(fields.confirm)}' is not a whole number from 1 to 100`
+    out.confirm = confirm
+  }
+  if (given(fields.cooldown)) {
+    const cooldown = parseDuration(String(fields.cooldown), { minMillis: 0, bareUnit: "s" })
+    if (typeof cooldown === "string") return `cooldown ${cooldown}`
+    out.cooldownMillis = cooldown
+  }
+  if (given(fields.group)) {
+    const group = typeof fields.group === "string" ? fields.group.trim() : undefined
+    if (group === undefined || !Schema.is(Model.GroupName)(group)) {
+      return `group '${String(fields.group).slice(0, 120)}' is not a group name (1 to 100 characters, no control characters)`
+    }
+    out.group = group
+  }
+  return out
 }
 
 /**
@@ -157,7 +233,16 @@ const splitCsv = (line: string): Array<string> | string => {
 
 const row = (
   line: number,
-  fields: { readonly url?: unknown; readonly interval?: unknown; readonly selector?: unknown; readonly regex?: unknown }
+  fields: {
+    readonly url?: unknown
+    readonly interval?: unknown
+    readonly selector?: unknown
+    readonly regex?: unknown
+    readonly alert?: unknown
+    readonly confirm?: unknown
+    readonly cooldown?: unknown
+    readonly group?: unknown
+  }
 ): TargetRow | Rejected => {
   if (typeof fields.url !== "string" || fields.url === "") return { line, reason: "no url" }
   const bad = checkUrl(fields.url)
@@ -172,7 +257,9 @@ const row = (
   const regex = typeof fields.regex === "string" && fields.regex !== "" ? fields.regex : undefined
   const badRegex = checkRegex(regex)
   if (badRegex !== undefined) return { line, reason: badRegex }
-  return { line, url: new URL(fields.url).href, intervalMillis, selector, regex }
+  const alerting = alertingFrom(fields)
+  if (typeof alerting === "string") return { line, reason: alerting }
+  return { line, url: new URL(fields.url).href, intervalMillis, selector, regex, alerting }
 }
 
 /**
@@ -205,7 +292,7 @@ export const read = (path: string): Effect.Effect<{ readonly rows: ReadonlyArray
           if (format === "csv") {
             const fields = splitCsv(text)
             if (typeof fields === "string" || !fields.map((f) => f.toLowerCase()).includes("url")) {
-              throw new InputError({ input: path, reason: `line ${number}: expected a CSV header with a 'url' column (url,interval,selector,regex) or JSON lines` })
+              throw new InputError({ input: path, reason: `line ${number}: expected a CSV header with a 'url' column (url,interval,selector,regex,alert,confirm,cooldown,group) or JSON lines` })
             }
             header = fields.map((f) => f.toLowerCase())
             continue

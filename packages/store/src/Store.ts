@@ -209,6 +209,8 @@ export interface Service {
     targets: ReadonlyArray<Model.NewTarget>
   ) => Effect.Effect<number, StoreError.InvalidUrl | StoreError.DuplicateTarget | StoreError.DatabaseError>
   readonly getTarget: (id: number) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.DatabaseError>
+  /** The target watching exactly this URL (as stored: normalised by `addTarget`), if any. */
+  readonly targetByUrl: (url: string) => Effect.Effect<Option.Option<Model.Target>, StoreError.DatabaseError>
   readonly setEnabled: (
     id: number,
     enabled: boolean
@@ -778,6 +780,12 @@ export const make = (
         Effect.flatMap((rows) =>
           rows.length === 0 ? Effect.fail(new StoreError.TargetNotFound({ id })) : Effect.succeed(toTarget(rows[0]!))
         )
+      )
+
+    const targetByUrl = (url: string) =>
+      sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE url = ${url}`.pipe(
+        Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(toTarget(rows[0]!))),
+        Effect.mapError(failed("targetByUrl"))
       )
 
     const changeOne = (operation: string, id: number, statement: Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError>) =>
@@ -1461,6 +1469,7 @@ export const make = (
       getTarget,
       setEnabled,
       updateTarget,
+      targetByUrl,
       removeTarget,
       targetsRevision,
       dueTargets,

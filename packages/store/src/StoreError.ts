@@ -253,6 +253,7 @@ export type StoreError =
   | DiskFull
   | DuplicateTarget
   | InvalidUrl
+  | InvalidAlertRule
   | TargetNotFound
   | StorageFailure
 

@@ -7,7 +7,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { Command } from "effect/cli"
+import { CliError, Command } from "effect/cli"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import { trawl } from "../Cli.ts"
@@ -33,7 +33,8 @@ const program = Command.run(trawl, { version: "0.1.0" }).pipe(
 Effect.runPromiseExit(program as Effect.Effect<void, unknown>).then((exit) => {
   if (Exit.isSuccess(exit)) return
   const { exitCode, message } = Errors.describe(exit.cause)
-  // usage errors were already shown with the help text by the CLI runner
-  if (exitCode !== Errors.ExitCode.usage || !Cause.squash(exit.cause)) process.stderr.write(`trawl: ${message}\n`)
+  // the CLI runner's own usage errors were already shown with the help text; a bad flag value trawl checks was not
+  const shown = CliError.isCliError(Cause.squash(exit.cause))
+  if (!shown) process.stderr.write(`trawl: ${message}\n`)
   process.exitCode = exitCode
 })
