@@ -40,7 +40,8 @@ const headline: Record<string, string> = {
   out_of_stock: "out of stock",
   extraction_broken: "extraction broken",
   price_drop: "price drop",
-  price_rise: "price rise"
+  price_rise: "price rise",
+  price_ambiguous: "price ambiguous"
 }
 
 /**

@@ -417,7 +417,11 @@ const history = Command.make("history", {
     const observations = yield* store.history(target.id, { limit: input.limit })
     yield* Console.log(["observed", "outcome", "price", "availability", "status", "error"].join("\t"))
     for (const o of observations) {
-      yield* Console.log([formatTime(o.observedAt), o.outcome, money(o.price), o.availability, o.httpStatus ?? "-", o.errorTag ?? ""].join("\t"))
+      // an ambiguous reading shows the prices in contention where a price would be
+      const price = o.ambiguity === null
+        ? money(o.price)
+        : o.ambiguity.candidates.map((c) => `${c.amount}${c.currency === null ? "" : ` ${c.currency}`} (${c.source})`).join(" | ")
+      yield* Console.log([formatTime(o.observedAt), o.outcome, price, o.availability, o.httpStatus ?? "-", o.errorTag ?? o.ambiguity?.reason ?? ""].join("\t"))
     }
   }))).pipe(Command.withDescription("Price history of one target, newest first"))
 

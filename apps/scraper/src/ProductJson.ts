@@ -45,5 +45,18 @@ export const render = (product: Product.Product): Record<string, unknown> => ({
     currency: candidate.currency,
     availability: candidate.availability
   })),
-  notes: product.notes
+  notes: product.notes,
+  ambiguity: product.ambiguity === null
+    ? null
+    : {
+      reason: product.ambiguity.reason,
+      detail: product.ambiguity.detail,
+      candidates: product.ambiguity.candidates.map((candidate) => ({
+        source: candidate.source,
+        detail: candidate.detail,
+        confidence: candidate.confidence,
+        price: price(candidate.price),
+        currency: candidate.currency
+      }))
+    }
 })

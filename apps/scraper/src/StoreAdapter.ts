@@ -89,6 +89,31 @@ export const toObservation = (outcome: Pipeline.Outcome): Model.ObservationInput
   }
   const product = outcome.product
   const availability = availabilityOf(product.availability)
+  if (product.ambiguity !== null) {
+    // the page disagrees with itself: its prices are kept, none is taken (the store raises no price alert)
+    return new Model.ObservationInput({
+      ...common,
+      outcome: "ambiguous",
+      price: null,
+      availability,
+      confidence: product.confidence,
+      ambiguity: new Model.Ambiguity({
+        reason: product.ambiguity.reason,
+        detail: product.ambiguity.detail,
+        candidates: product.ambiguity.candidates.flatMap((candidate) =>
+          candidate.price === undefined
+            ? []
+            : [new Model.PriceCandidate({
+              amount: candidate.price.amount,
+              currency: candidate.currency ?? null,
+              source: candidate.source,
+              detail: candidate.detail,
+              confidence: candidate.confidence
+            })]
+        )
+      })
+    })
+  }
   if (product.price === undefined) {
     return availability === "out_of_stock"
       ? new Model.ObservationInput({ ...common, outcome: "ok", price: null, availability, source: product.source ?? null, confidence: product.confidence })

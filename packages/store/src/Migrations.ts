@@ -242,7 +242,7 @@ const targetsRevision = Effect.gen(function*() {
   })
 })
 
-// Alert rules (AlertRule.ts): each target's rules in canonical text joined by "; "
+// Alert rules and ambiguous readings (AlertRule.ts): each target's rules in canonical text joined by "; "
 // (NULL: the defaults), confirm / cooldown / mute, the rules' own state (JSON,
 // written with the target's state in each recording transaction) and the competitor
 // group; an alert names the rule that raised it.
@@ -257,6 +257,9 @@ const alertRules = Effect.gen(function*() {
   yield* sql`ALTER TABLE targets ADD COLUMN group_name TEXT`
   yield* sql`CREATE INDEX targets_group ON targets (group_name) WHERE group_name IS NOT NULL`
   yield* sql`ALTER TABLE alerts ADD COLUMN rule TEXT`
+  // an ambiguous reading's candidates (JSON), and how many readings in a row were ambiguous
+  yield* sql`ALTER TABLE observations ADD COLUMN ambiguity TEXT`
+  yield* sql`ALTER TABLE targets ADD COLUMN ambiguous_streak INTEGER NOT NULL DEFAULT 0`
 })
 
 /**

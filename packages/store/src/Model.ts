@@ -86,8 +86,10 @@ export type Availability = typeof Availability.Type
 
 /**
  * What one visit of a target produced: a reading (`ok`), an HTTP 304
- * (`unchanged`: nothing extracted, the last reading still holds) or a failure
- * (`error`, with the tag of the fetch or extraction error).
+ * (`unchanged`: nothing extracted, the last reading still holds), a page
+ * that disagrees with itself about its price (`ambiguous`, with the prices in
+ * contention: never a price alert) or a failure (`error`, with the tag of the
+ * fetch or extraction error).
  *
  * @example
  * ```ts
@@ -98,7 +100,7 @@ export type Availability = typeof Availability.Type
  *
  * @since 0.1.0
  */
-export const Outcome = Schema.Literals(["ok", "unchanged", "error"])
+export const Outcome = Schema.Literals(["ok", "unchanged", "error", "ambiguous"])
 
 /**
  * @example
@@ -252,6 +254,46 @@ export class Target extends Schema.Class<Target>("@trawl/store/Target")({
 }) {}
 
 /**
+ * One of the prices an ambiguous page offers: its amount, currency (null when
+ * the page does not say), where it was read and how much that source is trusted.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const candidate = new Model.PriceCandidate({ amount: "19.99", currency: "EUR", source: "json-ld", detail: "JSON-LD block 1", confidence: 0.9 })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class PriceCandidate extends Schema.Class<PriceCandidate>("@trawl/store/PriceCandidate")({
+  amount: Schema.String,
+  currency: Schema.NullOr(Schema.String),
+  source: Schema.String,
+  detail: Schema.String,
+  confidence: Schema.Number
+}) {}
+
+/**
+ * Why a reading is `ambiguous`: the extraction's reason and line, and the
+ * prices in contention, most trusted first.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ *
+ * const ambiguity = new Model.Ambiguity({ reason: "sources-disagree", detail: "json-ld and microdata disagree", candidates: [] })
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class Ambiguity extends Schema.Class<Ambiguity>("@trawl/store/Ambiguity")({
+  reason: Schema.String,
+  detail: Schema.String,
+  candidates: Schema.Array(PriceCandidate)
+}) {}
+
+/**
  * One visit's outcome, as the pipeline hands it to the store.
  *
  * - `targetId` + `observedAt` identify the visit (its key is
@@ -296,7 +338,9 @@ export class ObservationInput extends Schema.Class<ObservationInput>("@trawl/sto
   nextDueAt: Schema.optional(Millis),
   etag: Schema.optional(Schema.NullOr(Schema.String)),
   lastModified: Schema.optional(Schema.NullOr(Schema.String)),
-  productName: Schema.optional(Schema.NullOr(Schema.String))
+  productName: Schema.optional(Schema.NullOr(Schema.String)),
+  /** With outcome `ambiguous`: why, and the prices in contention. */
+  ambiguity: Schema.optional(Schema.NullOr(Ambiguity))
 }) {}
 
 /**
@@ -330,7 +374,9 @@ export class Observation extends Schema.Class<Observation>("@trawl/store/Observa
   source: Schema.NullOr(Schema.String),
   /** How much the extraction trusted the price it read (0–1); null without an extraction, or recorded before trawl kept it. */
   confidence: Schema.NullOr(Schema.Number),
-  contentHash: Schema.NullOr(Schema.String)
+  contentHash: Schema.NullOr(Schema.String),
+  /** Outcome `ambiguous`: why, and the prices in contention; null otherwise. */
+  ambiguity: Schema.NullOr(Ambiguity)
 }) {}
 
 /**
@@ -338,7 +384,9 @@ export class Observation extends Schema.Class<Observation>("@trawl/store/Observa
  * `currency_changed`, `back_in_stock`, `out_of_stock`, `first_seen` (the
  * first successful reading of a target) and `extraction_broken` (the failure
  * streak reached its threshold); from a target's alert rules (`AlertRule`)
- * also `price_below`, `price_above`, `price_drop` and `price_rise`.
+ * also `price_below`, `price_above`, `price_drop` and `price_rise`; and
+ * `price_ambiguous` when a target's page stayed ambiguous for
+ * `StoreOptions.ambiguousAfter` readings in a row (once per streak).
  *
  * @example
  * ```ts
@@ -360,7 +408,8 @@ export const AlertKind = Schema.Literals([
   "price_below",
   "price_above",
   "price_drop",
-  "price_rise"
+  "price_rise",
+  "price_ambiguous"
 ])
 
 /**

@@ -54,6 +54,8 @@ import * as StoreError from "./StoreError.ts"
 export interface StoreOptions {
   /** The failure streak at which `extraction_broken` is raised. Default 3. */
   readonly brokenAfter?: number | undefined
+  /** Ambiguous readings in a row at which `price_ambiguous` is raised. Default 3. */
+  readonly ambiguousAfter?: number | undefined
   /** Rows per multi-row statement (bounded by the databases' parameter limits). Default 500. */
   readonly chunkSize?: number | undefined
   /** How the database is named in error messages. Default: the file name or "postgres". */
@@ -457,7 +459,7 @@ const toTarget = (row: Record<string, unknown>): Model.Target =>
   })
 
 const observationColumns =
-  "o.id, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.confidence, o.content_hash"
+  "o.id, o.target_id, o.run_id, o.observed_at, o.outcome, o.amount, o.currency, o.availability, o.http_status, o.error_tag, o.source, o.confidence, o.content_hash, o.ambiguity"
 
 const toObservation = (row: Record<string, unknown>): Model.Observation =>
   trusted(Model.Observation, {
@@ -473,8 +475,22 @@ const toObservation = (row: Record<string, unknown>): Model.Observation =>
     errorTag: strOrNull(row.error_tag),
     source: strOrNull(row.source),
     confidence: numOrNull(row.confidence),
-    contentHash: strOrNull(row.content_hash)
+    contentHash: strOrNull(row.content_hash),
+    ambiguity: ambiguityOf(row.ambiguity)
   })
+
+const decodeAmbiguity = Schema.decodeUnknownExit(Model.Ambiguity)
+
+/** `observations.ambiguity`: JSON written by this store; unreadable (a hand edit) reads as none. */
+const ambiguityOf = (column: unknown): Model.Ambiguity | null => {
+  if (column === null || column === undefined || column === "") return null
+  try {
+    const exit = decodeAmbiguity(JSON.parse(String(column)))
+    return exit._tag === "Success" ? exit.value : null
+  } catch {
+    return null
+  }
+}
 
 const alertColumns =
   "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at, a.product_name, a.rule"
@@ -608,8 +624,8 @@ const policyOf = (row: Record<string, unknown>): Rules.Policy | undefined => {
 const ruleStateOf = (target: LoadedTarget): string | null =>
   target.policy === undefined ? null : Rules.encodeStates(target.ruleStates)
 
-/** The alerts `Detect` raises whatever a target's rules: they are about the target, not its price. */
-const alwaysRaised = (kind: Model.AlertKind) => kind === "first_seen" || kind === "extraction_broken"
+/** The alerts `Detect` raises whatever a target's rules: they are about the target's page, not its price. */
+const alwaysRaised = (kind: Model.AlertKind) => kind === "first_seen" || kind === "extraction_broken" || kind === "price_ambiguous"
 
 const exportColumns = [
   "id",
@@ -662,6 +678,7 @@ export const make = (
     const dialect = sql.onDialectOrElse({ pg: () => "pg", sqlite: () => "sqlite", orElse: () => "other" })
     const database = options.database ?? (dialect === "pg" ? "postgres" : "database")
     const brokenAfter = Math.max(1, options.brokenAfter ?? 3)
+    const ambiguousAfter = Math.max(1, options.ambiguousAfter ?? 3)
     const chunkSize = Math.max(1, Math.min(options.chunkSize ?? 500, 2000))
     const hook = options.betweenStatements ?? (() => Effect.void)
     const failed = (operation: string) => (error: SqlError.SqlError | unknown) =>
@@ -846,7 +863,7 @@ export const make = (
         // each sees the state the other committed: no duplicate alert.
         const ids = Array.from(new Set(batch.map((input) => input.targetId))).sort((a, b) => a - b)
         for (const chunk of chunks(ids, chunkSize)) {
-          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state FROM targets WHERE ${
+          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state, ambiguous_streak FROM targets WHERE ${
             sql.in("id", chunk)
           } ORDER BY id${sql.literal(dialect === "pg" ? " FOR UPDATE" : "")}`
           for (const row of rows) {
@@ -861,6 +878,7 @@ export const make = (
                 currency: strOrNull(row.last_currency),
                 availability: String(row.last_availability) as Model.Availability,
                 failureStreak: num(row.failure_streak),
+                ambiguousStreak: num(row.ambiguous_streak ?? 0),
                 lastObservedAt: numOrNull(row.last_observed_at)
               },
               nextDueAt: num(row.next_due_at),
@@ -889,7 +907,8 @@ export const make = (
           error_tag: input.errorTag ?? null,
           source: input.source ?? null,
           confidence: input.confidence ?? null,
-          content_hash: input.contentHash ?? null
+          content_hash: input.contentHash ?? null,
+          ambiguity: input.ambiguity == null ? null : JSON.stringify(Schema.encodeSync(Model.Ambiguity)(input.ambiguity))
         }))
         const observationIds = new Map<string, number>()
         for (const chunk of chunks(rows, chunkSize)) {
@@ -922,7 +941,7 @@ export const make = (
             amount: input.price?.amount ?? null,
             currency: input.price?.currency ?? null,
             availability: input.availability ?? "unknown"
-          }, brokenAfter)
+          }, brokenAfter, ambiguousAfter)
           target.state = next
           let alerts: ReadonlyArray<Detect.DetectedAlert & { readonly rule?: string }> = detected
           if (target.policy !== undefined) {
@@ -997,7 +1016,7 @@ export const make = (
         if (dialect === "pg") {
           for (const chunk of chunks(dirty, chunkSize)) {
             const values = chunk.map(([id, target]) =>
-              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified}, ${ruleStateOf(target)})`
+              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified}, ${ruleStateOf(target)}, ${target.state.ambiguousStreak})`
             )
             yield* sql`UPDATE targets SET
               failure_streak = CAST(v.column2 AS INTEGER),
@@ -1008,7 +1027,8 @@ export const make = (
               next_due_at = CAST(v.column7 AS BIGINT),
               etag = CAST(v.column8 AS TEXT),
               last_modified = CAST(v.column9 AS TEXT),
-              rule_state = CAST(v.column10 AS TEXT)
+              rule_state = CAST(v.column10 AS TEXT),
+              ambiguous_streak = CAST(v.column11 AS INTEGER)
             FROM (VALUES ${sql.csv(values)}) AS v
             WHERE targets.id = CAST(v.column1 AS BIGINT)`
           }
@@ -1017,7 +1037,7 @@ export const make = (
           yield* Sqlite.executeBatch(
             sql,
             dirty.map(([id, target]) =>
-              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified}, rule_state = ${ruleStateOf(target)} WHERE id = ${id}`
+              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified}, rule_state = ${ruleStateOf(target)}, ambiguous_streak = ${target.state.ambiguousStreak} WHERE id = ${id}`
             )
           )
         }

@@ -40,7 +40,7 @@ describe("exact decimals", () => {
 })
 
 describe("change detection rules", () => {
-  const start: Detect.TargetState = { amount: null, currency: null, availability: "unknown", failureStreak: 0, lastObservedAt: null }
+  const start: Detect.TargetState = { amount: null, currency: null, availability: "unknown", failureStreak: 0, ambiguousStreak: 0, lastObservedAt: null }
   const seen = (observed: Partial<Detect.Observed>) => ({
     outcome: "ok" as const,
     observedAt: 1,
@@ -54,16 +54,30 @@ describe("change detection rules", () => {
     let state = start
     const fired: Array<number> = []
     for (let i = 1; i <= 12; i++) {
-      const { alerts, next } = Detect.detect(state, seen({ outcome: i === 7 ? "ok" : "error" }), 2)
+      const { alerts, next } = Detect.detect(state, seen({ outcome: i === 7 ? "ok" : "error" }), 2, 3)
       if (alerts.some((a) => a.kind === "extraction_broken")) fired.push(i)
       state = next
     }
     assert.deepStrictEqual(fired, [2, 9])
   })
 
+  it("price_ambiguous once per streak of ambiguous readings, at the threshold; an ambiguous reading keeps the last price and raises no price alert", () => {
+    let state = Detect.detect(start, seen({ amount: "5", currency: "EUR", availability: "in_stock" }), 3, 2).next
+    const fired: Array<string> = []
+    const outcomes = ["ambiguous", "ambiguous", "ambiguous", "error", "ambiguous", "ok", "ambiguous", "ambiguous"] as const
+    outcomes.forEach((outcome, i) => {
+      const { alerts, next } = Detect.detect(state, seen({ outcome, observedAt: 10 + i, ...(outcome === "ok" ? { amount: "6", currency: "EUR", availability: "in_stock" } : {}) }), 3, 2)
+      for (const alert of alerts) fired.push(`${i} ${alert.kind}`)
+      state = next
+      if (outcome === "ambiguous") assert.strictEqual(next.amount, i < 5 ? "5" : "6")
+    })
+    // the error between ambiguous readings neither ends nor extends the streak; the decided reading at 5 ends it
+    assert.deepStrictEqual(fired, ["1 price_ambiguous", "5 price_up", "7 price_ambiguous"])
+  })
+
   it("a reading without a price or availability keeps the last known ones", () => {
-    const first = Detect.detect(start, seen({ amount: "5", currency: "EUR", availability: "in_stock" }), 3).next
-    const blank = Detect.detect(first, seen({ observedAt: 2 }), 3)
+    const first = Detect.detect(start, seen({ amount: "5", currency: "EUR", availability: "in_stock" }), 3, 3).next
+    const blank = Detect.detect(first, seen({ observedAt: 2 }), 3, 3)
     assert.deepStrictEqual(blank.alerts, [])
     assert.deepStrictEqual([blank.next.amount, blank.next.availability], ["5", "in_stock"])
   })

@@ -11,6 +11,8 @@ export interface TargetState {
   readonly currency: string | null
   readonly availability: Model.Availability
   readonly failureStreak: number
+  /** Ambiguous readings in a row (outcome `ambiguous`). */
+  readonly ambiguousStreak: number
   /** Time of the last successful reading; null before the first. */
   readonly lastObservedAt: number | null
 }
@@ -50,14 +52,33 @@ const alert = (
 
 /**
  * `brokenAfter`: the failure streak at which `extraction_broken` is raised
- * (once per streak: the next success resets it).
+ * (once per streak: the next success resets it); `ambiguousAfter`: the
+ * streak of ambiguous readings at which `price_ambiguous` is raised (once
+ * per streak: the next decided reading resets it). An ambiguous reading
+ * raises no price alert and keeps the last decided price.
  */
 export const detect = (
   state: TargetState,
   observed: Observed,
-  brokenAfter: number
+  brokenAfter: number,
+  ambiguousAfter: number
 ): { readonly alerts: ReadonlyArray<DetectedAlert>; readonly next: TargetState } => {
   switch (observed.outcome) {
+    case "ambiguous": {
+      const ambiguousStreak = state.ambiguousStreak + 1
+      const alerts: Array<DetectedAlert> = ambiguousStreak === ambiguousAfter
+        ? [{
+          kind: "price_ambiguous",
+          oldAmount: state.amount,
+          oldCurrency: state.currency,
+          newAmount: null,
+          newCurrency: null,
+          percent: null,
+          failureStreak: 0
+        }]
+        : []
+      return { alerts, next: { ...state, failureStreak: 0, ambiguousStreak } }
+    }
     case "unchanged":
       return { alerts: [], next: state.failureStreak === 0 ? state : { ...state, failureStreak: 0 } }
     case "error": {
@@ -113,6 +134,7 @@ export const detect = (
           currency: hasPrice ? observed.currency : state.currency,
           availability: observed.availability === "unknown" ? state.availability : observed.availability,
           failureStreak: 0,
+          ambiguousStreak: 0,
           lastObservedAt: observed.observedAt
         }
       }

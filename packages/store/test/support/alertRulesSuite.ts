@@ -98,6 +98,41 @@ export const alertRulesSuite = (backend: Backend) => {
           assert.deepStrictEqual(fired, ["first_seen 60", "price_below 39"])
         })))
 
+    it.live("an ambiguous reading keeps its candidates, raises no price alert nor feeds a rule; a streak of 3 raises price_ambiguous once", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const target = yield* store.addTarget(new Model.NewTarget({ url: "https://shop.example/p/1", intervalMillis: MINUTE, alertRules: ["below 100 EUR", "change"] }))
+          const ambiguity = new Model.Ambiguity({
+            reason: "sources-disagree",
+            detail: "sources trusted about equally disagree: 89.00 EUR (json-ld), 129.00 EUR (microdata)",
+            candidates: [
+              new Model.PriceCandidate({ amount: "89.00", currency: "EUR", source: "json-ld", detail: "JSON-LD block 1", confidence: 0.9 }),
+              new Model.PriceCandidate({ amount: "129.00", currency: "EUR", source: "microdata", detail: "microdata item 1", confidence: 0.85 })
+            ]
+          })
+          const ambiguous = (i: number) =>
+            new Model.ObservationInput({ targetId: target.id, observedAt: T0 + i * MINUTE, outcome: "ambiguous", price: null, availability: "in_stock", httpStatus: 200, ambiguity })
+          const results = yield* store.recordObservations([
+            ok(target.id, T0, money("120.00")),
+            ambiguous(1),
+            ambiguous(2),
+            ambiguous(3),
+            ambiguous(4),
+            ok(target.id, T0 + 5 * MINUTE, money("121.00")),
+            ambiguous(6)
+          ])
+          assert.deepStrictEqual(alertsOf(results), ["first_seen", "price_ambiguous", "price_up (change)"])
+          const raised = results[3]!.alerts[0]!
+          assert.strictEqual(raised.oldPrice?.amount, "120.00")
+          assert.isNull(raised.newPrice)
+          const [latest, decided, fourth] = yield* store.history(target.id, { limit: 3 })
+          assert.deepStrictEqual([latest!.outcome, decided!.outcome, fourth!.outcome], ["ambiguous", "ok", "ambiguous"])
+          assert.deepStrictEqual(latest!.ambiguity?.candidates.map((c) => `${c.amount} ${c.source}`), ["89.00 json-ld", "129.00 microdata"])
+          assert.strictEqual(latest!.ambiguity?.reason, "sources-disagree")
+          assert.isNull(decided!.ambiguity)
+          assert.strictEqual((yield* store.getTarget(target.id)).lastPrice?.amount, "121.00")
+        })))
+
     it.live("updateTarget sets rules, confirm, cooldown, mute and group; a mute silences alerts until its time; null rules are the defaults again", () =>
       withStore(backend, (store) =>
         Effect.gen(function*() {
