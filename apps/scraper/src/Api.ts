@@ -12,10 +12,22 @@
  *   after `since`, newest first (limit 1–1,000, default 100).
  *
  * - `POST /api/v1/targets` — adds a target: `{ url, interval?, selector?,
- *   attribute?, regex? }`, checked as `trawl add` checks them (`201`, `409`
- *   for a URL already watched);
- * - `PATCH /api/v1/targets/:id` — changes `enabled`, `interval`, the rules
- *   (`selector`/`attribute`/`regex`, or `rules: null` for none).
+ *   attribute?, regex?, alertRules?, confirm?, cooldown?, group? }`, checked
+ *   as `trawl add` checks them (`201`, `409` for a URL already watched);
+ * - `PATCH /api/v1/targets/:id` — changes `enabled`, `interval`, the
+ *   extraction rules (`selector`/`attribute`/`regex`, or `rules: null` for
+ *   none), the alerting (`alertRules`, `confirm`, `cooldown`, `group`) and
+ *   `mute`.
+ *
+ * How a target alerts is written with one name per thing: a field the
+ * target JSON shows is written under the same name (`alertRules`, `confirm`,
+ * `group`), a span of time as the CLI takes it, as text (`interval: "10m"`,
+ * `cooldown: "6h"`, `mute: "1d"`: muted from now for that long), shown
+ * resolved (`intervalMillis`, `cooldownMillis`, `mutedUntil`).
+ * `alertRules` is a list of rules or one text with `;` between them (the
+ * `alert` column of a targets file); `null`, `[]` or `"defaults"` is the
+ * defaults (shown as `[]`). `group: null` and `mute: null` lift them. A field
+ * of another name is refused, naming the one to use.
  *
  * Writes need the dashboard's token whatever the address (`403` when none is
  * configured) and a JSON body of at most 64 KB with its length declared.
@@ -27,6 +39,7 @@
  * @since 0.3.0
  */
 import { Model, type Store } from "@trawl/store"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -88,7 +101,13 @@ export const targetJson = (target: Model.Target) => ({
   lastObservedAt: target.lastObservedAt,
   nextDueAt: target.nextDueAt,
   failureStreak: target.failureStreak,
-  createdAt: target.createdAt
+  createdAt: target.createdAt,
+  /** Canonical rule texts; `[]`: the defaults (change, back-in-stock, out-of-stock). */
+  alertRules: target.alertRules,
+  confirm: target.confirm,
+  cooldownMillis: target.cooldownMillis,
+  mutedUntil: target.mutedUntil,
+  group: target.group
 })
 
 const observationJson = (observation: Model.Observation) => ({
@@ -115,7 +134,8 @@ const alertJson = (alert: Model.Alert) => ({
   failureStreak: alert.failureStreak,
   productName: alert.productName,
   createdAt: alert.createdAt,
-  sentAt: alert.sentAt
+  sentAt: alert.sentAt,
+  rule: alert.rule
 })
 
 /** The most a write's JSON body may hold. */
@@ -174,6 +194,97 @@ const rulesOf = (body: Record<string, unknown>) =>
     )
   })
 
+/** A 400 naming `name`: `name: reason`, the field said once (the CLI's reasons start with its own name). */
+const badField = (name: string, reason: string) =>
+  new ApiError({
+    status: 400,
+    error: "BadRequest",
+    field: name,
+    message: `${name}: ${reason.startsWith(`${name} `) ? reason.slice(name.length + 1) : reason}`
+  })
+
+/** Names a client may reach for, and the field the API takes instead (with how it is written). */
+const insteadOf: Record<string, readonly [string, string]> = {
+  alert: ["alertRules", "rules as a list, or one text with ; between them"],
+  alerts: ["alertRules", "rules as a list, or one text with ; between them"],
+  intervalMillis: ["interval", "a duration, e.g. \"10m\""],
+  cooldownMillis: ["cooldown", "a duration, e.g. \"6h\""],
+  mutedUntil: ["mute", "a duration from now, e.g. \"1d\", or null"]
+}
+
+/** Refuses a field that is not one of `known`, naming the one to use when it is a near miss. */
+const onlyFields = (body: Record<string, unknown>, known: ReadonlyArray<string>, what: string) =>
+  Effect.gen(function*() {
+    for (const name of Object.keys(body)) {
+      if (known.includes(name)) continue
+      const instead = insteadOf[name]
+      const hint = instead !== undefined && known.includes(instead[0]) ? `; use ${instead[0]} (${instead[1]})` : ""
+      return yield* badField(name, `not a field of ${what}${hint}`)
+    }
+  })
+
+const alertingFields = ["alertRules", "confirm", "cooldown", "group"]
+
+/**
+ * How a target alerts, from a write's body, checked by `trawl add`'s own
+ * code (`TargetsFile.alertingFrom`): each field given, `alertRules` and
+ * `group` null when they go back to none.
+ */
+const alertingOf = (body: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const out: {
+      alertRules?: ReadonlyArray<string> | null
+      confirm?: number
+      cooldownMillis?: number
+      group?: string | null
+    } = {}
+    const rules = yield* Effect.mapError(
+      field(body, "alertRules", Schema.NullOr(Schema.Union([Schema.String, Schema.Array(Schema.String)]))),
+      () => badField("alertRules", "expected rules as a list of texts or one text with ; between them (null: the defaults)")
+    )
+    if (rules !== undefined) {
+      const texts = rules === null ? [] : typeof rules === "string" ? [rules] : rules
+      // "defaults", as `trawl rules --set defaults`
+      const reset = texts.length === 1 && texts[0]!.trim().toLowerCase() === "defaults"
+      const parsed = TargetsFile.alertingFrom({ alert: reset ? [] : texts })
+      if (typeof parsed === "string") return yield* badField("alertRules", parsed)
+      out.alertRules = parsed.alertRules ?? null
+    }
+    const confirm = yield* field(body, "confirm", Schema.Number)
+    if (confirm !== undefined) {
+      const parsed = TargetsFile.alertingFrom({ confirm })
+      if (typeof parsed === "string") return yield* badField("confirm", parsed)
+      out.confirm = parsed.confirm!
+    }
+    const cooldown = yield* field(body, "cooldown", Schema.String)
+    if (cooldown !== undefined) {
+      // "" is no duration here (in a targets file it is an empty column: none given)
+      const parsed = cooldown.trim() === ""
+        ? "'' is not a duration like 90s, 5m, 1h (\"0\" for none)"
+        : TargetsFile.alertingFrom({ cooldown })
+      if (typeof parsed === "string") return yield* badField("cooldown", parsed)
+      out.cooldownMillis = parsed.cooldownMillis!
+    }
+    const group = yield* field(body, "group", Schema.NullOr(Schema.String))
+    if (group !== undefined) {
+      const parsed = TargetsFile.alertingFrom({ group })
+      if (typeof parsed === "string") return yield* badField("group", parsed)
+      // null or "" (as `trawl rules --group ''`): in no group
+      out.group = parsed.group ?? null
+    }
+    return out
+  })
+
+/** `mute`: a duration from `now`, as `trawl mute --for` takes it, or null to lift the mute. */
+const muteOf = (body: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const mute = yield* field(body, "mute", Schema.NullOr(Schema.String))
+    if (mute === undefined || mute === null) return mute
+    const millis = TargetsFile.parseDuration(mute, { minMillis: 1000, bareUnit: "s" })
+    if (typeof millis === "string") return yield* badField("mute", millis)
+    return (yield* Clock.currentTimeMillis) + millis
+  })
+
 const notFound = (id: number) => new ApiError({ status: 404, error: "NotFound", message: `no target ${id}` })
 
 const forbidden = new ApiError({
@@ -203,7 +314,11 @@ const handle = <R>(effect: Effect.Effect<HttpServerResponse.HttpServerResponse, 
 export const routes = (store: Store.Service, options: { readonly writable: boolean } = { writable: false }) => {
   /** A store error about target `id` as the API answers it. */
   const aboutTarget = (id: number) => (error: { readonly _tag: string; readonly message: string }) =>
-    error._tag === "TargetNotFound" ? notFound(id) : storeUnavailable(error)
+    error._tag === "TargetNotFound"
+      ? notFound(id)
+      : error._tag === "InvalidAlertRule"
+      ? badField("alertRules", error.message)
+      : storeUnavailable(error)
   const targetOf = (id: number) => Effect.mapError(store.getTarget(id), aboutTarget(id))
   return Layer.mergeAll(
     HttpRouter.add(
@@ -212,6 +327,7 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
       handle(Effect.gen(function*() {
         if (!options.writable) return yield* forbidden
         const body = yield* jsonBody
+        yield* onlyFields(body, ["url", "interval", "selector", "attribute", "regex", ...alertingFields], "a new target")
         const url = yield* field(body, "url", Schema.String)
         if (url === undefined) return yield* new ApiError({ status: 400, error: "BadRequest", field: "url", message: "url: missing" })
         const bad = TargetsFile.checkUrl(url)
@@ -219,10 +335,15 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
         const intervalText = yield* field(body, "interval", Schema.String)
         const intervalMillis = yield* intervalOf(intervalText ?? "5m")
         const rules = yield* rulesOf(body)
+        const alerting = yield* alertingOf(body)
         const target = yield* store.addTarget(new Model.NewTarget({
           url,
           intervalMillis,
-          ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) })
+          ...(rules === undefined ? {} : { rules: StoreAdapter.rulesToJson(rules) }),
+          ...(alerting.alertRules == null ? {} : { alertRules: alerting.alertRules }),
+          ...(alerting.confirm === undefined ? {} : { confirm: alerting.confirm }),
+          ...(alerting.cooldownMillis === undefined ? {} : { cooldownMillis: alerting.cooldownMillis }),
+          ...(alerting.group == null ? {} : { group: alerting.group })
         })).pipe(Effect.mapError((error) =>
           error._tag === "DuplicateTarget"
             ? new ApiError({ status: 409, error: "Conflict", field: "url", message: `url: ${error.message}` })
@@ -240,21 +361,25 @@ export const routes = (store: Store.Service, options: { readonly writable: boole
         if (!options.writable) return yield* forbidden
         const id = yield* pathId
         const body = yield* jsonBody
-        for (const name of Object.keys(body)) {
-          if (!["enabled", "interval", "selector", "attribute", "regex", "rules"].includes(name)) {
-            return yield* new ApiError({ status: 400, error: "BadRequest", field: name, message: `${name}: not a field of a target that can change` })
-          }
-        }
+        yield* onlyFields(
+          body,
+          ["enabled", "interval", "selector", "attribute", "regex", "rules", ...alertingFields, "mute"],
+          "a target that can change"
+        )
         const enabled = yield* field(body, "enabled", Schema.Boolean)
         const intervalText = yield* field(body, "interval", Schema.String)
         const intervalMillis = intervalText === undefined ? undefined : yield* intervalOf(intervalText)
         // "rules": null drops the user rules; selector / attribute / regex set new ones
         const cleared = yield* field(body, "rules", Schema.Null)
         const rules = yield* rulesOf(body)
+        const alerting = yield* alertingOf(body)
+        const mutedUntil = yield* muteOf(body)
         const target = yield* store.updateTarget(id, {
           enabled,
           intervalMillis,
-          rules: rules === undefined ? cleared : StoreAdapter.rulesToJson(rules)
+          rules: rules === undefined ? cleared : StoreAdapter.rulesToJson(rules),
+          ...alerting,
+          mutedUntil
         }).pipe(Effect.mapError(aboutTarget(id)))
         return respond(targetJson(target))
       }))

@@ -3,10 +3,11 @@
  * good and bad input.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Model, Store } from "@trawl/store"
+import { AlertRule, Model, Store } from "@trawl/store"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as os from "node:os"
@@ -18,7 +19,7 @@ const MINUTE = 60_000
 const hostile = "<img src=x onerror=alert(1)>"
 
 /** A store with 120 targets; target 1 has 30 observations (its price moves at 10 and 20, a hostile product name). */
-const withApi = <A, E>(f: (url: string) => Effect.Effect<A, E>, token?: string) =>
+const withApi = <A, E>(f: (url: string, store: Store.Service) => Effect.Effect<A, E>, token?: string) =>
   Effect.scoped(Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
       Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "trawl-api-"))),
@@ -45,8 +46,19 @@ const withApi = <A, E>(f: (url: string) => Effect.Effect<A, E>, token?: string) 
       ])
     }
     const { url } = yield* Dashboard.serve(undefined, { port: 0, store, token })
-    return yield* f(`${url}api/v1/`)
+    return yield* f(`${url}api/v1/`, store)
   }))
+
+/** A write with a JSON body (a string is sent as it is). */
+const send = (url: string, method: string, body: unknown, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body)
+    })
+    return { status: response.status, body: await response.json() as any }
+  })
 
 const getJson = (url: string) =>
   Effect.promise(async () => {
@@ -68,8 +80,13 @@ describe("the JSON API", () => {
         const target = kettles.body.targets[0]
         assert.hasAllKeys(target, [
           "id", "url", "host", "enabled", "intervalMillis", "rules", "lastPrice", "lastAvailability", "lastObservedAt", "nextDueAt",
-          "failureStreak", "createdAt"
+          "failureStreak", "createdAt", "alertRules", "confirm", "cooldownMillis", "mutedUntil", "group"
         ])
+        // a target with no rules of its own alerts on the defaults, shown as []
+        assert.deepStrictEqual(
+          [target.alertRules, target.confirm, target.cooldownMillis, target.mutedUntil, target.group],
+          [[], 1, 0, null, null]
+        )
         const beyond = yield* getJson(`${api}targets?page=99`)
         assert.deepStrictEqual([beyond.status, beyond.body.total, beyond.body.targets.length], [200, 120, 0])
       })))
@@ -98,6 +115,8 @@ describe("the JSON API", () => {
         assert.deepStrictEqual(kinds, ["price_up", "price_down", "first_seen"])
         assert.strictEqual(all.body.alerts[0].productName, hostile)
         assert.deepStrictEqual(all.body.alerts[0].newPrice, { amount: "19.00", currency: "EUR" })
+        // the defaults' alerts come from no rule
+        assert.deepStrictEqual(all.body.alerts.map((a: { rule: string | null }) => a.rule), [null, null, null])
         const down = yield* getJson(`${api}alerts?kind=price_down`)
         assert.deepStrictEqual(down.body.alerts.map((a: { kind: string }) => a.kind), ["price_down"])
         // since: when the alert was raised (recorded), not when its page was seen
@@ -124,6 +143,7 @@ describe("the JSON API", () => {
             ["targets/1/history?from=10&to=5", "to"],
             ["targets/1/history?limit=100000", "limit"],
             ["alerts?kind=price_sideways", "kind"],
+            ["alerts?kind=price_under", "kind"],
             ["alerts?since=yesterday", "since"],
             ["alerts?target=-3", "target"]
           ] as const
@@ -180,15 +200,6 @@ describe("the JSON API", () => {
 
   it.live("writes: POST adds a target with trawl add's checks (400 naming the field, 409 a duplicate), PATCH changes it; both need the token", () =>
     Effect.gen(function*() {
-      const send = (url: string, method: string, body: unknown, headers: Record<string, string> = {}) =>
-        Effect.promise(async () => {
-          const response = await fetch(url, {
-            method,
-            headers: { "content-type": "application/json", ...headers },
-            body: typeof body === "string" ? body : JSON.stringify(body)
-          })
-          return { status: response.status, body: await response.json() as any }
-        })
       // no token configured: writes are refused, reads still answer
       yield* withApi((api) =>
         Effect.gen(function*() {
@@ -252,6 +263,168 @@ describe("the JSON API", () => {
           assert.deepStrictEqual([read.enabled, read.intervalMillis, read.rules], [false, 3_600_000, null])
         }), token)
     }))
+
+  it.live("alerting: POST with alert rules shows them canonical; PATCH rules, confirm, cooldown, mute and group, read back by GET", () =>
+    withApi((api) =>
+      Effect.gen(function*() {
+        const auth = { authorization: "Bearer write-token" }
+        const added = yield* send(`${api}targets`, "POST", {
+          url: "https://rules.example/kettle/1",
+          alertRules: "Below 19 eur;  drop 10 % ; below 19 EUR",
+          confirm: 2,
+          cooldown: "6h",
+          group: " kettle-x "
+        }, auth)
+        assert.strictEqual(added.status, 201)
+        assert.deepStrictEqual(
+          [added.body.alertRules, added.body.confirm, added.body.cooldownMillis, added.body.mutedUntil, added.body.group],
+          [["below 19 EUR", "drop 10%"], 2, 21_600_000, null, "kettle-x"]
+        )
+        // a list of rules, as a JSON lines targets file may hold them; what is not given is the default
+        const listed = yield* send(`${api}targets`, "POST", { url: "https://rules.example/kettle/2", alertRules: ["above 30", "back-in-stock"] }, auth)
+        assert.deepStrictEqual(
+          [listed.status, listed.body.alertRules, listed.body.confirm, listed.body.cooldownMillis, listed.body.group],
+          [201, ["above 30", "back-in-stock"], 1, 0, null]
+        )
+        const plain = yield* send(`${api}targets`, "POST", { url: "https://rules.example/kettle/3", alertRules: null, group: null }, auth)
+        assert.deepStrictEqual([plain.status, plain.body.alertRules, plain.body.group], [201, [], null])
+
+        const id = added.body.id
+        const before = Date.now()
+        const patched = yield* send(`${api}targets/${id}`, "PATCH", {
+          alertRules: ["rise 5%", "OUT OF STOCK"],
+          confirm: 3,
+          cooldown: "90m",
+          group: "toaster-y",
+          mute: "1d"
+        }, auth)
+        const after = Date.now()
+        assert.strictEqual(patched.status, 200)
+        const read = yield* getJsonWith(`${api}targets/${id}`, auth)
+        assert.deepStrictEqual(
+          [read.alertRules, read.confirm, read.cooldownMillis, read.group],
+          [["rise 5%", "out-of-stock"], 3, 5_400_000, "toaster-y"]
+        )
+        assert.isTrue(read.mutedUntil >= before + 86_400_000 && read.mutedUntil <= after + 86_400_000, String(read.mutedUntil))
+        assert.deepStrictEqual(patched.body, read)
+        // what a PATCH does not name stays; "cooldown": "0" is none
+        const cooled = yield* send(`${api}targets/${id}`, "PATCH", { cooldown: "0" }, auth)
+        assert.deepStrictEqual(
+          [cooled.body.cooldownMillis, cooled.body.confirm, cooled.body.alertRules, cooled.body.group, cooled.body.mutedUntil],
+          [0, 3, ["rise 5%", "out-of-stock"], "toaster-y", read.mutedUntil]
+        )
+
+        // null: back to the defaults, out of the group, no longer muted
+        const reset = yield* send(`${api}targets/${id}`, "PATCH", { alertRules: null, group: null, mute: null }, auth)
+        assert.strictEqual(reset.status, 200)
+        const defaults = yield* getJsonWith(`${api}targets/${id}`, auth)
+        assert.deepStrictEqual([defaults.alertRules, defaults.group, defaults.mutedUntil, defaults.confirm], [[], null, null, 3])
+        // [] and "defaults" (as `trawl rules --set defaults`) are the defaults too
+        for (const none of [[], "defaults"]) {
+          yield* send(`${api}targets/${id}`, "PATCH", { alertRules: "below 5" }, auth)
+          const cleared = yield* send(`${api}targets/${id}`, "PATCH", { alertRules: none }, auth)
+          assert.deepStrictEqual([cleared.status, cleared.body.alertRules], [200, []], JSON.stringify(none))
+        }
+      }), "write-token"))
+
+  it.live("alerting: a bad rule, confirm, cooldown, group or mute is 400 naming the field with trawl add's one line; a field of another name is refused naming the one to use", () =>
+    withApi((api) =>
+      Effect.gen(function*() {
+        const auth = { authorization: "Bearer write-token" }
+        const ruleMessage = (text: string) => {
+          const parsed = AlertRule.parseList(text)
+          return Result.isFailure(parsed) ? parsed.failure.message : "parsed"
+        }
+        const cheap = yield* send(`${api}targets`, "POST", { url: "https://rules.example/p/1", alertRules: "below 100 EUR; below cheap" }, auth)
+        assert.deepStrictEqual([cheap.status, cheap.body.error, cheap.body.field], [400, "BadRequest", "alertRules"])
+        assert.strictEqual(cheap.body.message, `alertRules: ${ruleMessage("below cheap")}`)
+        assert.match(cheap.body.message, /^alertRules: alert rule "below cheap": "cheap" is not an amount/)
+        const id = (yield* send(`${api}targets`, "POST", { url: "https://rules.example/p/2", alertRules: "drop 10%", group: "g" }, auth)).body.id
+        const tooMany = Array.from({ length: AlertRule.maxRules + 1 }, (_, i) => `below ${i + 1}`)
+        for (
+          const [method, path, body, field, message] of [
+            ["POST", "targets", { url: "https://rules.example/p/3", alertRules: ["drop 10%", "sideways"] }, "alertRules", /^alertRules: alert rule "sideways": unknown rule "sideways"/],
+            ["POST", "targets", { url: "https://rules.example/p/3", alertRules: ["drop 10%", 5] }, "alertRules", /^alertRules: expected rules as a list of texts/],
+            ["POST", "targets", { url: "https://rules.example/p/3", alertRules: tooMany }, "alertRules", /at most 16 per target/],
+            ["POST", "targets", { url: "https://rules.example/p/3", alertRules: "drop 120%" }, "alertRules", /cannot drop by more than 100%/],
+            ["POST", "targets", { url: "https://rules.example/p/3", confirm: 0 }, "confirm", /^confirm: '0' is not a whole number from 1 to 100$/],
+            ["POST", "targets", { url: "https://rules.example/p/3", confirm: 101 }, "confirm", /^confirm: /],
+            ["POST", "targets", { url: "https://rules.example/p/3", confirm: 1.5 }, "confirm", /^confirm: /],
+            ["POST", "targets", { url: "https://rules.example/p/3", confirm: "2" }, "confirm", /^confirm: /],
+            ["POST", "targets", { url: "https://rules.example/p/3", cooldown: "soon" }, "cooldown", /^cooldown: 'soon' is not a duration like 90s, 5m, 1h$/],
+            ["POST", "targets", { url: "https://rules.example/p/3", cooldown: 3600 }, "cooldown", /^cooldown: /],
+            ["POST", "targets", { url: "https://rules.example/p/3", cooldown: "" }, "cooldown", /^cooldown: '' is not a duration/],
+            ["POST", "targets", { url: "https://rules.example/p/3", group: "a\u0007b" }, "group", /^group: .* is not a group name/],
+            ["POST", "targets", { url: "https://rules.example/p/3", group: "x".repeat(101) }, "group", /^group: /],
+            ["POST", "targets", { url: "https://rules.example/p/3", group: 42 }, "group", /^group: /],
+            ["POST", "targets", { url: "https://rules.example/p/3", alert: "below 1" }, "alert", /^alert: not a field of a new target; use alertRules/],
+            ["POST", "targets", { url: "https://rules.example/p/3", cooldownMillis: 5 }, "cooldownMillis", /use cooldown \(a duration/],
+            ["POST", "targets", { url: "https://rules.example/p/3", mute: "1d" }, "mute", /^mute: not a field of a new target$/],
+            ["PATCH", `targets/${id}`, { alertRules: "rise" }, "alertRules", /^alertRules: alert rule "rise": expected a percentage after rise/],
+            ["PATCH", `targets/${id}`, { confirm: null }, "confirm", /^confirm: /],
+            ["PATCH", `targets/${id}`, { cooldown: "-1h" }, "cooldown", /^cooldown: /],
+            ["PATCH", `targets/${id}`, { group: " " }, "group", /^group: /],
+            ["PATCH", `targets/${id}`, { mute: "forever" }, "mute", /^mute: 'forever' is not a duration like 90s, 5m, 1h$/],
+            ["PATCH", `targets/${id}`, { mute: "0" }, "mute", /^mute: '0' is shorter than 1s$/],
+            ["PATCH", `targets/${id}`, { mute: 86_400_000 }, "mute", /^mute: /],
+            ["PATCH", `targets/${id}`, { mutedUntil: 0 }, "mutedUntil", /use mute \(a duration from now/],
+            ["PATCH", `targets/${id}`, { alert: "below 1" }, "alert", /use alertRules/]
+          ] as const
+        ) {
+          const refused = yield* send(`${api}${path}`, method, body, auth)
+          const what = `${method} ${JSON.stringify(body).slice(0, 80)}`
+          assert.deepStrictEqual([refused.status, refused.body.error, refused.body.field], [400, "BadRequest", field], what)
+          assert.match(refused.body.message, message, what)
+          assert.notInclude(refused.body.message, "\n", what)
+        }
+        // nothing refused was written
+        assert.strictEqual((yield* getJsonWith(`${api}targets?q=rules.example/p/3`, auth)).total, 0)
+        const unchanged = yield* getJsonWith(`${api}targets/${id}`, auth)
+        assert.deepStrictEqual(
+          [unchanged.alertRules, unchanged.confirm, unchanged.cooldownMillis, unchanged.mutedUntil, unchanged.group],
+          [["drop 10%"], 1, 0, null, "g"]
+        )
+      }), "write-token"))
+
+  it.live("alerting: an alert a rule raised names its rule, and alerts are filtered by the rules' kinds", () =>
+    withApi((api, store) =>
+      Effect.gen(function*() {
+        const auth = { authorization: "Bearer write-token" }
+        const added = yield* send(`${api}targets`, "POST", { url: "https://rules.example/kettle/9", alertRules: ["below 19 EUR", "drop 10%"] }, auth)
+        const id: number = added.body.id
+        // 20.00 (the reference), 18.50 (below 19: 7.5 % down, not yet a drop), 17.00 (15 % below 20.00: a drop)
+        for (const [n, amount] of [[0, "20.00"], [1, "18.50"], [2, "17.00"]] as const) {
+          yield* store.recordObservations([
+            new Model.ObservationInput({
+              targetId: id,
+              observedAt: T0 + n * MINUTE,
+              outcome: "ok",
+              price: new Model.Money({ amount, currency: "EUR" }),
+              availability: "in_stock",
+              httpStatus: 200,
+              source: "json-ld"
+            })
+          ])
+        }
+        const all = yield* getJsonWith(`${api}alerts?target=${id}`, auth)
+        const byRule = all.alerts.filter((a: { rule: string | null }) => a.rule !== null)
+          .map((a: { kind: string; rule: string; newPrice: unknown }) => [a.kind, a.rule, a.newPrice])
+        assert.deepStrictEqual(byRule, [
+          ["price_drop", "drop 10%", { amount: "17.00", currency: "EUR" }],
+          ["price_below", "below 19 EUR", { amount: "18.50", currency: "EUR" }]
+        ])
+        const below = yield* getJsonWith(`${api}alerts?kind=price_below`, auth)
+        assert.deepStrictEqual(below.alerts.map((a: { targetId: number; rule: string }) => [a.targetId, a.rule]), [[id, "below 19 EUR"]])
+        assert.hasAllKeys(below.alerts[0], [
+          "id", "key", "targetId", "url", "kind", "oldPrice", "newPrice", "percent", "failureStreak", "productName", "createdAt", "sentAt", "rule"
+        ])
+        const drop = yield* getJsonWith(`${api}alerts?kind=price_drop&target=${id}`, auth)
+        assert.deepStrictEqual([drop.alerts.length, drop.alerts[0].percent, drop.alerts[0].oldPrice?.amount], [1, "-15.00", "20.00"])
+        for (const kind of ["price_above", "price_rise"]) {
+          const none = yield* getJsonWith(`${api}alerts?kind=${kind}`, auth)
+          assert.deepStrictEqual(none.alerts, [], kind)
+        }
+      }), "write-token"))
 
   it.live("a store that cannot answer is 503 (API) and a one-line 503 (pages), and the server goes on serving", () =>
     Effect.scoped(Effect.gen(function*() {
