@@ -10,6 +10,13 @@
  * - due: latency of the due-targets query (the next 1000 due targets) over
  *   1,000,000 targets, half of them due; the baseline is the same query with
  *   the due index dropped (a full scan), measured in the same run.
+ * - rules: observations/s recorded for targets with 3 alert rules each
+ *   (`below 90 EUR`, `drop 5%`, `rise 5%`) against targets without rules
+ *   (the default change detection), 2,000 targets each, batches of 500 (the
+ *   pipeline's `maxBatch`), prices on a random walk that crosses the rules.
+ *   The two sets' batches alternate (A B A B …) in one database, rounds of
+ *   20 batches each (10 on Postgres); the median rounds are compared.
+ *   Target: ratio >= 0.8 (issue 21).
  */
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -213,11 +220,128 @@ const due = Effect.gen(function*() {
   })
 })
 
+// Alert rules: the same price sequences written to 2,000 targets with 3 rules
+// each and to 2,000 targets without (Detect alone), alternating.
+const rules = Effect.gen(function*() {
+  const store = yield* Store.Store
+  const targets = 2000
+  const batchSize = 500
+  const runBatches = backend === "sqlite" ? 20 : 10
+  const rounds = 9
+  const alertRules = ["below 90 EUR", "drop 5%", "rise 5%"]
+  const add = (set: string, withRules: boolean) =>
+    Effect.gen(function*() {
+      yield* store.addTargets(
+        Array.from({ length: targets }, (_, i) =>
+          new Model.NewTarget({
+            url: `https://shop${i % 50}.example/${set}/${i}`,
+            intervalMillis: 300_000,
+            dueAt: T0,
+            ...(withRules ? { alertRules } : {})
+          }))
+      )
+      const due = yield* store.dueTargets({ now: T0, limit: 2 * targets })
+      return due.filter((t) => t.url.includes(`/${set}/`)).map((t) => t.id)
+    })
+  // A deterministic random walk per target, the same for both sets (same seed):
+  // one reading in five moves the price by up to ±6 %, kept within 70–130 EUR.
+  const feed = (ids: ReadonlyArray<number>) => {
+    let seed = 0x2545f491
+    const random = () => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return (seed >>> 0) / 0x1_0000_0000
+    }
+    const cents = ids.map(() => 10_000)
+    let n = 0
+    return () =>
+      Array.from({ length: batchSize }, () => {
+        const i = n % ids.length
+        const reading = Math.floor(n / ids.length)
+        n++
+        if (random() < 0.2) {
+          let next = Math.round(cents[i]! * (1 + (random() * 2 - 1) * 0.06))
+          if (next < 7_000) next = 14_000 - next
+          if (next > 13_000) next = 26_000 - next
+          cents[i] = next
+        }
+        const c = cents[i]!
+        return new Model.ObservationInput({
+          targetId: ids[i]!,
+          observedAt: T0 + reading * 300_000,
+          outcome: "ok",
+          price: new Model.Money({ amount: `${Math.floor(c / 100)}.${String(c % 100).padStart(2, "0")}`, currency: "EUR" }),
+          availability: "in_stock",
+          httpStatus: 200,
+          source: "json-ld",
+          contentHash: `h${c}`
+        })
+      })
+  }
+  const sets = {
+    with: feed(yield* add("rules", true)),
+    without: feed(yield* add("plain", false))
+  }
+  // One round: `runBatches` batches of each set, interleaved batch by batch
+  // (A B A B …, B first in every other round), so a burst of load from
+  // elsewhere on the machine falls on both alike; each set's time is summed.
+  const round = (first: keyof typeof sets) =>
+    Effect.gen(function*() {
+      const order = first === "with" ? ["with", "without"] as const : ["without", "with"] as const
+      const batches = { with: Array.from({ length: runBatches }, sets.with), without: Array.from({ length: runBatches }, sets.without) }
+      ;(globalThis as { gc?: () => void }).gc?.()
+      const millis = { with: 0, without: 0 }
+      const alerts = { with: 0, without: 0 }
+      for (let k = 0; k < runBatches; k++) {
+        for (const which of order) {
+          const start = performance.now()
+          const results = yield* store.recordObservations(batches[which][k]!)
+          millis[which] += performance.now() - start
+          for (const result of results) alerts[which] += result.alerts.length
+        }
+      }
+      const rate = (which: keyof typeof sets) => ({ rate: batchSize * runBatches / (millis[which] / 1000), alerts: alerts[which] })
+      return { with: rate("with"), without: rate("without") }
+    })
+  // warm-up: every target's first reading (first_seen, the rules' references), statements prepared
+  for (let i = 0; i < targets / batchSize + 2; i++) {
+    yield* store.recordObservations(sets.with())
+    yield* store.recordObservations(sets.without())
+  }
+  const runs = { with: [] as Array<{ rate: number; alerts: number }>, without: [] as Array<{ rate: number; alerts: number }> }
+  for (let r = 0; r < rounds; r++) {
+    const result = yield* round(r % 2 === 0 ? "with" : "without")
+    runs.with.push(result.with)
+    runs.without.push(result.without)
+  }
+  const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+  const value = median(runs.with.map((r) => r.rate))
+  const baseline = median(runs.without.map((r) => r.rate))
+  const per = `${targets} targets, batches of ${batchSize}`
+  emit({
+    bench: "store-rules",
+    case: `${backend} 3 alert rules per target (below 90 EUR, drop 5%, rise 5%), ${per}`,
+    value: Math.round(value),
+    unit: "observations/s",
+    baseline: `${backend} no alert rules (default change detection), ${per}`,
+    baselineValue: Math.round(baseline),
+    ratio: Number((value / baseline).toFixed(2)),
+    target: "ratio >= 0.8",
+    rounds,
+    observationsPerRound: batchSize * runBatches,
+    roundRatios: runs.with.map((r, i) => Number((r.rate / runs.without[i]!.rate).toFixed(2))),
+    alerts: { with: runs.with.reduce((sum, r) => sum + r.alerts, 0), without: runs.without.reduce((sum, r) => sum + r.alerts, 0) }
+  })
+})
+
 const { cleanup, layer } = open()
 const program: Effect.Effect<void, unknown, Store.Store | SqlClient.SqlClient> = name === "write"
   ? write
   : name === "writer"
   ? writer
+  : name === "rules"
+  ? rules
   : due
 // stdout carries only the JSON lines: logs below warnings are dropped.
 Effect.runPromise(Effect.provide(program, layer).pipe(Effect.provideService(References.MinimumLogLevel, "Warn")))

@@ -5,7 +5,7 @@
  * stderr) when there is none.
  *
  *   npm run bench -w @trawl/store            # all cases
- *   npm run bench -w @trawl/store -- write   # only some: write, writer, due, thread, sqlite, postgres
+ *   npm run bench -w @trawl/store -- write   # only some: write, writer, due, rules, thread, sqlite, postgres
  *
  * `thread` (bench/thread.ts) compares the SQLite connection on the main
  * thread with the one in a worker (SqliteWorkerClient).
@@ -28,7 +28,9 @@ const cases: Array<[string, string]> = [
   ["thread", "sqlite"],
   ["write", "postgres"],
   ["writer", "postgres"],
-  ["due", "postgres"]
+  ["due", "postgres"],
+  ["rules", "sqlite"],
+  ["rules", "postgres"]
 ]
 let failed = false
 for (const [name, backend] of cases) {
