@@ -27,6 +27,8 @@ export interface AlertLike {
   readonly productName: string | null
   /** The alert rule that raised it (`below 100 EUR`); null or absent for a target's default alerts. */
   readonly rule?: string | null | undefined
+  /** The competitor group it is about (`cheapest_changed`, a group's rules); null or absent otherwise. */
+  readonly group?: string | null | undefined
 }
 
 const money = (price: AlertLike["oldPrice"]) => price === null ? "?" : `${price.amount} ${price.currency}`
@@ -41,7 +43,8 @@ const headline: Record<string, string> = {
   extraction_broken: "extraction broken",
   price_drop: "price drop",
   price_rise: "price rise",
-  price_ambiguous: "price ambiguous"
+  price_ambiguous: "price ambiguous",
+  cheapest_changed: "cheapest changed"
 }
 
 /**
@@ -66,6 +69,10 @@ export const line = (alert: AlertLike): string => {
     : headline[alert.kind] ?? alert.kind
   const product = alert.productName === null || alert.productName === "" ? "" : `${alert.productName} `
   switch (alert.kind) {
+    case "cheapest_changed":
+      return `${what}${alert.group == null ? "" : ` in ${alert.group}`}: now ${product}${money(alert.newPrice)}${
+        alert.oldPrice === null ? "" : ` (the best was ${money(alert.oldPrice)})`
+      } ${alert.url}`
     case "price_below":
     case "price_above":
       return `${what}: ${product}${money(alert.newPrice)}${alert.oldPrice === null ? "" : ` (was ${money(alert.oldPrice)})`} ${alert.url}`
@@ -110,6 +117,7 @@ export const notification = (alert: AlertLike): Notifier.Notification => ({
     percent: alert.percent,
     ...(alert.kind === "extraction_broken" ? { failureStreak: alert.failureStreak } : {}),
     ...(alert.rule == null ? {} : { rule: alert.rule }),
+    ...(alert.group == null ? {} : { group: alert.group }),
     at: new Date(alert.createdAt).toISOString()
   }
 })

@@ -17,7 +17,7 @@
  */
 import { AddressGuard, Fetcher } from "@trawl/fetch"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Model, Store, StoreError } from "@trawl/store"
+import { Model, Rates, Store, StoreError } from "@trawl/store"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import type * as Duration from "effect/Duration"
@@ -26,6 +26,7 @@ import * as Stream from "effect/Stream"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as net from "node:net"
@@ -132,16 +133,33 @@ const storeLayer = (
   db: string,
   postgres: Option.Option<string>,
   schema: Option.Option<string> = Option.none(),
-  sqlite: { readonly busyTimeout?: Duration.Input } = {}
-) =>
-  Option.isSome(postgres)
-    ? Store.layerPostgres({ url: Redacted.make(postgres.value), ...(Option.isSome(schema) ? { schema: schema.value } : {}) })
+  options: { readonly busyTimeout?: Duration.Input; readonly rates?: Rates.Rates | undefined } = {}
+) => {
+  const rates = options.rates === undefined ? {} : { rates: options.rates }
+  return Option.isSome(postgres)
+    ? Store.layerPostgres({ url: Redacted.make(postgres.value), ...(Option.isSome(schema) ? { schema: schema.value } : {}), ...rates })
     : Layer.unwrap(Effect.gen(function*() {
       yield* Effect.tryPromise({
         try: () => ensureDir(path.dirname(db)),
         catch: (error) => new InputError({ input: db, reason: `cannot create its directory: ${(error as Error).message}` })
       })
-      return Store.layerSqlite({ filename: db, ...sqlite })
+      return Store.layerSqlite({ filename: db, ...(options.busyTimeout === undefined ? {} : { busyTimeout: options.busyTimeout }), ...rates })
+    }))
+}
+
+/** Reads `--rates`: none when not given; a file that cannot be read or used is an `InputError` of one line. */
+const ratesOf = (file: Option.Option<string>): Effect.Effect<Rates.Rates | undefined, InputError> =>
+  Option.isNone(file)
+    ? Effect.succeed(undefined)
+    : Effect.tryPromise({
+      try: () => fs.readFile(file.value, "utf8"),
+      catch: (error) =>
+        new InputError({ input: file.value, reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message })
+    }).pipe(Effect.flatMap((text) => {
+      const parsed = Rates.parse(text)
+      return Result.isSuccess(parsed)
+        ? Effect.succeed(parsed.success)
+        : Effect.fail(new InputError({ input: file.value, reason: parsed.failure.message }))
     }))
 
 const storeFlags = { db: Settings.db, postgres: Settings.postgres, postgresSchema: Settings.postgresSchema }
@@ -406,6 +424,72 @@ const mute = Command.make("mute", {
     )
   }))).pipe(Command.withDescription("Silence a target's alerts for a while (--for 1d), or lift it (--off)"))
 
+const groupCommand = Command.make("group", {
+  ...storeFlags,
+  name: Argument.String("NAME").pipe(Argument.withDescription("The competitor group (targets added with --group NAME)")),
+  rates: Settings.rates,
+  ...alertingFlags,
+  mute: Flag.String("mute").pipe(Flag.optional, Flag.withDescription("Silence the group's own alerts for this long, e.g. 1d ('0' lifts it)"))
+}, (input) =>
+  Effect.gen(function*() {
+    const rates = yield* ratesOf(input.rates)
+    const alerting = yield* alertingOf(input)
+    let mutedUntil: number | null | undefined
+    if (Option.isSome(input.mute)) {
+      const millis = TargetsFile.parseDuration(input.mute.value, { minMillis: 0, bareUnit: "s" })
+      if (typeof millis === "string") return yield* Effect.fail(new UsageError({ flag: "--mute", reason: millis }))
+      mutedUntil = millis === 0 ? null : (yield* Clock.currentTimeMillis) + millis
+    }
+    return yield* Effect.provide(
+      Effect.gen(function*() {
+        const store = yield* Store.Store
+        const changes = {
+          ...(alerting.alertRules === undefined ? {} : { alertRules: alerting.alertRules }),
+          ...(alerting.confirm === undefined ? {} : { confirm: alerting.confirm }),
+          ...(alerting.cooldownMillis === undefined ? {} : { cooldownMillis: alerting.cooldownMillis }),
+          ...(mutedUntil === undefined ? {} : { mutedUntil })
+        }
+        if (Object.keys(changes).length > 0) yield* store.updateGroup(input.name, changes)
+        const found = yield* store.group(input.name)
+        if (Option.isNone(found)) {
+          return yield* Effect.fail(new InputError({ input: input.name, reason: "no target is in this group (trawl add URL --group NAME)" }))
+        }
+        yield* Console.log(groupReport(found.value, rates))
+      }),
+      storeLayer(input.db, input.postgres, input.postgresSchema, { rates })
+    )
+  })).pipe(Command.withDescription("A competitor group: each shop's latest price and availability, the best offer; --alert sets the group's own rules"))
+
+/** `trawl group`'s report: one line per shop, the best offer, what was compared and how. */
+const groupReport = (group: Model.Group, rates: Rates.Rates | undefined) => {
+  const best = group.offers.find((offer) => offer.targetId === group.best)
+  const lines = [["shop", "price", "availability", group.currency === null ? "compared" : `in ${group.currency}`, "observed", "url"].join("\t")]
+  for (const offer of group.offers) {
+    lines.push([
+      `${offer.targetId === group.best ? "*" : " "} ${offer.host}`,
+      money(offer.price),
+      offer.availability,
+      offer.compared ?? "-",
+      formatTime(offer.lastObservedAt),
+      offer.url
+    ].join("\t"))
+  }
+  lines.push(best === undefined
+    ? `best offer: none in stock with a comparable price`
+    : `best offer: ${best.compared} ${group.currency} at ${best.host} (${best.url})`)
+  lines.push(rates !== undefined
+    ? `compared in ${rates.base} with the rates of ${rates.date}`
+    : group.currency === null
+    ? "no prices yet"
+    : `no rates given (--rates): only offers in ${group.currency} are compared`)
+  lines.push(`group alert rules: ${group.alertRules.length === 0 ? "none (its shops alert by their own)" : group.alertRules.join("; ")}${
+    group.confirm > 1 ? `, confirm ${group.confirm}` : ""
+  }${group.cooldownMillis > 0 ? `, cooldown ${formatDuration(group.cooldownMillis)}` : ""}${
+    group.mutedUntil === null ? "" : `, muted until ${formatTime(group.mutedUntil)}`
+  }`)
+  return lines.join("\n")
+}
+
 const history = Command.make("history", {
   ...storeFlags,
   url: Argument.String("URL").pipe(Argument.withDescription("A watched target's URL")),
@@ -462,6 +546,7 @@ const runFlags = {
   webhook: Settings.webhook,
   alertsFile: Settings.alertsFile,
   notify: Settings.notify,
+  rates: Settings.rates,
   userAgent: Settings.userAgent,
   noRobots: Settings.noRobots,
   timeout: Settings.timeout,
@@ -505,6 +590,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     yield* positive("--per-host", input.perHost)
     yield* positive("--workers", input.workers, 0)
     const resolve = yield* parseResolve(input.resolve)
+    const rates = yield* ratesOf(input.rates)
     const timeoutMillis = parseDuration(input.timeout)
     if (typeof timeoutMillis === "string") return yield* Effect.fail(new InputError({ input: "--timeout", reason: timeoutMillis }))
     let durationMillis: number | undefined
@@ -555,7 +641,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
         // A database locked by another process when the run starts is waited for, like an outage.
         // A server that cannot be reached at all at start is more likely a wrong address than a
         // restart: that fails at once (exit 4); once running, every transient error is ridden out.
-        StoreWriter.opening(storeLayer(input.db, input.postgres, input.postgresSchema, { busyTimeout: monitorBusyTimeout }), {
+        StoreWriter.opening(storeLayer(input.db, input.postgres, input.postgresSchema, { busyTimeout: monitorBusyTimeout, rates }), {
           isTransient: (error) => error._tag === "DatabaseLocked",
           budgetMillis: outageBudgetMillis,
           what: "the store's opening"
@@ -653,7 +739,7 @@ const demo = Command.make("demo", {
  */
 export const trawl = Command.make("trawl").pipe(
   Command.withDescription("trawl — continuous price monitoring"),
-  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, rulesCommand, mute, status, history, exportCommand, extract, dashboard])
+  Command.withSubcommands([run, demo, add, importCommand, targetsCommand, rulesCommand, mute, groupCommand, status, history, exportCommand, extract, dashboard])
 )
 
 /**

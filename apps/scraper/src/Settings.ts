@@ -202,6 +202,18 @@ export const webhook = optionalSetting(
 )
 
 /**
+ * `--rates PATH`: exchange rates (JSON or CSV) for comparing a competitor
+ * group's offers in one base currency (`Rates.parse`); read offline.
+ *
+ * @since 0.4.0
+ */
+export const rates = optionalSetting(
+  Flag.String("rates"),
+  Config.String("TRAWL_RATES"),
+  "Exchange rates file (JSON or CSV, currency → rate against a base, with its date) for comparing groups' offers (env TRAWL_RATES)"
+)
+
+/**
  * `--alerts-file PATH`: append each alert as a JSON line.
  *
  * @since 0.1.0

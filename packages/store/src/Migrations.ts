@@ -260,6 +260,17 @@ const alertRules = Effect.gen(function*() {
   // an ambiguous reading's candidates (JSON), and how many readings in a row were ambiguous
   yield* sql`ALTER TABLE observations ADD COLUMN ambiguity TEXT`
   yield* sql`ALTER TABLE targets ADD COLUMN ambiguous_streak INTEGER NOT NULL DEFAULT 0`
+  // competitor groups: their own rules and state, and the shop with the best offer (cheapest_changed)
+  yield* sql`CREATE TABLE groups (
+    name TEXT PRIMARY KEY,
+    alert_rules TEXT,
+    alert_confirm INTEGER NOT NULL DEFAULT 1,
+    alert_cooldown_ms ${sql.literal(big)} NOT NULL DEFAULT 0,
+    muted_until ${sql.literal(big)},
+    rule_state TEXT,
+    best_target_id ${sql.literal(big)}
+  )`
+  yield* sql`ALTER TABLE alerts ADD COLUMN group_name TEXT`
 })
 
 /**

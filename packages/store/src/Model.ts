@@ -386,7 +386,9 @@ export class Observation extends Schema.Class<Observation>("@trawl/store/Observa
  * streak reached its threshold); from a target's alert rules (`AlertRule`)
  * also `price_below`, `price_above`, `price_drop` and `price_rise`; and
  * `price_ambiguous` when a target's page stayed ambiguous for
- * `StoreOptions.ambiguousAfter` readings in a row (once per streak).
+ * `StoreOptions.ambiguousAfter` readings in a row (once per streak); and for
+ * a competitor group `cheapest_changed` (another shop has the best in-stock
+ * offer; the alert is that shop's) and its own rules' alerts (`group` set).
  *
  * @example
  * ```ts
@@ -409,7 +411,8 @@ export const AlertKind = Schema.Literals([
   "price_above",
   "price_drop",
   "price_rise",
-  "price_ambiguous"
+  "price_ambiguous",
+  "cheapest_changed"
 ])
 
 /**
@@ -463,7 +466,60 @@ export class Alert extends Schema.Class<Alert>("@trawl/store/Alert")({
   sentAt: Schema.NullOr(Millis),
   productName: Schema.NullOr(Schema.String),
   /** The rule that raised it (canonical text); null for a target's default alerts. */
-  rule: Schema.NullOr(Schema.String)
+  rule: Schema.NullOr(Schema.String),
+  /** The competitor group it is about (`cheapest_changed`, a group's rules); null for a target's own alerts. */
+  group: Schema.NullOr(Schema.String)
+}) {}
+
+/**
+ * One shop's offer in a competitor group: the target, its last decided price
+ * and availability, and the price in the group's comparison currency (null
+ * when it has none or it cannot be compared: another currency, no rate).
+ *
+ * @example
+ * ```ts
+ * import type { Model } from "@trawl/store"
+ * declare const offer: Model.GroupOffer
+ * offer.compared // "92.00"
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class GroupOffer extends Schema.Class<GroupOffer>("@trawl/store/GroupOffer")({
+  targetId: Id,
+  url: Schema.String,
+  host: Schema.String,
+  price: Schema.NullOr(Money),
+  availability: Availability,
+  lastObservedAt: Schema.NullOr(Millis),
+  compared: Schema.NullOr(Schema.String)
+}) {}
+
+/**
+ * A competitor group: its offers (by target id), the currency they are
+ * compared in (the rates' base, or the group's usual currency without
+ * rates), the rates' date when rates were used, its best in-stock offer and
+ * its own alert rules.
+ *
+ * @example
+ * ```ts
+ * import type { Model } from "@trawl/store"
+ * declare const group: Model.Group
+ * group.offers.find((offer) => offer.targetId === group.best)?.url
+ * ```
+ *
+ * @since 0.4.0
+ */
+export class Group extends Schema.Class<Group>("@trawl/store/Group")({
+  name: Schema.String,
+  offers: Schema.Array(GroupOffer),
+  currency: Schema.NullOr(Schema.String),
+  ratesDate: Schema.NullOr(Schema.String),
+  best: Schema.NullOr(Id),
+  alertRules: AlertRules,
+  confirm: Schema.Int,
+  cooldownMillis: Millis,
+  mutedUntil: Schema.NullOr(Millis)
 }) {}
 
 /**

@@ -29,11 +29,14 @@ import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as SqlError from "effect/sql/SqlError"
 import * as AlertRule from "./AlertRule.ts"
+import * as Decimal from "./internal/decimal.ts"
 import * as Detect from "./internal/detect.ts"
+import * as Groups from "./internal/groups.ts"
 import * as Rules from "./internal/rules.ts"
 import * as Sqlite from "./internal/sqlite.ts"
 import * as Url from "./internal/url.ts"
 import * as Migrations from "./Migrations.ts"
+import type * as RatesModule from "./Rates.ts"
 import * as Model from "./Model.ts"
 import * as SqliteClient from "./SqliteClient.ts"
 import * as SqliteWorkerClient from "./SqliteWorkerClient.ts"
@@ -56,6 +59,8 @@ export interface StoreOptions {
   readonly brokenAfter?: number | undefined
   /** Ambiguous readings in a row at which `price_ambiguous` is raised. Default 3. */
   readonly ambiguousAfter?: number | undefined
+  /** Exchange rates for comparing a competitor group's offers; without them a group compares offers in its usual currency only. */
+  readonly rates?: RatesModule.Rates | undefined
   /** Rows per multi-row statement (bounded by the databases' parameter limits). Default 500. */
   readonly chunkSize?: number | undefined
   /** How the database is named in error messages. Default: the file name or "postgres". */
@@ -211,6 +216,18 @@ export interface Service {
     targets: ReadonlyArray<Model.NewTarget>
   ) => Effect.Effect<number, StoreError.InvalidUrl | StoreError.DuplicateTarget | StoreError.DatabaseError>
   readonly getTarget: (id: number) => Effect.Effect<Model.Target, StoreError.TargetNotFound | StoreError.DatabaseError>
+  /**
+   * A competitor group as it stands: each member's last decided price and
+   * availability, compared in the rates' base currency (`StoreOptions.rates`)
+   * or, without rates, in the currency most of its offers are in; its best
+   * in-stock offer and its own rules. None when no target is in the group.
+   */
+  readonly group: (name: string) => Effect.Effect<Option.Option<Model.Group>, StoreError.DatabaseError>
+  /** Sets a group's own alert rules (they apply to its best in-stock price), confirm, cooldown or mute. */
+  readonly updateGroup: (
+    name: string,
+    changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil">
+  ) => Effect.Effect<Model.Group, StoreError.InvalidAlertRule | StoreError.DatabaseError>
   /** The target watching exactly this URL (as stored: normalised by `addTarget`), if any. */
   readonly targetByUrl: (url: string) => Effect.Effect<Option.Option<Model.Target>, StoreError.DatabaseError>
   readonly setEnabled: (
@@ -493,7 +510,7 @@ const ambiguityOf = (column: unknown): Model.Ambiguity | null => {
 }
 
 const alertColumns =
-  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at, a.product_name, a.rule"
+  "a.id, a.key, a.target_id, t.url, a.observation_id, a.kind, a.old_amount, a.old_currency, a.new_amount, a.new_currency, a.percent, a.failure_streak, a.created_at, a.sent_at, a.product_name, a.rule, a.group_name"
 
 const toAlert = (row: Record<string, unknown>): Model.Alert =>
   trusted(Model.Alert, {
@@ -510,7 +527,8 @@ const toAlert = (row: Record<string, unknown>): Model.Alert =>
     createdAt: num(row.created_at),
     sentAt: numOrNull(row.sent_at),
     productName: strOrNull(row.product_name),
-    rule: strOrNull(row.rule)
+    rule: strOrNull(row.rule),
+    group: strOrNull(row.group_name)
   })
 
 const toRun = (row: Record<string, unknown>): Model.Run =>
@@ -572,6 +590,7 @@ const keyOf = (input: Model.ObservationInput): string => `${input.targetId}@${in
 interface LoadedTarget {
   readonly url: string
   readonly intervalMillis: number
+  readonly group: string | null
   /** Its alert rules, confirm, cooldown and mute; undefined: the defaults, unmuted (`Detect` alone). */
   readonly policy: Rules.Policy | undefined
   ruleStates: Rules.States
@@ -591,6 +610,19 @@ interface PendingAlert {
   readonly productName: string | null
   readonly detected: Detect.DetectedAlert
   readonly rule: string | null
+  readonly group: string | null
+}
+
+/** A competitor group touched by a batch: its members as they stand, its best offer and its rules. */
+interface LoadedGroup {
+  readonly name: string
+  /** A short hash of the name, for alert keys. */
+  readonly key: string
+  readonly policy: Rules.Policy | undefined
+  ruleStates: Rules.States
+  best: number | null
+  readonly members: Map<number, Groups.Member>
+  dirty: boolean
 }
 
 /** Parsed rule lists by their column text: a few distinct lists serve many targets. */
@@ -621,6 +653,13 @@ const policyOf = (row: Record<string, unknown>): Rules.Policy | undefined => {
   return { rules: rulesOf(row.alert_rules), confirm, cooldownMillis, mutedUntil }
 }
 
+/** A group name as an alert key's part: short, stable, free of whatever the name holds. */
+const groupKey = (name: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0
+  return hash.toString(16).padStart(8, "0")
+}
+
 const ruleStateOf = (target: LoadedTarget): string | null =>
   target.policy === undefined ? null : Rules.encodeStates(target.ruleStates)
 
@@ -632,6 +671,7 @@ const exportColumns = [
   "key",
   "targetId",
   "url",
+  "group",
   "observedAt",
   "outcome",
   "amount",
@@ -799,6 +839,75 @@ export const make = (
         )
       )
 
+    const group = (name: string) =>
+      Effect.gen(function*() {
+        const members = yield* sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE group_name = ${name} ORDER BY id`
+        if (members.length === 0) return Option.none<Model.Group>()
+        const [row] = yield* sql`SELECT name, alert_rules, alert_confirm, alert_cooldown_ms, muted_until FROM groups WHERE name = ${name}`
+        const targets = members.map(toTarget)
+        const comparison = Groups.compare(
+          targets.map((target) => ({
+            id: target.id,
+            url: target.url,
+            amount: target.lastPrice?.amount ?? null,
+            currency: target.lastPrice?.currency ?? null,
+            availability: target.lastAvailability
+          })),
+          options.rates
+        )
+        return Option.some(trusted(Model.Group, {
+          name,
+          offers: targets.map((target) =>
+            trusted(Model.GroupOffer, {
+              targetId: target.id,
+              url: target.url,
+              host: target.host,
+              price: target.lastPrice,
+              availability: target.lastAvailability,
+              lastObservedAt: target.lastObservedAt,
+              compared: comparison.inCurrency.get(target.id) ?? null
+            })
+          ),
+          currency: comparison.currency,
+          ratesDate: comparison.ratesDate,
+          best: comparison.best?.id ?? null,
+          alertRules: ruleTexts(row?.alert_rules),
+          confirm: num(row?.alert_confirm ?? 1),
+          cooldownMillis: num(row?.alert_cooldown_ms ?? 0),
+          mutedUntil: numOrNull(row?.muted_until)
+        }))
+      }).pipe(Effect.mapError(failed("group")))
+
+    const updateGroup = (
+      name: string,
+      changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil">
+    ) =>
+      Effect.gen(function*() {
+        const invalid = changes.alertRules?.find((text) => !Schema.is(AlertRule.RuleText)(text))
+        if (invalid !== undefined) return yield* new StoreError.InvalidAlertRule({ rule: invalid })
+        yield* sql`INSERT INTO groups (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING`.pipe(Effect.mapError(failed("updateGroup")))
+        const sets = []
+        if (changes.alertRules !== undefined) sets.push(sql`alert_rules = ${rulesColumn(changes.alertRules)}`)
+        if (changes.confirm !== undefined) sets.push(sql`alert_confirm = ${Math.min(100, Math.max(1, Math.floor(changes.confirm)))}`)
+        if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
+        if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
+        if (sets.length > 0) yield* sql`UPDATE groups SET ${sql.csv(sets)} WHERE name = ${name}`.pipe(Effect.mapError(failed("updateGroup")))
+        const found = yield* group(name)
+        if (Option.isSome(found)) return found.value
+        // a group nobody is in yet: its settings, no offers
+        return trusted(Model.Group, {
+          name,
+          offers: [],
+          currency: null,
+          ratesDate: options.rates?.date ?? null,
+          best: null,
+          alertRules: changes.alertRules ?? [],
+          confirm: changes.confirm ?? 1,
+          cooldownMillis: changes.cooldownMillis ?? 0,
+          mutedUntil: changes.mutedUntil ?? null
+        })
+      })
+
     const targetByUrl = (url: string) =>
       sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE url = ${url}`.pipe(
         Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(toTarget(rows[0]!))),
@@ -853,6 +962,112 @@ export const make = (
         Effect.mapError(failed("dueTargets"))
       )
 
+    /**
+     * The groups of a batch's targets, locked (Postgres) after their targets and
+     * in name order, then their members: every writer takes locks in one order,
+     * and sees the members another writer committed before it got the lock.
+     */
+    const loadGroups = (targets: ReadonlyMap<number, LoadedTarget>) =>
+      Effect.gen(function*() {
+        const groups = new Map<string, LoadedGroup>()
+        const names = Array.from(new Set(Array.from(targets.values()).flatMap((target) => target.group === null ? [] : [target.group]))).sort()
+        if (names.length === 0) return groups
+        for (const chunk of chunks(names, chunkSize)) {
+          yield* sql`INSERT INTO groups ${sql.insert(nonEmpty(chunk.map((name) => ({ name }))))} ON CONFLICT (name) DO NOTHING`
+          const rows = yield* sql`SELECT name, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state, best_target_id FROM groups WHERE ${
+            sql.in("name", chunk)
+          } ORDER BY name${sql.literal(dialect === "pg" ? " FOR UPDATE" : "")}`
+          for (const row of rows) {
+            const name = String(row.name)
+            // a group has no rules of its own unless given: its members alert by theirs
+            const policy = row.alert_rules === null || row.alert_rules === undefined || row.alert_rules === "" ? undefined : policyOf(row)
+            groups.set(name, {
+              name,
+              key: groupKey(name),
+              policy,
+              ruleStates: policy === undefined ? {} : Rules.decodeStates(strOrNull(row.rule_state)),
+              best: numOrNull(row.best_target_id),
+              members: new Map(),
+              dirty: false
+            })
+          }
+          const members = yield* sql`SELECT id, url, group_name, last_amount, last_currency, last_availability FROM targets WHERE ${sql.in("group_name", chunk)}`
+          for (const row of members) {
+            groups.get(String(row.group_name))?.members.set(num(row.id), {
+              id: num(row.id),
+              url: String(row.url),
+              amount: strOrNull(row.last_amount),
+              currency: strOrNull(row.last_currency),
+              availability: String(row.last_availability) as Model.Availability
+            })
+          }
+        }
+        return groups
+      })
+
+    /**
+     * A member's new reading through its group: `cheapest_changed` when the shop
+     * with the best in-stock offer is another one, and the group's own rules on
+     * the best price (in the rates' base currency, or the group's usual one). A
+     * shop's first reading joins the comparison without a `cheapest_changed`
+     * (it is the shop's `first_seen`): a new group fills up without a flurry.
+     */
+    const groupReading = (group: LoadedGroup, targetId: number, state: Detect.TargetState, observedAt: number, first: boolean) => {
+      const previous = Groups.compare(Array.from(group.members.values()), options.rates)
+      const member = group.members.get(targetId)
+      if (member !== undefined) {
+        group.members.set(targetId, { ...member, amount: state.amount, currency: state.currency, availability: state.availability })
+      }
+      const now = Groups.compare(Array.from(group.members.values()), options.rates)
+      const raised: Array<{ readonly detected: Detect.DetectedAlert & { readonly rule?: string }; readonly targetId: number; readonly url: string }> = []
+      const muted = group.policy?.mutedUntil != null && observedAt < group.policy.mutedUntil
+      const best = now.best
+      if (best !== null && best.id !== group.best) {
+        const before = group.best === null ? undefined : group.members.get(group.best)
+        const oldAmount = before === undefined ? null : previous.inCurrency.get(before.id) ?? null
+        const newAmount = now.inCurrency.get(best.id) ?? null
+        if (group.best !== null && !muted && !first) {
+          raised.push({
+            targetId: best.id,
+            url: best.url,
+            detected: {
+              kind: "cheapest_changed",
+              oldAmount,
+              oldCurrency: oldAmount === null ? null : previous.currency,
+              newAmount,
+              newCurrency: now.currency,
+              percent: oldAmount !== null && newAmount !== null && previous.currency === now.currency
+                ? Decimal.percentChange(oldAmount, newAmount) ?? null
+                : null,
+              failureStreak: 0
+            }
+          })
+        }
+        group.best = best.id
+        group.dirty = true
+      }
+      if (group.policy !== undefined) {
+        const reading = (comparison: Groups.Comparison): Rules.Reading => {
+          const offer = comparison.best === null ? null : comparison.inCurrency.get(comparison.best.id) ?? null
+          const known = Array.from(group.members.values()).some((m) => m.availability !== "unknown")
+          return {
+            observedAt,
+            amount: offer,
+            currency: offer === null ? null : comparison.currency,
+            availability: comparison.best !== null ? "in_stock" : known ? "out_of_stock" : "unknown"
+          }
+        }
+        const evaluated = Rules.evaluate(group.policy, group.ruleStates, reading(now), reading(previous))
+        group.ruleStates = evaluated.states
+        group.dirty = true
+        const at = best ?? group.members.get(targetId)
+        for (const fired of evaluated.fired) {
+          raised.push({ targetId: at?.id ?? targetId, url: at?.url ?? "", detected: { ...fired, failureStreak: 0 } })
+        }
+      }
+      return raised
+    }
+
     const record = (batch: ReadonlyArray<Model.ObservationInput>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -863,7 +1078,7 @@ export const make = (
         // each sees the state the other committed: no duplicate alert.
         const ids = Array.from(new Set(batch.map((input) => input.targetId))).sort((a, b) => a - b)
         for (const chunk of chunks(ids, chunkSize)) {
-          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state, ambiguous_streak FROM targets WHERE ${
+          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state, ambiguous_streak, group_name FROM targets WHERE ${
             sql.in("id", chunk)
           } ORDER BY id${sql.literal(dialect === "pg" ? " FOR UPDATE" : "")}`
           for (const row of rows) {
@@ -871,6 +1086,7 @@ export const make = (
             targets.set(num(row.id), {
               url: String(row.url),
               intervalMillis: num(row.interval_ms),
+              group: strOrNull(row.group_name),
               policy,
               ruleStates: policy === undefined ? {} : Rules.decodeStates(strOrNull(row.rule_state)),
               state: {
@@ -891,6 +1107,7 @@ export const make = (
         for (const id of ids) {
           if (!targets.has(id)) return yield* new StoreError.TargetNotFound({ id })
         }
+        const groups = yield* loadGroups(targets)
         yield* hook("targets-read")
 
         // 2. the observations; ones recorded before (same target and time) are skipped by the database
@@ -968,7 +1185,23 @@ export const make = (
           if (input.etag !== undefined) target.etag = input.etag
           if (input.lastModified !== undefined) target.lastModified = input.lastModified
           target.dirty = true
-          const productName = alerts.length === 0 ? null : productNameOf(input)
+          const group = target.group === null || input.outcome !== "ok" ? undefined : groups.get(target.group)
+          const groupAlerts = group === undefined ? [] : groupReading(group, input.targetId, target.state, input.observedAt, before.lastObservedAt === null)
+          const productName = alerts.length === 0 && groupAlerts.length === 0 ? null : productNameOf(input)
+          for (const { detected, targetId, url } of groupAlerts) {
+            const rule = detected.rule ?? null
+            pending.push({
+              index,
+              key: `g${group!.key}-o${observationId}-${detected.kind}${rule === null ? "" : `-${rule.replaceAll(" ", "_")}`}`,
+              targetId,
+              url,
+              observationId,
+              productName,
+              detected,
+              rule,
+              group: group!.name
+            })
+          }
           for (const detected of alerts) {
             const rule = detected.rule ?? null
             pending.push({
@@ -980,7 +1213,8 @@ export const make = (
               observationId,
               productName,
               detected,
-              rule
+              rule,
+              group: null
             })
           }
         }
@@ -1002,7 +1236,8 @@ export const make = (
               failure_streak: alert.detected.failureStreak,
               created_at: now,
               product_name: alert.productName,
-              rule: alert.rule
+              rule: alert.rule,
+              group_name: alert.group
             }))))
           } ON CONFLICT (key) DO NOTHING RETURNING id, key`
           for (const row of returned) alertIds.set(String(row.key), num(row.id))
@@ -1041,6 +1276,12 @@ export const make = (
             )
           )
         }
+        for (const group of groups.values()) {
+          if (!group.dirty) continue
+          yield* sql`UPDATE groups SET best_target_id = ${group.best}, rule_state = ${
+            group.policy === undefined ? null : Rules.encodeStates(group.ruleStates)
+          } WHERE name = ${group.name}`
+        }
         yield* hook("targets-updated")
 
         const byIndex = new Map<number, Array<Model.Alert>>()
@@ -1063,7 +1304,8 @@ export const make = (
               createdAt: now,
               sentAt: null,
               productName: alert.productName,
-              rule: alert.rule
+              rule: alert.rule,
+              group: alert.group
             })
           )
           byIndex.set(alert.index, list)
@@ -1440,7 +1682,7 @@ export const make = (
         if (filter.targetId !== undefined) clauses.push(sql`o.target_id = ${filter.targetId}`)
         if (filter.since !== undefined) clauses.push(sql`o.observed_at >= ${Math.floor(filter.since)}`)
         if (filter.until !== undefined) clauses.push(sql`o.observed_at < ${Math.floor(filter.until)}`)
-        return sql`SELECT ${sql.literal(observationColumns)}, t.url AS url FROM observations o JOIN targets t ON t.id = o.target_id WHERE ${
+        return sql`SELECT ${sql.literal(observationColumns)}, t.url AS url, t.group_name AS group_name FROM observations o JOIN targets t ON t.id = o.target_id WHERE ${
           sql.and(clauses)
         } ORDER BY o.id LIMIT ${pageSize}`.pipe(
           Effect.map((rows) =>
@@ -1464,6 +1706,7 @@ export const make = (
           key: observation.key,
           targetId: observation.targetId,
           url: String(row.url),
+          group: strOrNull(row.group_name),
           observedAt: new Date(observation.observedAt).toISOString(),
           outcome: observation.outcome,
           amount: observation.price?.amount ?? null,
@@ -1490,6 +1733,8 @@ export const make = (
       setEnabled,
       updateTarget,
       targetByUrl,
+      group,
+      updateGroup,
       removeTarget,
       targetsRevision,
       dueTargets,

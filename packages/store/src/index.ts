@@ -11,6 +11,11 @@
 export * as AlertRule from "./AlertRule.ts"
 
 /**
+ * @since 0.4.0
+ */
+export * as Rates from "./Rates.ts"
+
+/**
  * @since 0.1.0
  */
 export * as SqliteClient from "./SqliteClient.ts"

@@ -57,3 +57,15 @@ export const comparePercent = (from: string, to: string, percent: string): -1 | 
   const right = p.units * x
   return left < right ? -1 : left > right ? 1 : 0
 }
+
+/** `a × b`, exact (the scales add up), as a decimal string. */
+export const multiply = (a: string, b: string): string => {
+  const x = parse(a)
+  const y = parse(b)
+  const units = x.units * y.units
+  const scale = x.scale + y.scale
+  const negative = units < 0n
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, "0")
+  const body = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`
+  return negative ? `-${body}` : body
+}

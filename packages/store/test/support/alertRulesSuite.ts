@@ -6,7 +6,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as fc from "fast-check"
 import * as Model from "../../src/Model.ts"
+import * as Rates from "../../src/Rates.ts"
 import * as Store from "../../src/Store.ts"
 import type { Backend } from "./backends.ts"
 import { failure, money, ok } from "./suite.ts"
@@ -14,11 +18,21 @@ import { failure, money, ok } from "./suite.ts"
 const T0 = 1_700_000_000_000
 const MINUTE = 60_000
 
-const withStore = <A, E>(backend: Backend, f: (store: Store.Service) => Effect.Effect<A, E, Store.Store>) =>
+const withStore = <A, E>(backend: Backend, f: (store: Store.Service) => Effect.Effect<A, E, Store.Store>, options: Store.StoreOptions = {}) =>
   Effect.scoped(Effect.gen(function*() {
     const db = yield* backend.fresh
-    return yield* Effect.provide(Effect.flatMap(Store.Store, f), db.layer())
+    return yield* Effect.provide(Effect.flatMap(Store.Store, f), db.layer(options))
   }))
+
+const rates: Rates.Rates = Result.getOrThrow(Rates.parse(JSON.stringify({ base: "EUR", date: "2026-12-01", rates: { USD: "0.90", GBP: "1.20" } })))
+
+/** Three shops of one product: a (EUR), b (USD), c (GBP); the best in-stock offer in EUR after each step, by a reference written here. */
+const shopsIn = (store: Store.Service, group: string) =>
+  Effect.all([
+    store.addTarget(new Model.NewTarget({ url: "https://a.example/kettle", intervalMillis: MINUTE, group })),
+    store.addTarget(new Model.NewTarget({ url: "https://b.example/kettle", intervalMillis: MINUTE, group })),
+    store.addTarget(new Model.NewTarget({ url: "https://c.example/kettle", intervalMillis: MINUTE, group }))
+  ])
 
 const alertsOf = (results: ReadonlyArray<Model.RecordResult>) =>
   results.flatMap((result) => result.alerts.map((alert) => `${alert.kind}${alert.rule === null ? "" : ` (${alert.rule})`}`))
@@ -131,6 +145,96 @@ export const alertRulesSuite = (backend: Backend) => {
           assert.strictEqual(latest!.ambiguity?.reason, "sources-disagree")
           assert.isNull(decided!.ambiguity)
           assert.strictEqual((yield* store.getTarget(target.id)).lastPrice?.amount, "121.00")
+        })))
+
+    it.live("a group of 3 shops in 3 currencies with rates: cheapest_changed exactly when the shop with the best in-stock offer changes", () =>
+      Effect.gen(function*() {
+        const currencies = ["EUR", "USD", "GBP"] as const
+        const toEur = { EUR: 1, USD: 0.9, GBP: 1.2 } as const
+        // random readings: which shop, its price in whole units (its own currency), in stock or not
+        const sequences = fc.sample(
+          fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 50, max: 150 }), fc.boolean()), { minLength: 5, maxLength: 40 }),
+          { numRuns: 6 }
+        )
+        for (const sequence of sequences) {
+          yield* withStore(backend, (store) =>
+            Effect.gen(function*() {
+              const shops = yield* shopsIn(store, "kettle-x")
+              const expected: Array<string> = []
+              const known: Array<{ price: number; inStock: boolean } | undefined> = [undefined, undefined, undefined]
+              let best: number | undefined
+              let current: number | undefined
+              const seen = new Set<number>()
+              const got: Array<string> = []
+              for (const [i, [shop, price, inStock]] of sequence.entries()) {
+                known[shop] = { price, inStock }
+                // the reference: lowest price in EUR among shops in stock, ties to the older target (lower index)
+                let now: number | undefined
+                for (let k = 0; k < 3; k++) {
+                  const offer = known[k]
+                  if (offer === undefined || !offer.inStock) continue
+                  if (now === undefined || offer.price * 100 * toEur[currencies[k]!] < known[now]!.price * 100 * toEur[currencies[now]!]) now = k
+                }
+                // a shop's first reading joins the comparison silently
+                if (now !== undefined && best !== undefined && now !== best && seen.has(shop)) expected.push(`${i} ${shops[now]!.url}`)
+                seen.add(shop)
+                if (now !== undefined) best = now
+                current = now
+                const results = yield* store.recordObservations([
+                  ok(shops[shop]!.id, T0 + i * MINUTE, money(`${price}.00`, currencies[shop]), inStock ? "in_stock" : "out_of_stock")
+                ])
+                for (const alert of results[0]!.alerts) if (alert.kind === "cheapest_changed") got.push(`${i} ${alert.url}`)
+              }
+              assert.deepStrictEqual(got, expected, JSON.stringify(sequence))
+              const group = Option.getOrThrow(yield* store.group("kettle-x"))
+              // the view's best is the best now (none when nothing is in stock); the writer's is the last there was
+              assert.strictEqual(group.best, current === undefined ? null : shops[current]!.id)
+              assert.strictEqual(group.currency, "EUR")
+              assert.strictEqual(group.ratesDate, "2026-12-01")
+            }), { rates })
+        }
+      }))
+
+    it.live("a cheapest_changed alert is the new best shop's, with the old and new best prices in the base currency; the group's own rules fire on its best price", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const [a, b, c] = yield* shopsIn(store, "kettle-x")
+          yield* store.updateGroup("kettle-x", { alertRules: ["below 80 EUR"] })
+          yield* store.recordObservations([ok(a.id, T0, money("100.00", "EUR")), ok(b.id, T0, money("100.00", "USD")), ok(c.id, T0, money("100.00", "GBP"))])
+          // b: 100 USD = 90 EUR is the best; then c drops to 60 GBP = 72 EUR: cheapest changes, and the group's best is below 80 EUR
+          const results = yield* store.recordObservations([ok(c.id, T0 + MINUTE, money("60.00", "GBP"))])
+          const alerts = results[0]!.alerts
+          const changed = alerts.find((alert) => alert.kind === "cheapest_changed")!
+          assert.deepStrictEqual(
+            { url: changed.url, group: changed.group, old: changed.oldPrice, new: changed.newPrice, percent: changed.percent },
+            { url: c.url, group: "kettle-x", old: money("90.00", "EUR"), new: money("72.00", "EUR"), percent: "-20.00" }
+          )
+          const below = alerts.find((alert) => alert.kind === "price_below" && alert.group === "kettle-x")!
+          assert.deepStrictEqual({ rule: below.rule, url: below.url, price: below.newPrice }, { rule: "below 80 EUR", url: c.url, price: money("72.00", "EUR") })
+          const group = Option.getOrThrow(yield* store.group("kettle-x"))
+          assert.deepStrictEqual(group.offers.map((offer) => offer.compared), ["100.00", "90.00", "72.00"])
+          assert.deepStrictEqual(group.alertRules, ["below 80 EUR"])
+          // the same batch again raises nothing
+          const replayed = yield* store.recordObservations([ok(c.id, T0 + MINUTE, money("60.00", "GBP"))])
+          assert.deepStrictEqual(replayed[0]!.alerts, [])
+        }), { rates }))
+
+    it.live("without rates a group compares only offers in its usual currency", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const [a, b, c] = yield* shopsIn(store, "kettle-x")
+          yield* store.addTarget(new Model.NewTarget({ url: "https://d.example/kettle", intervalMillis: MINUTE, group: "kettle-x" }))
+          yield* store.recordObservations([
+            ok(a.id, T0, money("100.00", "EUR")),
+            ok(b.id, T0, money("10.00", "USD")),
+            ok(c.id, T0, money("95.00", "EUR"))
+          ])
+          const group = Option.getOrThrow(yield* store.group("kettle-x"))
+          assert.strictEqual(group.currency, "EUR")
+          assert.isNull(group.ratesDate)
+          assert.strictEqual(group.best, c.id)
+          assert.deepStrictEqual(group.offers.map((offer) => offer.compared), ["100.00", null, "95.00", null])
+          assert.isTrue(Option.isNone(yield* store.group("no-such-group")))
         })))
 
     it.live("updateTarget sets rules, confirm, cooldown, mute and group; a mute silences alerts until its time; null rules are the defaults again", () =>
