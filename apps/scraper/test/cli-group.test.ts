@@ -81,8 +81,8 @@ describe("trawl group", { timeout: 120_000 }, () => {
     expect(changed).toHaveLength(1)
     expect(changed[0]).toMatchObject({ group: "kettle-x", url: `http://c.shop.test:${port}/kettle`, oldPrice: { amount: "94.50", currency: "EUR" }, newPrice: { amount: "90.00", currency: "EUR" } })
     const csv = await runTrawl(["export", "--format", "csv", "--db", db])
-    expect(csv.stdout.split("\n")[0]).toMatch(/^id,key,targetId,url,group,observedAt/)
-    expect(csv.stdout).toMatch(/,kettle-x,/)
+    expect(csv.stdout.split("\n")[0]).toMatch(/,contentHash,group$/)
+    expect(csv.stdout).toMatch(/,kettle-x\n/)
   })
 
   it("group rules, and bad rates files and unknown groups refused in one line", async () => {

@@ -243,9 +243,9 @@ const targetsRevision = Effect.gen(function*() {
 })
 
 // Alert rules and ambiguous readings (AlertRule.ts): each target's rules in canonical text joined by "; "
-// (NULL: the defaults), confirm / cooldown / mute, the rules' own state (JSON,
-// written with the target's state in each recording transaction) and the competitor
-// group; an alert names the rule that raised it.
+// (NULL: the defaults), confirm / cooldown / mute, the rules' own state (JSON in rule_states,
+// written in the recording transaction) and the competitor group; an alert names the rule
+// that raised it.
 const alertRules = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const big = sql.onDialectOrElse({ pg: () => "BIGINT", orElse: () => "INTEGER" })
@@ -253,9 +253,14 @@ const alertRules = Effect.gen(function*() {
   yield* sql`ALTER TABLE targets ADD COLUMN alert_confirm INTEGER NOT NULL DEFAULT 1`
   yield* sql`ALTER TABLE targets ADD COLUMN alert_cooldown_ms ${sql.literal(big)} NOT NULL DEFAULT 0`
   yield* sql`ALTER TABLE targets ADD COLUMN muted_until ${sql.literal(big)}`
-  yield* sql`ALTER TABLE targets ADD COLUMN rule_state TEXT`
   yield* sql`ALTER TABLE targets ADD COLUMN group_name TEXT`
   yield* sql`CREATE INDEX targets_group ON targets (group_name) WHERE group_name IS NOT NULL`
+  // a table of its own, written only when a rule's state moves: in targets, every reading
+  // rewrote it with the row (SQLite: 0.73 of the rule-less throughput, 0.92 without it; bench: store rules)
+  yield* sql`CREATE TABLE rule_states (
+    target_id ${sql.literal(big)} PRIMARY KEY REFERENCES targets (id) ON DELETE CASCADE,
+    state TEXT NOT NULL
+  )`
   yield* sql`ALTER TABLE alerts ADD COLUMN rule TEXT`
   // an ambiguous reading's candidates (JSON), and how many readings in a row were ambiguous
   yield* sql`ALTER TABLE observations ADD COLUMN ambiguity TEXT`

@@ -594,6 +594,8 @@ interface LoadedTarget {
   /** Its alert rules, confirm, cooldown and mute; undefined: the defaults, unmuted (`Detect` alone). */
   readonly policy: Rules.Policy | undefined
   ruleStates: Rules.States
+  /** Whether a rule's state moved in this batch: only then is `rule_states` written (most readings move none). */
+  rulesMoved: boolean
   state: Detect.TargetState
   nextDueAt: number
   etag: string | null
@@ -660,8 +662,6 @@ const groupKey = (name: string): string => {
   return hash.toString(16).padStart(8, "0")
 }
 
-const ruleStateOf = (target: LoadedTarget): string | null =>
-  target.policy === undefined ? null : Rules.encodeStates(target.ruleStates)
 
 /** The alerts `Detect` raises whatever a target's rules: they are about the target's page, not its price. */
 const alwaysRaised = (kind: Model.AlertKind) => kind === "first_seen" || kind === "extraction_broken" || kind === "price_ambiguous"
@@ -671,7 +671,6 @@ const exportColumns = [
   "key",
   "targetId",
   "url",
-  "group",
   "observedAt",
   "outcome",
   "amount",
@@ -681,7 +680,9 @@ const exportColumns = [
   "errorTag",
   "source",
   "confidence",
-  "contentHash"
+  "contentHash",
+  // last, so a reader by position of an older export keeps working
+  "group"
 ] as const
 
 const csvField = (value: unknown): string => {
@@ -947,6 +948,10 @@ export const make = (
         if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
         if (changes.group !== undefined) sets.push(sql`group_name = ${changes.group}`)
         if (sets.length === 0) return yield* getTarget(id)
+        // back to the defaults: the rules' states go (a rule set again later starts afresh)
+        if (changes.alertRules === null || changes.alertRules?.length === 0) {
+          yield* sql`DELETE FROM rule_states WHERE target_id = ${id}`.pipe(Effect.mapError(failed("updateTarget")))
+        }
         const rows = yield* sql`UPDATE targets SET ${sql.csv(sets)} WHERE id = ${id} RETURNING ${sql.literal(targetColumns)}`.pipe(
           Effect.mapError(failed("updateTarget"))
         )
@@ -1078,7 +1083,7 @@ export const make = (
         // each sees the state the other committed: no duplicate alert.
         const ids = Array.from(new Set(batch.map((input) => input.targetId))).sort((a, b) => a - b)
         for (const chunk of chunks(ids, chunkSize)) {
-          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, rule_state, ambiguous_streak, group_name FROM targets WHERE ${
+          const rows = yield* sql`SELECT id, url, interval_ms, failure_streak, last_amount, last_currency, last_availability, last_observed_at, next_due_at, etag, last_modified, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, (SELECT state FROM rule_states WHERE target_id = targets.id) AS rule_state, ambiguous_streak, group_name FROM targets WHERE ${
             sql.in("id", chunk)
           } ORDER BY id${sql.literal(dialect === "pg" ? " FOR UPDATE" : "")}`
           for (const row of rows) {
@@ -1089,6 +1094,7 @@ export const make = (
               group: strOrNull(row.group_name),
               policy,
               ruleStates: policy === undefined ? {} : Rules.decodeStates(strOrNull(row.rule_state)),
+              rulesMoved: false,
               state: {
                 amount: strOrNull(row.last_amount),
                 currency: strOrNull(row.last_currency),
@@ -1175,7 +1181,10 @@ export const make = (
                 ? null
                 : { observedAt: before.lastObservedAt, amount: before.amount, currency: before.currency, availability: before.availability }
               const evaluated = Rules.evaluate(target.policy, target.ruleStates, reading, last)
-              target.ruleStates = evaluated.states
+              if (evaluated.changed) {
+                target.ruleStates = evaluated.states
+                target.rulesMoved = true
+              }
               alerts = [...kept, ...evaluated.fired.map((fired) => ({ ...fired, failureStreak: 0 }))]
             } else {
               alerts = kept
@@ -1251,7 +1260,7 @@ export const make = (
         if (dialect === "pg") {
           for (const chunk of chunks(dirty, chunkSize)) {
             const values = chunk.map(([id, target]) =>
-              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified}, ${ruleStateOf(target)}, ${target.state.ambiguousStreak})`
+              sql`(${id}, ${target.state.failureStreak}, ${target.state.amount}, ${target.state.currency}, ${target.state.availability}, ${target.state.lastObservedAt}, ${target.nextDueAt}, ${target.etag}, ${target.lastModified}, ${target.state.ambiguousStreak})`
             )
             yield* sql`UPDATE targets SET
               failure_streak = CAST(v.column2 AS INTEGER),
@@ -1262,8 +1271,7 @@ export const make = (
               next_due_at = CAST(v.column7 AS BIGINT),
               etag = CAST(v.column8 AS TEXT),
               last_modified = CAST(v.column9 AS TEXT),
-              rule_state = CAST(v.column10 AS TEXT),
-              ambiguous_streak = CAST(v.column11 AS INTEGER)
+              ambiguous_streak = CAST(v.column10 AS INTEGER)
             FROM (VALUES ${sql.csv(values)}) AS v
             WHERE targets.id = CAST(v.column1 AS BIGINT)`
           }
@@ -1272,9 +1280,17 @@ export const make = (
           yield* Sqlite.executeBatch(
             sql,
             dirty.map(([id, target]) =>
-              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified}, rule_state = ${ruleStateOf(target)}, ambiguous_streak = ${target.state.ambiguousStreak} WHERE id = ${id}`
+              sql`UPDATE targets SET failure_streak = ${target.state.failureStreak}, last_amount = ${target.state.amount}, last_currency = ${target.state.currency}, last_availability = ${target.state.availability}, last_observed_at = ${target.state.lastObservedAt}, next_due_at = ${target.nextDueAt}, etag = ${target.etag}, last_modified = ${target.lastModified}, ambiguous_streak = ${target.state.ambiguousStreak} WHERE id = ${id}`
             )
           )
+        }
+        // rule states live beside the targets, written only when one moved: a reading that moves
+        // none (most) rewrites no more than a target without rules (bench: store rules)
+        const moved = dirty.filter(([, target]) => target.rulesMoved)
+        for (const chunk of chunks(moved, chunkSize)) {
+          yield* sql`INSERT INTO rule_states ${
+            sql.insert(nonEmpty(chunk.map(([id, target]) => ({ target_id: id, state: Rules.encodeStates(target.ruleStates) }))))
+          } ON CONFLICT (target_id) DO UPDATE SET state = excluded.state`
         }
         for (const group of groups.values()) {
           if (!group.dirty) continue

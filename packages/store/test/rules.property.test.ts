@@ -43,7 +43,7 @@ const run = (rules: string, steps: ReadonlyArray<Step>, options: Partial<Omit<Ru
     }
     const result = Rules.evaluate(policy, states, reading, last)
     // states cross a database column as JSON
-    states = JSON.parse(Rules.encodeStates(result.states))
+    states = Rules.decodeStates(Rules.encodeStates(result.states))
     for (const alert of result.fired) fired.push({ index, kind: alert.kind, rule: alert.rule })
     last = reading
   })

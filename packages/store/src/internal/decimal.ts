@@ -20,8 +20,15 @@ const align = (a: Scaled, b: Scaled): readonly [bigint, bigint, number] => {
   return [a.units * 10n ** BigInt(scale - a.scale), b.units * 10n ** BigInt(scale - b.scale), scale]
 }
 
+const plain = /^(?:0|[1-9]\d*)(?:\.\d+)?$/
+
 /** -1, 0 or 1 as `a` is below, equal to or above `b` (`"1.50"` equals `"1.5"`). */
 export const compare = (a: string, b: string): -1 | 0 | 1 => {
+  // prices as stored ("19.99" beside "100.00"): digits compare as text once the
+  // integer parts are as long and the fractions too; no bigint on the hot path
+  const dotA = a.indexOf(".")
+  const dotB = b.indexOf(".")
+  if (dotA === dotB && a.length === b.length && plain.test(a) && plain.test(b)) return a < b ? -1 : a > b ? 1 : 0
   const [x, y] = align(parse(a), parse(b))
   return x < y ? -1 : x > y ? 1 : 0
 }

@@ -59,18 +59,39 @@ export interface Fired {
 
 const fresh: RuleState = { on: false, n: 0, ref: null, cur: null, cand: null, at: null }
 
-/** Reads `targets.rule_state`; anything unreadable starts afresh (a state is never worth failing a write for). */
+/**
+ * Reads `targets.rule_state`; anything unreadable starts afresh (a state is
+ * never worth failing a write for). Fields left out are at their defaults.
+ */
 export const decodeStates = (json: string | null): States => {
   if (json === null || json === "") return {}
   try {
     const value = JSON.parse(json)
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? value as States : {}
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return {}
+    const states: Record<string, RuleState> = {}
+    for (const key in value) states[key] = { ...fresh, ...value[key] }
+    return states
   } catch {
     return {}
   }
 }
 
-export const encodeStates = (states: States): string => JSON.stringify(states)
+/** Only the fields off their defaults: the state is rewritten with every reading. */
+export const encodeStates = (states: States): string => {
+  const out: Record<string, Partial<RuleState>> = {}
+  for (const key in states) {
+    const state = states[key]!
+    const compact: { -readonly [K in keyof RuleState]?: RuleState[K] } = {}
+    if (state.on) compact.on = true
+    if (state.n !== 0) compact.n = state.n
+    if (state.ref !== null) compact.ref = state.ref
+    if (state.cur !== null) compact.cur = state.cur
+    if (state.cand !== null) compact.cand = state.cand
+    if (state.at !== null) compact.at = state.at
+    out[key] = compact
+  }
+  return JSON.stringify(out)
+}
 
 /** A rule's next state (undefined: nothing known yet) and what it fires, if anything. */
 type Step = { readonly state: RuleState | undefined; readonly fire?: Omit<Fired, "rule"> | undefined }
@@ -199,9 +220,10 @@ export const evaluate = (
   states: States,
   reading: Reading,
   last: Reading | null
-): { readonly fired: ReadonlyArray<Fired>; readonly states: States } => {
+): { readonly fired: ReadonlyArray<Fired>; readonly states: States; readonly changed: boolean } => {
   const next: Record<string, RuleState> = {}
   const fired: Array<Fired> = []
+  let changed = false
   const muted = policy.mutedUntil !== null && reading.observedAt < policy.mutedUntil
   for (const rule of policy.rules) {
     const key = AlertRule.format(rule)
@@ -215,7 +237,10 @@ export const evaluate = (
         state = { ...state, at: reading.observedAt }
       }
     }
+    if (state !== states[key]) changed = true
     next[key] = state
   }
-  return { fired, states: next }
+  // a rule dropped from the list leaves its state behind: that is a change too
+  if (!changed) for (const key in states) if (!(key in next)) changed = true
+  return { fired, states: changed ? next : states, changed }
 }

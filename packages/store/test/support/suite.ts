@@ -1039,9 +1039,9 @@ export const storeSuite = (backend: Backend) => {
           if (global.gc !== undefined) assert.isBelow(grew, 16)
 
           const csv = yield* store.exportObservations("csv", { targetId: ids[0]!, since: T0 + 10 * MINUTE }).pipe(Stream.runCollect)
-          assert.strictEqual(csv[0], "id,key,targetId,url,observedAt,outcome,amount,currency,availability,httpStatus,errorTag,source,confidence,contentHash\n")
+          assert.strictEqual(csv[0], "id,key,targetId,url,observedAt,outcome,amount,currency,availability,httpStatus,errorTag,source,confidence,contentHash,group\n")
           assert.strictEqual(csv.length, 1 + (total / targets - 10))
-          assert.match(csv[1]!, /^\d+,\d+@\d+,\d+,https:\/\/shop0\.example\/p\/0,\d{4}-\d\d-\d\dT[\d:.]+Z,ok,\d+\.\d+,EUR,in_stock,200,,json-ld,,h\d+\n$/)
+          assert.match(csv[1]!, /^\d+,\d+@\d+,\d+,https:\/\/shop0\.example\/p\/0,\d{4}-\d\d-\d\dT[\d:.]+Z,ok,\d+\.\d+,EUR,in_stock,200,,json-ld,,h\d+,\n$/)
 
           // a stream read only in part reads only the pages it needs
           const firstTen = yield* store.observations({ pageSize: 10 }).pipe(Stream.take(10), Stream.runCollect)
