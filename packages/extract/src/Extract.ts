@@ -428,17 +428,25 @@ const readPlatform = (platform: Platform, document: Dom.Document, page: PageCont
   return reading.price === undefined && reading.availability === undefined ? undefined : reading
 }
 
-const MARKUP = /itemscope|typeof ?=/g
 const NO_MARKUP = { microdata: false, rdfa: false } as const
 
-/** Whether the page mentions `itemscope` (microdata) and `typeof=`/`typeof =` (RDFa) anywhere, in one pass. */
+/**
+ * Whether the page mentions `itemscope` (microdata) and `typeof=`/`typeof =`
+ * (RDFa) anywhere. `indexOf`, not a regular expression: a JSON-LD price the
+ * meta tags do not confirm needs this on most pages, and the alternation
+ * /itemscope|typeof ?=/ ran at a third of the speed of the rest of the fast
+ * path (bench: json-ld-fast-path/300KB 609 → 238 MB/s).
+ */
 const markupKinds = (html: string): { microdata: boolean; rdfa: boolean } => {
-  let microdata = false
+  const microdata = html.indexOf("itemscope") !== -1
   let rdfa = false
-  MARKUP.lastIndex = 0
-  for (let match = MARKUP.exec(html); match !== null && !(microdata && rdfa); match = MARKUP.exec(html)) {
-    if (match[0] === "itemscope") microdata = true
-    else rdfa = true
+  for (let at = html.indexOf("typeof"); at !== -1; at = html.indexOf("typeof", at + 6)) {
+    let next = at + 6
+    if (html.charCodeAt(next) === 32) next++
+    if (html.charCodeAt(next) === 61 /* = */) {
+      rdfa = true
+      break
+    }
   }
   return { microdata, rdfa }
 }
