@@ -162,7 +162,7 @@ describe("the JSON API", () => {
       })))
 
   it.live("pages: the targets table searched and paged on the server, a target's chart with one point per observation in range, the alerts escaped", () =>
-    withApi((api) =>
+    withApi((api, store) =>
       Effect.gen(function*() {
         const site = api.replace(/api\/v1\/$/, "")
         const page = (path: string) =>
@@ -185,6 +185,23 @@ describe("the JSON API", () => {
         assert.include(chart.html, "json-ld")
         const range = yield* page(`targets/1?from=${T0 + 5 * MINUTE}&to=${T0 + 15 * MINUTE}`)
         assert.strictEqual([...range.html.matchAll(/<circle class="point"/g)].length, 10)
+        assert.include(chart.html, '<td id="rules">change; back-in-stock; out-of-stock (defaults)</td>')
+        assert.include(chart.html, '<td id="group">–</td>')
+        assert.notInclude(chart.html, 'id="ambiguous"')
+        // its rules and group, escaped; and an ambiguous last reading says why
+        yield* store.updateTarget(2, { alertRules: ["below 100 EUR", "drop 10%"], confirm: 2, group: "<b>kettles</b>" })
+        yield* store.recordObservations([new Model.ObservationInput({
+          targetId: 2,
+          observedAt: T0,
+          outcome: "ambiguous",
+          price: null,
+          availability: "in_stock",
+          ambiguity: new Model.Ambiguity({ reason: "sources-disagree", detail: "19.99 EUR (json-ld), <i>24.99</i> EUR (microdata)", candidates: [] })
+        })])
+        const ruled = yield* page("targets/2")
+        assert.include(ruled.html, '<td id="rules">below 100 EUR; drop 10%, confirm 2</td>')
+        assert.include(ruled.html, '<td id="group">&lt;b&gt;kettles&lt;/b&gt;</td>')
+        assert.match(ruled.html, /<td id="ambiguous">19\.99 EUR \(json-ld\), &lt;i&gt;24\.99&lt;\/i&gt; EUR \(microdata\) \(/)
 
         const alerts = yield* page("alerts")
         assert.include(alerts.html, "&lt;img src=x onerror=alert(1)&gt;")

@@ -134,6 +134,7 @@ export const targetPage = (
 ) => {
   const lastError = observations.find((o) => o.outcome === "error")
   const lastOk = observations.find((o) => o.outcome === "ok")
+  const lastAmbiguous = observations.find((o) => o.outcome === "ambiguous")
   return layout(
     `Target ${target.id}`,
     `<p><a href="${escapeHtml(target.url)}" rel="noreferrer noopener">${escapeHtml(target.url)}</a></p>
@@ -146,6 +147,19 @@ export const targetPage = (
 <tr><th>last error</th><td>${lastError === undefined ? "–" : escapeHtml(`${lastError.errorTag ?? "error"} at ${time(lastError.observedAt)}`)}</td></tr>
 <tr><th>failure streak</th><td>${target.failureStreak}</td></tr>
 <tr><th>interval</th><td>${Math.round(target.intervalMillis / 1000)} s${target.enabled ? "" : " (disabled)"}</td></tr>
+<tr><th>alert rules</th><td id="rules">${
+      escapeHtml(target.alertRules.length === 0 ? "change; back-in-stock; out-of-stock (defaults)" : target.alertRules.join("; "))
+    }${target.confirm > 1 ? `, confirm ${target.confirm}` : ""}${
+      target.cooldownMillis > 0 ? `, cooldown ${Math.round(target.cooldownMillis / 60_000)} min` : ""
+    }${target.mutedUntil === null ? "" : `, muted until ${time(target.mutedUntil)}`}</td></tr>
+<tr><th>group</th><td id="group">${target.group === null ? "–" : escapeHtml(target.group)}</td></tr>
+${
+      lastAmbiguous === undefined || (lastOk !== undefined && lastOk.observedAt > lastAmbiguous.observedAt)
+        ? ""
+        : `<tr><th>ambiguous</th><td id="ambiguous">${
+          escapeHtml(`${lastAmbiguous.ambiguity?.detail ?? "the page disagrees with itself"} (${time(lastAmbiguous.observedAt)})`)
+        }</td></tr>`
+    }
 </tbody></table>
 <h2>Price history</h2>
 <form method="get" action="/targets/${target.id}"><label>from <input name="from" value="${range.from || ""}" inputmode="numeric"></label> <label>to <input name="to" value="${
