@@ -23,11 +23,22 @@
  * store's delivery records) is its kind, its origin and a short hash of the
  * URL, and failure reasons are scrubbed of them.
  *
+ * Channels may also be named on a target or a competitor group (`trawl add
+ * --notify`, `trawl rules --notify`, `trawl group --notify`, a targets file's
+ * `notify` column): a run builds one notifier for each at its start, which
+ * delivers only the alerts of the targets and groups that name it (`routed`)
+ * and counts the others as done (`Store.skipped`). A channel a run names
+ * itself (`--notify`, `--webhook`, `--alerts-file`) is one notifier that
+ * delivers every alert, whoever else names it.
+ *
  * @since 0.4.0
  */
+import { Store, type StoreError } from "@trawl/store"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Semaphore from "effect/Semaphore"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as crypto from "node:crypto"
@@ -308,6 +319,43 @@ export const parse = (url: string): Effect.Effect<Channel, ChannelError> =>
   })
 
 /**
+ * Checks a channel URL at once: the `ChannelError` that `parse` would fail
+ * with, or `undefined` for a usable one.
+ *
+ * @example
+ * ```ts
+ * import { Channel } from "@trawl/scraper"
+ *
+ * Channel.check("ntfy+https://ntfy.sh/prices") // undefined
+ * Channel.check("sms://+4912345")?.message // "sms://+4912345: unknown channel scheme 'sms' (one of …)"
+ * ```
+ * @since 0.4.0
+ */
+export const check = (url: string): ChannelError | undefined => {
+  const result = decode(url)
+  return result instanceof ChannelError ? result : undefined
+}
+
+/**
+ * A channel URL as it may be shown (`trawl rules`, `trawl group`): its
+ * notifier's name, as `trawl status` names it (kind, origin and a short hash
+ * of the URL), or the URL redacted and why it cannot be used.
+ *
+ * @example
+ * ```ts
+ * import { Channel } from "@trawl/scraper"
+ *
+ * Channel.describe("ntfy+https://ntfy.sh/prices?token=tk_secret") // "ntfy https://ntfy.sh #…"
+ * Channel.describe("sms://+4912345") // "sms://+4912345 (not a usable channel: unknown channel scheme 'sms' …)"
+ * ```
+ * @since 0.4.0
+ */
+export const describe = (url: string): string => {
+  const result = decode(url)
+  return result instanceof ChannelError ? `${result.url} (not a usable channel: ${result.reason})` : result.name
+}
+
+/**
  * Splits a list of channel URLs as the environment and the config file give
  * them: separated by whitespace or commas.
  *
@@ -517,3 +565,126 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Notifier.Notifier, ChannelError | Notifier.NotifyError, HttpClient.HttpClient> =>
   Effect.flatMap(parse(url), (channel) => notifier(channel, options))
+
+/**
+ * Which alerts go to the channels named on targets and groups: a channel
+ * named on a target gets that target's alerts; one named on a group gets the
+ * alerts about the group (`cheapest_changed`, the group's rules: the alert's
+ * `group`) and its members' alerts.
+ *
+ * @since 0.4.0
+ */
+export interface Router {
+  /**
+   * Whether the channel of this notifier name is named on the alert's target,
+   * on its target's group or on the alert's group. Reads the store's
+   * `channelRoutes` again when they are older than the alert, so an alert is
+   * routed by the channels as they stood when it was raised, or later.
+   */
+  readonly routes: (name: string, notification: Notifier.Notification) => Effect.Effect<boolean, Notifier.NotifyError>
+}
+
+interface Snapshot {
+  readonly fetchedAt: number
+  readonly targets: ReadonlyMap<number, ReadonlySet<string>>
+  readonly groups: ReadonlyMap<string, ReadonlySet<string>>
+}
+
+/**
+ * The router over the store's channel routes (`Store.channelRoutes`), one for
+ * a run, shared by its routed notifiers: they read the routes once between
+ * them, not once each.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ * import { Channel } from "@trawl/scraper"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const router = yield* Channel.router(store.channelRoutes)
+ *   const ntfy = yield* Channel.make("ntfy+https://ntfy.sh/kettle-prices")
+ *   return Channel.routed(ntfy, router)
+ * })
+ * ```
+ * @since 0.4.0
+ */
+export const router = (load: Effect.Effect<Store.ChannelRoutes, StoreError.DatabaseError>): Effect.Effect<Router> =>
+  Effect.map(Semaphore.make(1), (semaphore) => {
+    let snapshot: Snapshot | undefined
+    // a URL's notifier name; undefined for one that names no channel (no notifier has it)
+    const names = new Map<string, string | undefined>()
+    const nameOf = (url: string) => {
+      if (!names.has(url)) {
+        const result = decode(url)
+        names.set(url, result instanceof ChannelError ? undefined : result.name)
+      }
+      return names.get(url)
+    }
+    const toNames = (urls: ReadonlyArray<string>): ReadonlySet<string> =>
+      new Set(urls.flatMap((url) => {
+        const name = nameOf(url)
+        return name === undefined ? [] : [name]
+      }))
+    const fresh = (createdAt: number) => snapshot !== undefined && snapshot.fetchedAt > createdAt ? snapshot : undefined
+    const refresh = (createdAt: number) =>
+      semaphore.withPermit(Effect.suspend(() => {
+        // another notifier may have read them while this one waited
+        const current = fresh(createdAt)
+        if (current !== undefined) return Effect.succeed(current)
+        return Effect.gen(function*() {
+          const fetchedAt = yield* Clock.currentTimeMillis
+          const routes = yield* load
+          const next: Snapshot = {
+            fetchedAt,
+            targets: new Map(Array.from(routes.targets, ([id, urls]) => [id, toNames(urls)] as const)),
+            groups: new Map(Array.from(routes.groups, ([group, urls]) => [group, toNames(urls)] as const))
+          }
+          snapshot = next
+          return next
+        })
+      }))
+    return {
+      routes: (name, notification) =>
+        Effect.gen(function*() {
+          const at = typeof notification.json["at"] === "string" ? Date.parse(notification.json["at"]) : Number.NaN
+          // an alert of unknown age is routed by the routes there are, once there are some
+          const createdAt = Number.isFinite(at) ? at : Number.NEGATIVE_INFINITY
+          const routes = fresh(createdAt) ?? (yield* refresh(createdAt).pipe(
+            Effect.mapError((error) =>
+              new Notifier.NotifyError({ notifier: name, key: notification.key, reason: `store: ${error.message}`, retryable: true })
+            )
+          ))
+          const targetId = notification.json["targetId"]
+          const group = notification.json["group"]
+          return (typeof targetId === "number" && routes.targets.get(targetId)?.has(name) === true) ||
+            (typeof group === "string" && routes.groups.get(group)?.has(name) === true)
+        })
+    }
+  })
+
+/**
+ * A notifier for a channel named on targets or groups: it delivers the
+ * alerts `router` routes to it and answers `Store.skipped` for the others
+ * (done for this channel, never sent, never delivered again).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Store } from "@trawl/store"
+ * import { Channel } from "@trawl/scraper"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Store.Store
+ *   const router = yield* Channel.router(store.channelRoutes)
+ *   return Channel.routed(yield* Channel.make("file:kettle-alerts.jsonl"), router)
+ * })
+ * ```
+ * @since 0.4.0
+ */
+export const routed = (notifier: Notifier.Notifier, router: Router): Notifier.Notifier => ({
+  name: notifier.name,
+  deliver: (notification) =>
+    Effect.flatMap(router.routes(notifier.name, notification), (wanted) => wanted ? notifier.deliver(notification) : Effect.succeed(Store.skipped))
+})

@@ -173,14 +173,21 @@ const formatTime = (millis: number | null) => millis === null ? "-" : new Date(m
 
 const money = (price: Model.Money | null) => price === null ? "-" : `${price.amount} ${price.currency}`
 
-/** `--alert` (repeatable), `--confirm`, `--cooldown`: how a target alerts (`trawl add`, `trawl rules`). */
+/** `--alert` (repeatable), `--confirm`, `--cooldown`, `--notify` (repeatable): how a target or a group alerts (`trawl add`, `trawl rules`, `trawl group`). */
 const alertingFlags = {
   alert: Flag.String("alert").pipe(
     Flag.atLeast(0),
     Flag.withDescription("An alert rule (repeatable): 'below 100 EUR', 'above 80', 'drop 10%', 'rise 5%', change, back-in-stock, out-of-stock")
   ),
   confirm: Flag.String("confirm").pipe(Flag.optional, Flag.withDescription("A change counts after this many readings in a row agree (1-100, default 1)")),
-  cooldown: Flag.String("cooldown").pipe(Flag.optional, Flag.withDescription("At most one alert per rule within this long, e.g. 6h (default none)"))
+  cooldown: Flag.String("cooldown").pipe(Flag.optional, Flag.withDescription("At most one alert per rule within this long, e.g. 6h (default none)")),
+  // no fallback to TRAWL_NOTIFY or the config file: those are the run's channels, not every target's
+  notify: Flag.String("notify").pipe(
+    Flag.atLeast(0),
+    Flag.withDescription(
+      "An alert channel of its own (repeatable; 'none' for none): slack+https://…, discord+https://…, ntfy+https://host/topic, telegram://TOKEN@CHAT_ID, https://… (webhook), file:alerts.jsonl; it gets only these alerts"
+    )
+  )
 }
 
 /** Only the fields that are set: a Schema class refuses `undefined` for an optional field. */
@@ -193,12 +200,14 @@ const alertingOf = (input: {
   readonly confirm: Option.Option<string>
   readonly cooldown: Option.Option<string>
   readonly group?: Option.Option<string>
+  readonly notify?: ReadonlyArray<string>
 }, alertFlag = "--alert") => {
   const alerting = TargetsFile.alertingFrom({
     alert: input.alert.length === 0 ? undefined : input.alert,
     confirm: Option.getOrUndefined(input.confirm),
     cooldown: Option.getOrUndefined(input.cooldown),
-    group: input.group === undefined ? undefined : Option.getOrUndefined(input.group)
+    group: input.group === undefined ? undefined : Option.getOrUndefined(input.group),
+    notify: input.notify === undefined || input.notify.length === 0 ? undefined : input.notify
   })
   if (typeof alerting !== "string") return Effect.succeed(definedOnly(alerting))
   const flag = alerting.startsWith("alert rule") ? alertFlag : `--${alerting.split(" ")[0]}`
@@ -250,7 +259,9 @@ const add = Command.make("add", {
     })).pipe(Effect.mapError((error) =>
       error._tag === "DuplicateTarget" || error._tag === "InvalidUrl" ? new InputError({ input: input.url, reason: error.message }) : error
     ))
-    yield* Console.log(`added target ${target.id}: ${target.url} every ${input.interval}${target.alertRules.length === 0 ? "" : `, alerts: ${target.alertRules.join("; ")}`}`)
+    yield* Console.log(`added target ${target.id}: ${target.url} every ${input.interval}${target.alertRules.length === 0 ? "" : `, alerts: ${target.alertRules.join("; ")}`}${
+      target.notify.length === 0 ? "" : `, notify: ${channelsText(target.notify)}`
+    }`)
   }))).pipe(Command.withDescription("Watch a product page"))
 
 /** Imports a targets file into the store: valid rows added, broken and duplicate rows reported by line. */
@@ -357,6 +368,9 @@ const formatDuration = (millis: number) => {
   return text === "" ? "0s" : text
 }
 
+/** Alert channels as they may be shown: each by its notifier's name (as `trawl status` names it), never its URL. */
+const channelsText = (urls: ReadonlyArray<string>) => urls.length === 0 ? "none" : urls.map(Channel.describe).join(", ")
+
 const describeAlerting = (target: Model.Target) => {
   const lines = [
     `target ${target.id}: ${target.url}`,
@@ -364,7 +378,8 @@ const describeAlerting = (target: Model.Target) => {
     `confirm        ${target.confirm}`,
     `cooldown       ${target.cooldownMillis === 0 ? "none" : formatDuration(target.cooldownMillis)}`,
     `muted until    ${target.mutedUntil === null ? "not muted" : formatTime(target.mutedUntil)}`,
-    `group          ${target.group ?? "-"}`
+    `group          ${target.group ?? "-"}`,
+    `notify         ${channelsText(target.notify)}${target.notify.length === 0 ? "" : " (this target's alerts only)"}`
   ]
   return Console.log(lines.join("\n"))
 }
@@ -378,7 +393,8 @@ const rulesCommand = Command.make("rules", {
   ),
   confirm: alertingFlags.confirm,
   cooldown: alertingFlags.cooldown,
-  group: Flag.String("group").pipe(Flag.optional, Flag.withDescription("Put the target in this competitor group ('' for none)"))
+  group: Flag.String("group").pipe(Flag.optional, Flag.withDescription("Put the target in this competitor group ('' for none)")),
+  notify: alertingFlags.notify.pipe(Flag.withDescription("Replace the target's own alert channels with these (repeatable; 'none' for none)"))
 }, (input) =>
   withStore(input, Effect.gen(function*() {
     const target = yield* targetOfUrl(input.url)
@@ -387,18 +403,20 @@ const rulesCommand = Command.make("rules", {
       alert: reset ? [] : input.set,
       confirm: input.confirm,
       cooldown: input.cooldown,
-      group: Option.filter(input.group, (group) => group !== "")
+      group: Option.filter(input.group, (group) => group !== ""),
+      notify: input.notify
     }, "--set")
     const changes: Store.TargetChanges = {
       ...(reset ? { alertRules: null } : alerting.alertRules === undefined ? {} : { alertRules: alerting.alertRules }),
       ...(alerting.confirm === undefined ? {} : { confirm: alerting.confirm }),
       ...(alerting.cooldownMillis === undefined ? {} : { cooldownMillis: alerting.cooldownMillis }),
-      ...(Option.isSome(input.group) ? { group: input.group.value === "" ? null : alerting.group ?? null } : {})
+      ...(Option.isSome(input.group) ? { group: input.group.value === "" ? null : alerting.group ?? null } : {}),
+      ...(alerting.notify === undefined ? {} : { notify: alerting.notify.length === 0 ? null : alerting.notify })
     }
     const store = yield* Store.Store
     const updated = Object.keys(changes).length === 0 ? target : yield* store.updateTarget(target.id, changes)
     yield* describeAlerting(updated)
-  }))).pipe(Command.withDescription("Show a target's alert rules, or change them (--set, --confirm, --cooldown, --group)"))
+  }))).pipe(Command.withDescription("Show a target's alert rules, or change them (--set, --confirm, --cooldown, --group, --notify)"))
 
 const mute = Command.make("mute", {
   ...storeFlags,
@@ -447,7 +465,8 @@ const groupCommand = Command.make("group", {
           ...(alerting.alertRules === undefined ? {} : { alertRules: alerting.alertRules }),
           ...(alerting.confirm === undefined ? {} : { confirm: alerting.confirm }),
           ...(alerting.cooldownMillis === undefined ? {} : { cooldownMillis: alerting.cooldownMillis }),
-          ...(mutedUntil === undefined ? {} : { mutedUntil })
+          ...(mutedUntil === undefined ? {} : { mutedUntil }),
+          ...(alerting.notify === undefined ? {} : { notify: alerting.notify })
         }
         if (Object.keys(changes).length > 0) yield* store.updateGroup(input.name, changes)
         const found = yield* store.group(input.name)
@@ -458,7 +477,7 @@ const groupCommand = Command.make("group", {
       }),
       storeLayer(input.db, input.postgres, input.postgresSchema, { rates })
     )
-  })).pipe(Command.withDescription("A competitor group: each shop's latest price and availability, the best offer; --alert sets the group's own rules"))
+  })).pipe(Command.withDescription("A competitor group: each shop's latest price and availability, the best offer; --alert sets the group's own rules, --notify its alert channels"))
 
 /** `trawl group`'s report: one line per shop, the best offer, what was compared and how. */
 const groupReport = (group: Model.Group, rates: Rates.Rates | undefined) => {
@@ -487,6 +506,7 @@ const groupReport = (group: Model.Group, rates: Rates.Rates | undefined) => {
   }${group.cooldownMillis > 0 ? `, cooldown ${formatDuration(group.cooldownMillis)}` : ""}${
     group.mutedUntil === null ? "" : `, muted until ${formatTime(group.mutedUntil)}`
   }`)
+  lines.push(`group notify: ${group.notify.length === 0 ? "none (run-level channels only)" : `${channelsText(group.notify)} (the group's alerts and its shops')`}`)
   return lines.join("\n")
 }
 
@@ -623,6 +643,7 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
       for (const channel of input.notify) {
         if (!notifiers.some((notifier) => notifier.name === channel.name)) notifiers.push(yield* Channel.notifier(channel))
       }
+      notifiers.push(...yield* namedChannels(notifiers, outageBudgetMillis))
       return yield* Monitor.run({
         once: input.once,
         all: input.all,
@@ -653,6 +674,41 @@ export const runMonitor = (input: CommandInput<typeof runFlags>) =>
     )
     // outermost: built first and closed last, so the run's last spans and metrics are exported
     return yield* (telemetry === undefined ? monitor : Effect.provide(monitor, Telemetry.layer(telemetry)))
+  })
+
+/**
+ * The notifiers of the channels named on targets and groups (read once, at
+ * the run's start): each delivers only the alerts routed to it. One the run
+ * names itself (the same notifier name) is left to the run's, which delivers
+ * everything; one that names no usable channel is logged (redacted) and left out.
+ */
+const namedChannels = (runLevel: ReadonlyArray<Notifier.Notifier>, outageBudgetMillis: number) =>
+  Effect.gen(function*() {
+    const store = yield* Store.Store
+    const urls = yield* StoreWriter.ride(store.channels, {
+      isTransient: StoreError.isTransient,
+      budgetMillis: outageBudgetMillis,
+      what: "the channels named on targets and groups"
+    })
+    if (urls.length === 0) return []
+    const router = yield* Channel.router(store.channelRoutes)
+    const routed: Array<Notifier.Notifier> = []
+    const delivered = new Set(runLevel.map((notifier) => notifier.name))
+    for (const url of urls) {
+      const parsed = yield* Effect.result(Channel.parse(url))
+      if (parsed._tag === "Failure") {
+        yield* Effect.logWarning(`a channel named on a target or group is left out: ${parsed.failure.message}`)
+        continue
+      }
+      const channel = parsed.success
+      if (delivered.has(channel.name)) continue
+      delivered.add(channel.name)
+      routed.push(Channel.routed(yield* Channel.notifier(channel), router))
+    }
+    if (routed.length > 0) {
+      yield* Effect.logInfo(`channels named on targets and groups (their alerts only): ${routed.map((notifier) => notifier.name).join(", ")}`)
+    }
+    return routed
   })
 
 /** A duration for --duration and --timeout: 90s, 10m, 1h (seconds when bare; not below one second). */

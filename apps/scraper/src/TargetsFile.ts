@@ -1,10 +1,12 @@
 /**
  * Reading target lists: CSV with the header `url,interval,selector,regex`
- * and, for alerting, `alert,confirm,cooldown,group` (only `url` is
+ * and, for alerting, `alert,confirm,cooldown,group,notify` (only `url` is
  * required; quoted fields as in RFC 4180; `alert` holds rules separated by
- * `;`) or JSON Lines (`{"url": …, "interval": "10m", "selector": …,
- * "regex": …, "alert": "below 100 EUR; drop 10%", "confirm": 2,
- * "cooldown": "6h", "group": "kettle-x"}`; `alert` may be a list).
+ * `;`, `notify` the target's own alert channels separated by spaces) or JSON
+ * Lines (`{"url": …, "interval": "10m", "selector": …, "regex": …,
+ * "alert": "below 100 EUR; drop 10%", "confirm": 2, "cooldown": "6h",
+ * "group": "kettle-x", "notify": ["ntfy+https://ntfy.sh/kettle"]}`; `alert`
+ * and `notify` may be lists).
  *
  * Every row is checked on its own: valid rows are returned, each broken row is
  * reported with its line number and reason. The file is read line by line, so
@@ -20,6 +22,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
+import * as Channel from "./Channel.ts"
 import { InputError } from "./Errors.ts"
 
 /**
@@ -38,7 +41,9 @@ export interface TargetRow {
 
 /**
  * How a target alerts, as given on a row or on the command line: rules in
- * canonical text, confirm, cooldown and group; each absent when not given.
+ * canonical text, confirm, cooldown, group and its own alert channels
+ * (`notify`: channel URLs, checked with `Channel.check`; empty for `none`);
+ * each absent when not given.
  *
  * @example
  * ```ts
@@ -53,12 +58,14 @@ export interface Alerting {
   readonly confirm?: number | undefined
   readonly cooldownMillis?: number | undefined
   readonly group?: string | undefined
+  readonly notify?: ReadonlyArray<string> | undefined
 }
 
 /**
  * Reads the alerting fields (`alert` rules as text separated by `;` or a
- * list, `confirm`, `cooldown` as a duration, `group`); a string says what
- * is wrong, in one line naming the field.
+ * list, `confirm`, `cooldown` as a duration, `group`, `notify` channel URLs
+ * as text separated by spaces or a list, `none` for none); a string says
+ * what is wrong, in one line naming the field (a channel URL redacted).
  *
  * @example
  * ```ts
@@ -75,6 +82,7 @@ export const alertingFrom = (fields: {
   readonly confirm?: unknown
   readonly cooldown?: unknown
   readonly group?: unknown
+  readonly notify?: unknown
 }): Alerting | string => {
   const given = (value: unknown) => value !== undefined && value !== null && value !== ""
   const out: { -readonly [K in keyof Alerting]: Alerting[K] } = {}
@@ -101,6 +109,24 @@ export const alertingFrom = (fields: {
       return `group '${String(fields.group).slice(0, 120)}' is not a group name (1 to 100 characters, no control characters)`
     }
     out.group = group
+  }
+  if (given(fields.notify)) {
+    const texts = Array.isArray(fields.notify) ? fields.notify : typeof fields.notify === "string" ? fields.notify.split(/\s+/) : undefined
+    if (texts === undefined || !texts.every((text) => typeof text === "string")) {
+      return "notify: expected channel URLs as text (separated by spaces) or a list of texts"
+    }
+    const urls = Array.from(new Set((texts as Array<string>).map((text) => text.trim()).filter((text) => text !== "")))
+    if (urls.length === 1 && urls[0]!.toLowerCase() === "none") {
+      out.notify = []
+    } else {
+      for (const url of urls) {
+        // the store keeps a target's channels one a line
+        if (/[\r\n]/.test(url)) return `notify ${Channel.redact(url.split(/[\r\n]/)[0]!)}: a channel URL holds no line break`
+        const bad = Channel.check(url)
+        if (bad !== undefined) return `notify ${bad.message}`
+      }
+      out.notify = urls
+    }
   }
   return out
 }
@@ -242,6 +268,7 @@ const row = (
     readonly confirm?: unknown
     readonly cooldown?: unknown
     readonly group?: unknown
+    readonly notify?: unknown
   }
 ): TargetRow | Rejected => {
   if (typeof fields.url !== "string" || fields.url === "") return { line, reason: "no url" }
@@ -292,7 +319,7 @@ export const read = (path: string): Effect.Effect<{ readonly rows: ReadonlyArray
           if (format === "csv") {
             const fields = splitCsv(text)
             if (typeof fields === "string" || !fields.map((f) => f.toLowerCase()).includes("url")) {
-              throw new InputError({ input: path, reason: `line ${number}: expected a CSV header with a 'url' column (url,interval,selector,regex,alert,confirm,cooldown,group) or JSON lines` })
+              throw new InputError({ input: path, reason: `line ${number}: expected a CSV header with a 'url' column (url,interval,selector,regex,alert,confirm,cooldown,group,notify) or JSON lines` })
             }
             header = fields.map((f) => f.toLowerCase())
             continue

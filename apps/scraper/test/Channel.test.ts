@@ -8,7 +8,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Supervisor } from "@trawl/actor"
-import { Model, Store } from "@trawl/store"
+import { Model, Store, StoreError } from "@trawl/store"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -476,4 +476,62 @@ describe("channels in the outbox", () => {
       )
       for (const line of lines) assertNoSecret(line, "a log line")
     }).pipe(Effect.scoped, Effect.provide(http1)), 30_000)
+})
+
+describe("channels named on targets and groups", () => {
+  it.live("a routed channel delivers its targets' and groups' alerts, answers skipped for the rest; the routes are read once between notifiers, again for an alert newer than them", () =>
+    Effect.gen(function*() {
+      const a = "ntfy+https://ntfy.sh/a?token=tk_NTFYSECRET"
+      const b = "webhook+https://hooks.example/b"
+      let loads = 0
+      const router = yield* Channel.router(Effect.sync(() => {
+        loads++
+        return {
+          // target 7 names a; target 8 is in group kettle, which names b
+          targets: new Map([[7, [a]], [8, [b]]]),
+          groups: new Map([["kettle", [b]]])
+        }
+      }))
+      const sent: Array<string> = []
+      const stub = (url: string) => ({
+        name: Channel.describe(url),
+        deliver: (notification: { readonly key: string }) => Effect.sync(() => void sent.push(`${Channel.describe(url)} ${notification.key}`))
+      })
+      const toA = Channel.routed(stub(a), router)
+      const toB = Channel.routed(stub(b), router)
+      const cases: Array<[AlertText.AlertLike, boolean, boolean]> = [
+        [alert({ key: "t7", targetId: 7 }), true, false],
+        [alert({ key: "t8", targetId: 8 }), false, true],
+        [alert({ key: "t9", targetId: 9 }), false, false],
+        // the group's own alert about a shop that names nothing itself
+        [alert({ key: "g", targetId: 9, kind: "cheapest_changed", group: "kettle" }), false, true]
+      ]
+      for (const [over, forA, forB] of cases) {
+        const notification = AlertText.notification(over)
+        assert.strictEqual(yield* toA.deliver(notification), forA ? undefined : Store.skipped, `${over.key} to a`)
+        assert.strictEqual(yield* toB.deliver(notification), forB ? undefined : Store.skipped, `${over.key} to b`)
+      }
+      assert.deepStrictEqual(sent, [`${toA.name} t7`, `${toB.name} t8`, `${toB.name} g`])
+      assert.strictEqual(loads, 1, "alerts older than the routes: read once, for both notifiers")
+      // raised after the routes were read: read again, once
+      const later = AlertText.notification(alert({ key: "late", targetId: 7, createdAt: Date.now() + 1_000 }))
+      yield* toA.deliver(later)
+      assert.strictEqual(loads, 2)
+      yield* Effect.sleep("1100 millis")
+      yield* toB.deliver(later)
+      assert.strictEqual(loads, 3)
+      yield* toA.deliver(later)
+      assert.strictEqual(loads, 3)
+      assert.notInclude(sent.join(" "), "NTFYSECRET")
+    }))
+
+  it.live("routes the store cannot read are a retryable NotifyError: the alert is not skipped", () =>
+    Effect.gen(function*() {
+      const router = yield* Channel.router(Effect.fail(new StoreError.DatabaseUnavailable({ database: "postgres://127.0.0.1/test", detail: "connection refused" })))
+      const routed = Channel.routed({ name: "jsonl alerts.jsonl", deliver: () => Effect.void }, router)
+      const error = yield* Effect.flip(routed.deliver(AlertText.notification(alert())))
+      assert.strictEqual(error._tag, "NotifyError")
+      assert.isTrue(error.retryable)
+      assert.match(error.reason, /^store: /)
+    }))
 })

@@ -83,4 +83,15 @@ describe("TargetsFile", () => {
     assert.isString(TargetsFile.parseInterval("-5m"))
     assert.isString(TargetsFile.parseInterval("1s"))
   })
+
+  it("reads a row's alert channels: separated by spaces or a list, repeats dropped, 'none' for none; a bad one named redacted", () => {
+    const ntfy = "ntfy+https://ntfy.sh/kettle?token=tk_SECRET"
+    assert.deepStrictEqual(TargetsFile.alertingFrom({ notify: ` ${ntfy}  file:alerts.jsonl ${ntfy}` }), { notify: [ntfy, "file:alerts.jsonl"] })
+    assert.deepStrictEqual(TargetsFile.alertingFrom({ notify: [ntfy, "file:my alerts.jsonl"] }), { notify: [ntfy, "file:my alerts.jsonl"] })
+    assert.deepStrictEqual(TargetsFile.alertingFrom({ notify: "None" }), { notify: [] })
+    assert.deepStrictEqual(TargetsFile.alertingFrom({ notify: "" }), {})
+    assert.strictEqual(TargetsFile.alertingFrom({ notify: [ntfy, 42] }), "notify: expected channel URLs as text (separated by spaces) or a list of texts")
+    assert.strictEqual(TargetsFile.alertingFrom({ notify: "telegram://1:SECRET@" }), "notify telegram://…@: no chat id: expected telegram://TOKEN@CHAT_ID")
+    assert.strictEqual(TargetsFile.alertingFrom({ notify: ["https://hooks.example/SECRET\nx"] }), "notify https://hooks.example/…: a channel URL holds no line break")
+  })
 })

@@ -2,7 +2,8 @@
  * `trawl run --notify URL` from the binary: channels from the flag (repeated),
  * the environment and the config file each deliver every alert once to a
  * loopback receiver; `trawl status` and the run's output name them without
- * their secrets; a bad channel URL is one line and exit 2.
+ * their secrets; a bad channel URL is one line and exit 2. Channels named on
+ * a target or a group get only its alerts, run-level ones every alert.
  */
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
@@ -160,5 +161,129 @@ describe("trawl run --notify", { timeout: 120_000 }, () => {
     expect(run.stderr).toMatch(message)
     expect(run.stderr).not.toMatch(/\n\s+at /)
     expectNoSecret(run.stdout + run.stderr)
+  })
+})
+
+describe("channels named on targets and groups", { timeout: 120_000 }, () => {
+  const url = (product: number) => `http://shop-${product}.shop.test:${shop.port}/p/${product}`
+  const ntfyOf = (seen: ReadonlyArray<Seen>, topic: string) => seen.filter((s) => s.path === `/${topic}`)
+
+  it("a target's channel gets only its alerts, a run-level one all of them, each once; trawl rules and status show them redacted", async () => {
+    const db = path.join(dir, "per-target.db")
+    const channels = await startChannels()
+    shop.step = 0
+    try {
+      const a = `ntfy+${channels.base}/target-two?token=tk_NTFYSECRET`
+      const b = `slack+${channels.base}/services/T0/B0/SLACKSECRETxxxxxxxxxxxxx`
+      // the targets file names target 2's channel (the notify column); target 1 names none
+      const file = path.join(dir, "per-target.csv")
+      await fs.writeFile(file, ["url,interval,notify", `${url(1)},5m,`, `${url(2)},5m,${a}`].join("\n") + "\n")
+      const first = await runTrawl(["run", "--once", "--targets", file, ...common(db), "--notify", b], { timeoutMillis: 60_000 })
+      expect(first.stderr).not.toMatch(/\n\s+at /)
+      expect(first.code).toBe(0)
+      expectNoSecret(first.stdout + first.stderr)
+      shop.step = 1 // product 2 goes up by 1.00
+      const second = await runTrawl(["run", "--once", "--all", ...common(db), "--notify", b], { timeoutMillis: 60_000 })
+      expect(second.code).toBe(0)
+      expectNoSecret(second.stdout + second.stderr)
+
+      const toA = ntfyOf(channels.seen, "target-two")
+      const toB = channels.seen.filter((s) => s.path.startsWith("/services/"))
+      // A: target 2's first_seen and its price rise; B: both first_seen and the rise
+      expect(toA.map((s) => s.headers["tags"]).sort()).toEqual(["chart_with_upwards_trend,price_up", "new,first_seen"])
+      expect(toA.every((s) => s.body.includes("/p/2") && s.headers["authorization"] === "Bearer tk_NTFYSECRET")).toBe(true)
+      expect(new Set(toA.map((s) => s.key)).size).toBe(2)
+      expect(toB).toHaveLength(3)
+      expect(new Set(toB.map((s) => s.key)).size).toBe(3)
+      expect(toB.filter((s) => JSON.parse(s.body).text.includes("/p/1"))).toHaveLength(1)
+      for (const seen of toA) expect(toB.map((s) => s.key)).toContain(seen.key)
+      expect(channels.seen).toHaveLength(5)
+
+      const rules = await runTrawl(["rules", url(2), "--db", db])
+      expect(rules.code).toBe(0)
+      expect(rules.stdout).toMatch(new RegExp(`^notify +ntfy http://127\\.0\\.0\\.1:${channels.port} #[0-9a-f]{8} \\(this target's alerts only\\)$`, "m"))
+      expect((await runTrawl(["rules", url(1), "--db", db])).stdout).toMatch(/^notify +none$/m)
+      const status = await runTrawl(["status", "--db", db])
+      expect(status.code).toBe(0)
+      // the target's channel has nothing pending: the alerts not for it count as done for it
+      expect(status.stdout).toMatch(new RegExp(`notifier +ntfy http://127\\.0\\.0\\.1:${channels.port} #[0-9a-f]{8}: 0 pending, 3 delivered`))
+      expectNoSecret(rules.stdout + rules.stderr + status.stdout + status.stderr)
+
+      // --notify none clears them: the next run builds no notifier for it
+      const cleared = await runTrawl(["rules", url(2), "--db", db, "--notify", "none"])
+      expect(cleared.stdout).toMatch(/^notify +none$/m)
+      shop.step = 2
+      expect((await runTrawl(["run", "--once", "--all", ...common(db)], { timeoutMillis: 60_000 })).code).toBe(0)
+      expect(ntfyOf(channels.seen, "target-two")).toHaveLength(2)
+    } finally {
+      shop.step = 0
+      await channels.close()
+    }
+  })
+
+  it("the same channel named by the run and on a target is one notifier: every alert, once", async () => {
+    const db = path.join(dir, "same-named.db")
+    const channels = await startChannels()
+    try {
+      const hook = `${channels.base}/hook`
+      expect((await runTrawl(["add", url(1), "--db", db])).code).toBe(0)
+      expect((await runTrawl(["add", url(2), "--db", db, "--notify", `webhook+${hook}`])).code).toBe(0)
+      const run = await runTrawl(["run", "--once", ...common(db), "--webhook", hook], { timeoutMillis: 60_000 })
+      expect(run.code).toBe(0)
+      expect(channels.seen.map((s) => JSON.parse(s.body).url).sort()).toEqual([url(1), url(2)])
+    } finally {
+      await channels.close()
+    }
+  })
+
+  it("a group's channel gets the group's cheapest_changed and its shops' alerts, no others", async () => {
+    const db = path.join(dir, "group-channel.db")
+    const channels = await startChannels()
+    shop.step = 0
+    try {
+      for (const product of [1, 2]) expect((await runTrawl(["add", url(product), "--db", db, "--group", "kettle"])).code).toBe(0)
+      for (const product of [3, 4]) expect((await runTrawl(["add", url(product), "--db", db])).code).toBe(0)
+      const c = `ntfy+${channels.base}/kettle-group?token=tk_NTFYSECRET`
+      const set = await runTrawl(["group", "kettle", "--db", db, "--notify", c])
+      expect(set.code).toBe(0)
+      expect(set.stdout).toMatch(new RegExp(`^group notify: ntfy http://127\\.0\\.0\\.1:${channels.port} #[0-9a-f]{8} \\(the group's alerts and its shops'\\)$`, "m"))
+      expectNoSecret(set.stdout + set.stderr)
+      const first = await runTrawl(["run", "--once", ...common(db)], { timeoutMillis: 60_000 })
+      expect(first.code).toBe(0)
+      expectNoSecret(first.stdout + first.stderr)
+      // products 2 and 4 drop by 15.00: product 2 (5.00) is the group's best now, not product 1 (10.00)
+      shop.step = -15
+      const second = await runTrawl(["run", "--once", "--all", ...common(db)], { timeoutMillis: 60_000 })
+      expect(second.code).toBe(0)
+      const toC = ntfyOf(channels.seen, "kettle-group")
+      const kinds = toC.map((s) => `${String(s.headers["tags"]).split(",").at(-1)} ${/\/p\/(\d)/.exec(s.body)?.[1]}`)
+      expect(kinds.sort()).toEqual(["cheapest_changed 2", "first_seen 1", "first_seen 2", "price_down 2"])
+      expect(new Set(toC.map((s) => s.key)).size).toBe(4)
+      expect(channels.seen).toHaveLength(4)
+    } finally {
+      shop.step = 0
+      await channels.close()
+    }
+  })
+
+  it("a bad channel: trawl add --notify is exit 2 in one line, a targets file's row is rejected by its line; both redacted", async () => {
+    const db = path.join(dir, "bad-channel.db")
+    const added = await runTrawl(["add", url(1), "--db", db, "--notify", "ntfy+https://ntfy.sh/ok", "--notify", "telegram://123456789:TGSECRET@"])
+    expect(added.code).toBe(2)
+    const lines = added.stderr.trim().split("\n").filter((line) => line.startsWith("trawl:"))
+    expect(lines).toEqual(["trawl: --notify: notify telegram://…@: no chat id: expected telegram://TOKEN@CHAT_ID"])
+    expect(added.stderr).not.toMatch(/\n\s+at /)
+    expectNoSecret(added.stdout + added.stderr)
+    expect((await runTrawl(["targets", "--db", db])).stdout).not.toContain(url(1))
+    const file = path.join(dir, "bad-channel.jsonl")
+    await fs.writeFile(file, [
+      JSON.stringify({ url: url(1), notify: ["ntfy+https://ntfy.sh/ok", "file:alerts.jsonl"] }),
+      JSON.stringify({ url: url(2), notify: "slack+ftp://hooks.slack.com/services/T/B/SLACKSECRET" })
+    ].join("\n") + "\n")
+    const imported = await runTrawl(["import", file, "--db", db])
+    expect(imported.code).toBe(5)
+    expect(imported.stderr).toMatch(/bad-channel\.jsonl:2: notify slack\+ftp:\/\/hooks\.slack\.com\/…: the part after slack\+ must be an http\(s\) URL/)
+    expectNoSecret(imported.stdout + imported.stderr)
+    expect((await runTrawl(["rules", url(1), "--db", db])).stdout).toMatch(/^notify +ntfy https:\/\/ntfy\.sh #[0-9a-f]{8}, jsonl alerts\.jsonl /m)
   })
 })

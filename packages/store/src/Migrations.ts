@@ -245,7 +245,8 @@ const targetsRevision = Effect.gen(function*() {
 // Alert rules and ambiguous readings (AlertRule.ts): each target's rules in canonical text joined by "; "
 // (NULL: the defaults), confirm / cooldown / mute, the rules' own state (JSON in rule_states,
 // written in the recording transaction) and the competitor group; an alert names the rule
-// that raised it.
+// that raised it. Targets and groups name their own alert channels (`notify`: channel URLs
+// separated by newlines, kept opaque; NULL for none), read at a run's start.
 const alertRules = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const big = sql.onDialectOrElse({ pg: () => "BIGINT", orElse: () => "INTEGER" })
@@ -255,6 +256,9 @@ const alertRules = Effect.gen(function*() {
   yield* sql`ALTER TABLE targets ADD COLUMN muted_until ${sql.literal(big)}`
   yield* sql`ALTER TABLE targets ADD COLUMN group_name TEXT`
   yield* sql`CREATE INDEX targets_group ON targets (group_name) WHERE group_name IS NOT NULL`
+  yield* sql`ALTER TABLE targets ADD COLUMN notify TEXT`
+  // the few targets that name channels, for the run's routing of alerts (Store.channelRoutes)
+  yield* sql`CREATE INDEX targets_notify ON targets (id) WHERE notify IS NOT NULL`
   // a table of its own, written only when a rule's state moves: in targets, every reading
   // rewrote it with the row (SQLite: 0.73 of the rule-less throughput, 0.92 without it; bench: store rules)
   yield* sql`CREATE TABLE rule_states (
@@ -273,7 +277,8 @@ const alertRules = Effect.gen(function*() {
     alert_cooldown_ms ${sql.literal(big)} NOT NULL DEFAULT 0,
     muted_until ${sql.literal(big)},
     rule_state TEXT,
-    best_target_id ${sql.literal(big)}
+    best_target_id ${sql.literal(big)},
+    notify TEXT
   )`
   yield* sql`ALTER TABLE alerts ADD COLUMN group_name TEXT`
 })

@@ -183,6 +183,27 @@ export const GroupName = Schema.String.check(
 )
 
 /**
+ * A channel URL named on a target or a group (`slack+https://…`,
+ * `ntfy+https://host/topic`, …): kept opaque by the store, which only asks
+ * that it be non-blank and hold no line break (it stores them one a line).
+ * Whether it names a usable channel is the app's to check.
+ *
+ * @example
+ * ```ts
+ * import { Model } from "@trawl/store"
+ * import { Schema } from "effect"
+ *
+ * Schema.is(Model.ChannelUrl)("ntfy+https://ntfy.sh/prices") // true
+ * ```
+ *
+ * @since 0.4.0
+ */
+export const ChannelUrl = Schema.String.check(
+  Schema.isMaxLength(4096),
+  Schema.isPattern(/^[^\s](?:[^\r\n]*[^\s])?$/)
+)
+
+/**
  * A target to add: a product page watched every `intervalMillis`. `rules` is
  * the target's own extraction rules as JSON (the store keeps them opaque).
  *
@@ -209,7 +230,9 @@ export class NewTarget extends Schema.Class<NewTarget>("@trawl/store/NewTarget")
   /** At most one alert per rule within this window (default 0: none). */
   cooldownMillis: Schema.optional(Millis),
   /** The competitor group: the same product at several shops. */
-  group: Schema.optional(GroupName)
+  group: Schema.optional(GroupName),
+  /** Alert channels of this target's own: they receive its alerts (and only those). */
+  notify: Schema.optional(Schema.Array(ChannelUrl))
 }) {}
 
 /**
@@ -250,7 +273,9 @@ export class Target extends Schema.Class<Target>("@trawl/store/Target")({
   cooldownMillis: Millis,
   /** No alerts for readings before this time. */
   mutedUntil: Schema.NullOr(Millis),
-  group: Schema.NullOr(Schema.String)
+  group: Schema.NullOr(Schema.String),
+  /** The target's own alert channels (URLs, secrets included: show them redacted); empty: none. */
+  notify: Schema.Array(Schema.String)
 }) {}
 
 /**
@@ -519,7 +544,9 @@ export class Group extends Schema.Class<Group>("@trawl/store/Group")({
   alertRules: AlertRules,
   confirm: Schema.Int,
   cooldownMillis: Millis,
-  mutedUntil: Schema.NullOr(Millis)
+  mutedUntil: Schema.NullOr(Millis),
+  /** The group's alert channels (URLs, secrets included: show them redacted): its alerts and its members'. */
+  notify: Schema.Array(Schema.String)
 }) {}
 
 /**

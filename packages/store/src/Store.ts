@@ -167,6 +167,35 @@ export interface TargetChanges {
   readonly mutedUntil?: number | null | undefined
   /** The competitor group, or null for none. */
   readonly group?: string | null | undefined
+  /**
+   * The target's own alert channels (URLs, kept opaque: the app checks them),
+   * replacing those it had; empty or null: none. Each is trimmed, blank ones
+   * and repeats dropped; a URL holds no line break (the store keeps them one a
+   * line, so one with a line break would come back as two).
+   */
+  readonly notify?: ReadonlyArray<string> | null | undefined
+}
+
+/**
+ * The alert channels named on targets and groups (`Service.channelRoutes`),
+ * as URLs: which ones each target's alerts go to (its own and its group's),
+ * and each group's own (for the alerts about the group, `Alert.group`).
+ * Targets and groups that name none are left out.
+ *
+ * @example
+ * ```ts
+ * import type { Store } from "@trawl/store"
+ * declare const routes: Store.ChannelRoutes
+ * const forAlert = (targetId: number, group: string | null) =>
+ *   [...(routes.targets.get(targetId) ?? []), ...(group === null ? [] : routes.groups.get(group) ?? [])]
+ * ```
+ * @since 0.4.0
+ */
+export interface ChannelRoutes {
+  /** Per target id: its own channels, then its group's. */
+  readonly targets: ReadonlyMap<number, ReadonlyArray<string>>
+  /** Per group name: the group's channels. */
+  readonly groups: ReadonlyMap<string, ReadonlyArray<string>>
 }
 
 /**
@@ -223,11 +252,18 @@ export interface Service {
    * in-stock offer and its own rules. None when no target is in the group.
    */
   readonly group: (name: string) => Effect.Effect<Option.Option<Model.Group>, StoreError.DatabaseError>
-  /** Sets a group's own alert rules (they apply to its best in-stock price), confirm, cooldown or mute. */
+  /**
+   * Sets a group's own alert rules (they apply to its best in-stock price),
+   * confirm, cooldown, mute or alert channels (`notify`, as `TargetChanges.notify`).
+   */
   readonly updateGroup: (
     name: string,
-    changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil">
+    changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil" | "notify">
   ) => Effect.Effect<Model.Group, StoreError.InvalidAlertRule | StoreError.DatabaseError>
+  /** Every alert channel URL named on a target or a group, each once, sorted: the channels a run builds at its start. */
+  readonly channels: Effect.Effect<ReadonlyArray<string>, StoreError.DatabaseError>
+  /** Which targets' and groups' alerts go to which of those channels (`ChannelRoutes`), as they stand now. */
+  readonly channelRoutes: Effect.Effect<ChannelRoutes, StoreError.DatabaseError>
   /** The target watching exactly this URL (as stored: normalised by `addTarget`), if any. */
   readonly targetByUrl: (url: string) => Effect.Effect<Option.Option<Model.Target>, StoreError.DatabaseError>
   readonly setEnabled: (
@@ -443,7 +479,7 @@ const money = (amount: unknown, currency: unknown): Model.Money | null =>
 const analyzeAfter = 1_000
 
 const targetColumns =
-  "id, url, host, interval_ms, rules, enabled, next_due_at, failure_streak, etag, last_modified, last_amount, last_currency, last_availability, last_observed_at, created_at, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, group_name"
+  "id, url, host, interval_ms, rules, enabled, next_due_at, failure_streak, etag, last_modified, last_amount, last_currency, last_availability, last_observed_at, created_at, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, group_name, notify"
 
 /** `targets.alert_rules`: canonical rule texts joined by "; ", NULL for none (the defaults). */
 const rulesColumn = (rules: ReadonlyArray<string> | null | undefined): string | null =>
@@ -451,6 +487,21 @@ const rulesColumn = (rules: ReadonlyArray<string> | null | undefined): string | 
 
 const ruleTexts = (column: unknown): ReadonlyArray<string> =>
   column === null || column === undefined || column === "" ? [] : String(column).split("; ")
+
+/** Channel URLs as given: trimmed, line by line, blank ones and repeats dropped. */
+const channelList = (urls: ReadonlyArray<string> | null | undefined): ReadonlyArray<string> =>
+  urls === null || urls === undefined
+    ? []
+    : Array.from(new Set(urls.flatMap((url) => url.split(/[\r\n]+/)).map((url) => url.trim()).filter((url) => url !== "")))
+
+/** `targets.notify` and `groups.notify`: channel URLs one a line, NULL for none. */
+const notifyColumn = (urls: ReadonlyArray<string> | null | undefined): string | null => {
+  const list = channelList(urls)
+  return list.length === 0 ? null : list.join("\n")
+}
+
+const channelsOf = (column: unknown): ReadonlyArray<string> =>
+  column === null || column === undefined || column === "" ? [] : String(column).split("\n")
 
 const toTarget = (row: Record<string, unknown>): Model.Target =>
   trusted(Model.Target, {
@@ -472,7 +523,8 @@ const toTarget = (row: Record<string, unknown>): Model.Target =>
     confirm: num(row.alert_confirm ?? 1),
     cooldownMillis: num(row.alert_cooldown_ms ?? 0),
     mutedUntil: numOrNull(row.muted_until),
-    group: strOrNull(row.group_name)
+    group: strOrNull(row.group_name),
+    notify: channelsOf(row.notify)
   })
 
 const observationColumns =
@@ -781,7 +833,8 @@ export const make = (
             alert_rules: rulesColumn(target.alertRules),
             alert_confirm: target.confirm ?? 1,
             alert_cooldown_ms: target.cooldownMillis ?? 0,
-            group_name: target.group ?? null
+            group_name: target.group ?? null,
+            notify: notifyColumn(target.notify)
           })
         }
         const inserted: Array<Model.Target> = []
@@ -844,7 +897,7 @@ export const make = (
       Effect.gen(function*() {
         const members = yield* sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE group_name = ${name} ORDER BY id`
         if (members.length === 0) return Option.none<Model.Group>()
-        const [row] = yield* sql`SELECT name, alert_rules, alert_confirm, alert_cooldown_ms, muted_until FROM groups WHERE name = ${name}`
+        const [row] = yield* sql`SELECT name, alert_rules, alert_confirm, alert_cooldown_ms, muted_until, notify FROM groups WHERE name = ${name}`
         const targets = members.map(toTarget)
         const comparison = Groups.compare(
           targets.map((target) => ({
@@ -875,13 +928,14 @@ export const make = (
           alertRules: ruleTexts(row?.alert_rules),
           confirm: num(row?.alert_confirm ?? 1),
           cooldownMillis: num(row?.alert_cooldown_ms ?? 0),
-          mutedUntil: numOrNull(row?.muted_until)
+          mutedUntil: numOrNull(row?.muted_until),
+          notify: channelsOf(row?.notify)
         }))
       }).pipe(Effect.mapError(failed("group")))
 
     const updateGroup = (
       name: string,
-      changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil">
+      changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil" | "notify">
     ) =>
       Effect.gen(function*() {
         const invalid = changes.alertRules?.find((text) => !Schema.is(AlertRule.RuleText)(text))
@@ -892,6 +946,7 @@ export const make = (
         if (changes.confirm !== undefined) sets.push(sql`alert_confirm = ${Math.min(100, Math.max(1, Math.floor(changes.confirm)))}`)
         if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
         if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
+        if (changes.notify !== undefined) sets.push(sql`notify = ${notifyColumn(changes.notify)}`)
         if (sets.length > 0) yield* sql`UPDATE groups SET ${sql.csv(sets)} WHERE name = ${name}`.pipe(Effect.mapError(failed("updateGroup")))
         const found = yield* group(name)
         if (Option.isSome(found)) return found.value
@@ -905,9 +960,33 @@ export const make = (
           alertRules: changes.alertRules ?? [],
           confirm: changes.confirm ?? 1,
           cooldownMillis: changes.cooldownMillis ?? 0,
-          mutedUntil: changes.mutedUntil ?? null
+          mutedUntil: changes.mutedUntil ?? null,
+          notify: channelList(changes.notify)
         })
       })
+
+    const channels = Effect.gen(function*() {
+      const rows = yield* sql<{ notify: unknown }>`SELECT notify FROM targets WHERE notify IS NOT NULL UNION SELECT notify FROM groups WHERE notify IS NOT NULL`
+      return Array.from(new Set(rows.flatMap((row) => channelsOf(row.notify)))).sort()
+    }).pipe(Effect.mapError(failed("channels")))
+
+    const channelRoutes = Effect.gen(function*() {
+      const groupRows = yield* sql`SELECT name, notify FROM groups WHERE notify IS NOT NULL`
+      const groups = new Map(groupRows.map((row) => [String(row.name), channelsOf(row.notify)] as const))
+      const targets = new Map<number, ReadonlyArray<string>>()
+      // the targets naming channels of their own (index targets_notify), then the members of groups that do (targets_group)
+      for (const row of yield* sql`SELECT id, notify, group_name FROM targets WHERE notify IS NOT NULL`) {
+        const group = row.group_name === null || row.group_name === undefined ? [] : groups.get(String(row.group_name)) ?? []
+        targets.set(num(row.id), Array.from(new Set([...channelsOf(row.notify), ...group])))
+      }
+      const named = Array.from(groups.keys())
+      for (const chunk of chunks(named, chunkSize)) {
+        for (const row of yield* sql`SELECT id, group_name FROM targets WHERE notify IS NULL AND ${sql.in("group_name", chunk)}`) {
+          targets.set(num(row.id), groups.get(String(row.group_name))!)
+        }
+      }
+      return { targets, groups } satisfies ChannelRoutes
+    }).pipe(Effect.mapError(failed("channelRoutes")))
 
     const targetByUrl = (url: string) =>
       sql`SELECT ${sql.literal(targetColumns)} FROM targets WHERE url = ${url}`.pipe(
@@ -947,6 +1026,7 @@ export const make = (
         if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
         if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
         if (changes.group !== undefined) sets.push(sql`group_name = ${changes.group}`)
+        if (changes.notify !== undefined) sets.push(sql`notify = ${notifyColumn(changes.notify)}`)
         if (sets.length === 0) return yield* getTarget(id)
         // back to the defaults: the rules' states go (a rule set again later starts afresh)
         if (changes.alertRules === null || changes.alertRules?.length === 0) {
@@ -1751,6 +1831,8 @@ export const make = (
       targetByUrl,
       group,
       updateGroup,
+      channels,
+      channelRoutes,
       removeTarget,
       targetsRevision,
       dueTargets,

@@ -2,7 +2,7 @@
  * Alert rules through the store, on every backend: rules replace a target's
  * default price alerts, their state lives in the database between batches,
  * a replayed batch raises nothing twice, and `updateTarget` changes rules,
- * confirm, cooldown, mute and group.
+ * confirm, cooldown, mute, group and alert channels.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -270,6 +270,47 @@ export const alertRulesSuite = (backend: Backend) => {
           assert.deepStrictEqual((yield* store.getTarget(id)).alertRules, [])
           const after = yield* store.recordObservations([ok(id, T0 + 4 * MINUTE, money("13"), "out_of_stock")])
           assert.deepStrictEqual(alertsOf(after), ["price_up", "out_of_stock"])
+        })))
+
+    it.live("alert channels named on targets and groups round-trip, opaque; channels lists each once; channelRoutes says whose alerts go where", () =>
+      withStore(backend, (store) =>
+        Effect.gen(function*() {
+          const slack = "slack+https://hooks.slack.com/services/T0/B0/SECRET"
+          const ntfy = "ntfy+https://ntfy.sh/kettle?token=tk_1"
+          const file = "file:my alerts.jsonl"
+          const a = yield* store.addTarget(new Model.NewTarget({ url: "https://a.example/kettle", intervalMillis: MINUTE, notify: [slack, ntfy, slack], group: "kettle-x" }))
+          assert.deepStrictEqual(a.notify, [slack, ntfy])
+          assert.deepStrictEqual((yield* store.getTarget(a.id)).notify, [slack, ntfy])
+          const b = yield* store.addTarget(new Model.NewTarget({ url: "https://b.example/kettle", intervalMillis: MINUTE, group: "kettle-x" }))
+          assert.deepStrictEqual(b.notify, [])
+          const c = yield* store.addTarget(new Model.NewTarget({ url: "https://c.example/kettle", intervalMillis: MINUTE }))
+          assert.deepStrictEqual(yield* store.channels, [ntfy, slack].sort())
+          const changed = yield* store.updateTarget(c.id, { notify: [` ${file} `, ""] })
+          assert.deepStrictEqual(changed.notify, [file])
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.targetByUrl(c.url)).notify, [file])
+          // the other fields are kept when notify is not given
+          assert.deepStrictEqual((yield* store.updateTarget(c.id, { confirm: 2 })).notify, [file])
+          const group = yield* store.updateGroup("kettle-x", { notify: [ntfy, "telegram://123:ABC@42"] })
+          assert.deepStrictEqual(group.notify, [ntfy, "telegram://123:ABC@42"])
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.group("kettle-x")).notify, [ntfy, "telegram://123:ABC@42"])
+          // a group nobody is in yet keeps its channels too
+          assert.deepStrictEqual((yield* store.updateGroup("toaster", { notify: [slack] })).notify, [slack])
+          assert.deepStrictEqual(yield* store.channels, [file, ntfy, slack, "telegram://123:ABC@42"].sort())
+          const routes = yield* store.channelRoutes
+          assert.deepStrictEqual(Object.fromEntries(routes.targets), {
+            [a.id]: [slack, ntfy, "telegram://123:ABC@42"],
+            [b.id]: [ntfy, "telegram://123:ABC@42"],
+            [c.id]: [file]
+          })
+          assert.deepStrictEqual(Object.fromEntries(routes.groups), { "kettle-x": [ntfy, "telegram://123:ABC@42"], toaster: [slack] })
+          // null and [] clear them
+          assert.deepStrictEqual((yield* store.updateTarget(a.id, { notify: null })).notify, [])
+          assert.deepStrictEqual((yield* store.updateTarget(c.id, { notify: [] })).notify, [])
+          assert.deepStrictEqual((yield* store.updateGroup("kettle-x", { notify: null })).notify, [])
+          yield* store.updateGroup("toaster", { notify: [] })
+          assert.deepStrictEqual(yield* store.channels, [])
+          const cleared = yield* store.channelRoutes
+          assert.strictEqual(cleared.targets.size + cleared.groups.size, 0)
         })))
   })
 }
