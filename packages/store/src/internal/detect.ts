@@ -50,6 +50,17 @@ const alert = (
   failureStreak: 0
 })
 
+/** A streak reached its threshold: the last price known, none now. */
+const streakEnded = (kind: Model.AlertKind, state: TargetState, failureStreak: number): DetectedAlert => ({
+  kind,
+  oldAmount: state.amount,
+  oldCurrency: state.currency,
+  newAmount: null,
+  newCurrency: null,
+  percent: null,
+  failureStreak
+})
+
 /**
  * `brokenAfter`: the failure streak at which `extraction_broken` is raised
  * (once per streak: the next success resets it); `ambiguousAfter`: the
@@ -66,34 +77,14 @@ export const detect = (
   switch (observed.outcome) {
     case "ambiguous": {
       const ambiguousStreak = state.ambiguousStreak + 1
-      const alerts: Array<DetectedAlert> = ambiguousStreak === ambiguousAfter
-        ? [{
-          kind: "price_ambiguous",
-          oldAmount: state.amount,
-          oldCurrency: state.currency,
-          newAmount: null,
-          newCurrency: null,
-          percent: null,
-          failureStreak: 0
-        }]
-        : []
+      const alerts = ambiguousStreak === ambiguousAfter ? [streakEnded("price_ambiguous", state, 0)] : []
       return { alerts, next: { ...state, failureStreak: 0, ambiguousStreak } }
     }
     case "unchanged":
       return { alerts: [], next: state.failureStreak === 0 ? state : { ...state, failureStreak: 0 } }
     case "error": {
       const failureStreak = state.failureStreak + 1
-      const alerts: Array<DetectedAlert> = failureStreak === brokenAfter
-        ? [{
-          kind: "extraction_broken",
-          oldAmount: state.amount,
-          oldCurrency: state.currency,
-          newAmount: null,
-          newCurrency: null,
-          percent: null,
-          failureStreak
-        }]
-        : []
+      const alerts = failureStreak === brokenAfter ? [streakEnded("extraction_broken", state, failureStreak)] : []
       return { alerts, next: { ...state, failureStreak } }
     }
     case "ok": {

@@ -12,6 +12,7 @@
 import * as AlertRule from "../AlertRule.ts"
 import type * as Model from "../Model.ts"
 import * as Decimal from "./decimal.ts"
+import type * as Detect from "./detect.ts"
 
 /** One rule's state. Short keys: it is stored once per target and rule. */
 export interface RuleState {
@@ -47,14 +48,9 @@ export interface Reading {
   readonly availability: Model.Availability
 }
 
-export interface Fired {
+/** An alert a rule raised: `Detect`'s shape (no failure streak), and the rule's canonical text. */
+export interface Fired extends Omit<Detect.DetectedAlert, "failureStreak"> {
   readonly rule: string
-  readonly kind: Model.AlertKind
-  readonly oldAmount: string | null
-  readonly oldCurrency: string | null
-  readonly newAmount: string | null
-  readonly newCurrency: string | null
-  readonly percent: string | null
 }
 
 const fresh: RuleState = { on: false, n: 0, ref: null, cur: null, cand: null, at: null }
