@@ -38,7 +38,10 @@ describe("chaos", () => {
       expect(report.missingAlerts).toBe(0)
       // first sightings of every target plus the price moves of the clock step
       expect(report.alerts).toBeGreaterThan(report.targets)
-      expect(report.webhookKeys).toBe(report.alerts)
+      // every alert reached the webhook once, but those the killed run had claimed: they stay leased to it
+      // for the lease's 60 s (`failures` checks they are exactly the unsent ones; `npm run chaos` waits them out)
+      expect(report.webhookKeys).toBeGreaterThanOrEqual(report.alerts - report.heldByDeadLease)
+      expect(report.webhookKeys).toBeLessThanOrEqual(report.alerts)
       expect(report.jsonlDuplicateKeys).toBe(0)
     }).pipe(Effect.scoped), 90_000)
 })
