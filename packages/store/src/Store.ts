@@ -707,6 +707,12 @@ const policyOf = (row: Record<string, unknown>): Rules.Policy | undefined => {
   return { rules: rulesOf(row.alert_rules), confirm, cooldownMillis, mutedUntil }
 }
 
+/** The first alert rule of `changes` that is not a rule in canonical form, as the store's error. */
+const invalidRule = (changes: { readonly alertRules?: ReadonlyArray<string> | null | undefined }) => {
+  const invalid = changes.alertRules?.find((text) => !Schema.is(AlertRule.RuleText)(text))
+  return invalid === undefined ? undefined : new StoreError.InvalidAlertRule({ rule: invalid })
+}
+
 /** A group name as an alert key's part: short, stable, free of whatever the name holds. */
 const groupKey = (name: string): string => {
   let hash = 0x811c9dc5
@@ -933,20 +939,26 @@ export const make = (
         }))
       }).pipe(Effect.mapError(failed("group")))
 
+    /** The columns a target and a group share: alert rules, confirm, cooldown, mute and channels. */
+    const alertingSets = (changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil" | "notify">) => {
+      const sets = []
+      if (changes.alertRules !== undefined) sets.push(sql`alert_rules = ${rulesColumn(changes.alertRules)}`)
+      if (changes.confirm !== undefined) sets.push(sql`alert_confirm = ${Math.min(100, Math.max(1, Math.floor(changes.confirm)))}`)
+      if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
+      if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
+      if (changes.notify !== undefined) sets.push(sql`notify = ${notifyColumn(changes.notify)}`)
+      return sets
+    }
+
     const updateGroup = (
       name: string,
       changes: Pick<TargetChanges, "alertRules" | "confirm" | "cooldownMillis" | "mutedUntil" | "notify">
     ) =>
       Effect.gen(function*() {
-        const invalid = changes.alertRules?.find((text) => !Schema.is(AlertRule.RuleText)(text))
-        if (invalid !== undefined) return yield* new StoreError.InvalidAlertRule({ rule: invalid })
+        const invalid = invalidRule(changes)
+        if (invalid !== undefined) return yield* invalid
         yield* sql`INSERT INTO groups (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING`.pipe(Effect.mapError(failed("updateGroup")))
-        const sets = []
-        if (changes.alertRules !== undefined) sets.push(sql`alert_rules = ${rulesColumn(changes.alertRules)}`)
-        if (changes.confirm !== undefined) sets.push(sql`alert_confirm = ${Math.min(100, Math.max(1, Math.floor(changes.confirm)))}`)
-        if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
-        if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
-        if (changes.notify !== undefined) sets.push(sql`notify = ${notifyColumn(changes.notify)}`)
+        const sets = alertingSets(changes)
         if (sets.length > 0) yield* sql`UPDATE groups SET ${sql.csv(sets)} WHERE name = ${name}`.pipe(Effect.mapError(failed("updateGroup")))
         const found = yield* group(name)
         if (Option.isSome(found)) return found.value
@@ -1011,8 +1023,8 @@ export const make = (
       changeOne("removeTarget", id, sql`DELETE FROM targets WHERE id = ${id} RETURNING id`)
 
     const updateTarget = (id: number, changes: TargetChanges) => {
-      const invalid = changes.alertRules?.find((text) => !Schema.is(AlertRule.RuleText)(text))
-      return invalid === undefined ? applyChanges(id, changes) : Effect.fail(new StoreError.InvalidAlertRule({ rule: invalid }))
+      const invalid = invalidRule(changes)
+      return invalid === undefined ? applyChanges(id, changes) : Effect.fail(invalid)
     }
 
     const applyChanges = (id: number, changes: TargetChanges) =>
@@ -1021,12 +1033,8 @@ export const make = (
         if (changes.enabled !== undefined) sets.push(sql`enabled = ${changes.enabled ? 1 : 0}`)
         if (changes.intervalMillis !== undefined) sets.push(sql`interval_ms = ${Math.floor(changes.intervalMillis)}`)
         if (changes.rules !== undefined) sets.push(sql`rules = ${changes.rules === null ? null : JSON.stringify(changes.rules)}`)
-        if (changes.alertRules !== undefined) sets.push(sql`alert_rules = ${rulesColumn(changes.alertRules)}`)
-        if (changes.confirm !== undefined) sets.push(sql`alert_confirm = ${Math.min(100, Math.max(1, Math.floor(changes.confirm)))}`)
-        if (changes.cooldownMillis !== undefined) sets.push(sql`alert_cooldown_ms = ${Math.max(0, Math.floor(changes.cooldownMillis))}`)
-        if (changes.mutedUntil !== undefined) sets.push(sql`muted_until = ${changes.mutedUntil === null ? null : Math.floor(changes.mutedUntil)}`)
         if (changes.group !== undefined) sets.push(sql`group_name = ${changes.group}`)
-        if (changes.notify !== undefined) sets.push(sql`notify = ${notifyColumn(changes.notify)}`)
+        sets.push(...alertingSets(changes))
         if (sets.length === 0) return yield* getTarget(id)
         // back to the defaults: the rules' states go (a rule set again later starts afresh)
         if (changes.alertRules === null || changes.alertRules?.length === 0) {
